@@ -1,0 +1,45 @@
+"""Atomic writes and safe loads of checkpoints and small result files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def atomic_write(path: str | os.PathLike, write: "callable") -> Path:
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` atomically."""
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` with one clear error for a missing or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        near = sorted(p.name for p in path.parent.glob("*.pt")) if path.parent.is_dir() else []
+        raise FileNotFoundError(f"no checkpoint at {path}" + (f"; checkpoints there: {near}" if near else
+                                                                  " (train a model first: python -m zfviz train)"))
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated file, not a torch file, or pickled code objects
+        raise ValueError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from None

@@ -1,0 +1,66 @@
+"""Command line: ``python -m zfviz train ...`` (also under ``torchrun``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .models import VARIANTS
+from .profiles import PROFILES
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch.distributed as dist
+
+    from .train import TrainConfig, default_runs_dir, train
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        import torch
+
+        dist.init_process_group("nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo")
+    cfg = TrainConfig(model=args.model, profile=args.profile, dataset=args.dataset, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
+                      clip_radius=None if args.no_clip else args.clip_radius, init=args.init, seed=args.seed)
+    out = args.out or default_runs_dir() / cfg.run_name()
+    try:
+        df = train(cfg, out, root=args.data_root, device=args.device, progress=not args.no_progress)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if int(os.environ.get("RANK", "0")) == 0 and len(df):
+        last = df.iloc[-1]
+        print(f"{out}: epoch {int(last.epoch)} val top-1 {last.val_top1:.2f}% (10-crop {last.val10_top1:.2f}%), "
+              f"train top-1 {last.train_top1:.2f}%")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m zfviz", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model (resumes from the run directory's checkpoint)")
+    t.add_argument("--model", default="zf", choices=list(VARIANTS))
+    t.add_argument("--profile", default="cpu", choices=list(PROFILES))
+    t.add_argument("--dataset", default="imagenette", help="imagenette, imagewoof, imagenet, or an ImageFolder root")
+    t.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")
+    t.add_argument("--epochs", type=int, default=None, help="default: the profile's")
+    t.add_argument("--batch-size", type=int, default=None, help="global batch; default: the profile's")
+    t.add_argument("--lr", type=float, default=1e-2)
+    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--dropout", type=float, default=0.5)
+    t.add_argument("--clip-radius", type=float, default=0.1)
+    t.add_argument("--no-clip", action="store_true", help="turn feature scale clipping off (Fig. 6a)")
+    t.add_argument("--init", default="paper", choices=["paper", "kaiming"])
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    t.add_argument("--out", default=None, help="run directory (default: $ZFVIZ_RUNS/<model>-<profile>-s<seed>-<hash>)")
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_train)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,248 @@
+"""Data: find an ImageFolder split, decode it once into a uint8 cache, and feed batches from memory.
+
+Preprocessing follows Sec. 3 of the paper: resize the shorter side to ``resize`` (256 in the paper), take the
+centre ``resize`` x ``resize`` square, subtract the per-pixel mean of the *training* split (inputs end up roughly in
+[-128, 128]), then random ``crop`` x ``crop`` crops with horizontal flips for training and the 10 crops
+(4 corners + centre, with and without x-flip) for evaluation.
+
+Where the data comes from (first match wins):
+  1. a directory path given as ``dataset`` (any ImageFolder root with ``train/`` and ``val/``, e.g. ImageNet);
+  2. ``$ZFVIZ_DATA`` (or ``root=``): ``imagenette-224/``, ``imagewoof-224/`` (the offline copies in
+     ``../shared/data``), or ``imagenette2-160/`` as torchvision downloads it;
+  3. ``download=True``: ``torchvision.datasets.Imagenette`` fetches Imagenette (checksum-verified by torchvision).
+
+The decoded split is stored under ``$ZFVIZ_CACHE`` (default ``~/.cache/zfviz``) as ``images.npy`` (uint8,
+N x 3 x S x S, memory-mapped on load so an ImageNet-sized cache need not fit in RAM) and ``meta.json``. Its
+directory name carries a hash of the file list (paths, sizes, mtimes) and the resize, so a changed source rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as TF
+from tqdm.auto import tqdm
+
+DATA_ENV = "ZFVIZ_DATA"
+CACHE_ENV = "ZFVIZ_CACHE"
+CACHE_VERSION = 1
+KNOWN = {
+    "imagenette": ("imagenette-224", "imagenette2-160", "imagenette2-320", "imagenette2"),
+    "imagewoof": ("imagewoof-224", "imagewoof2-160", "imagewoof2-320", "imagewoof2"),
+    "imagenet": ("imagenet", "ILSVRC2012"),
+}
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data root: ``root`` if given, else ``$ZFVIZ_DATA``, else ``~/.cache/zfviz/data``."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "zfviz" / "data"
+
+
+def cache_root() -> Path:
+    """Where decoded caches live: ``$ZFVIZ_CACHE`` or ``~/.cache/zfviz``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "zfviz"
+
+
+def find_split(dataset: str | os.PathLike, split: str, root: str | os.PathLike | None = None,
+               download: bool = False) -> Path:
+    """Locate the ImageFolder directory of ``split`` for a named dataset or a dataset directory."""
+    if not isinstance(split, str) or not split:
+        raise ValueError(f"split must be a non-empty string such as 'train' or 'val', got {split!r}")
+    path = Path(dataset).expanduser()
+    if str(dataset) not in KNOWN:
+        if not path.is_dir():
+            raise FileNotFoundError(
+                f"dataset {str(dataset)!r} is neither a known name ({', '.join(KNOWN)}) nor an existing directory")
+        if not (path / split).is_dir():
+            found = sorted(p.name for p in path.iterdir() if p.is_dir())
+            raise FileNotFoundError(f"{path} has no {split!r} split; subdirectories found: {found}")
+        return path / split
+    base = data_root(root)
+    for name in KNOWN[str(dataset)]:
+        if (base / name / split).is_dir():
+            return base / name / split
+    if download and str(dataset) == "imagenette":
+        from torchvision.datasets import Imagenette  # fetches and md5-checks imagenette2-160.tgz
+
+        Imagenette(str(base), split=split, size="160px", download=True)
+        return base / "imagenette2-160" / split
+    hint = " or pass download=True (Imagenette only)" if str(dataset) == "imagenette" else ""
+    tried = ", ".join(str(base / n / split) for n in KNOWN[str(dataset)])
+    raise FileNotFoundError(f"no {dataset} {split!r} split found (tried {tried}); set ${DATA_ENV}{hint}")
+
+
+@dataclass
+class ImageSet:
+    """A decoded split: uint8 images (N, 3, S, S), int64 labels (N,), class names and relative file paths."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    paths: list[str]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: torch.Tensor | list[int]) -> "ImageSet":
+        """The images at ``index`` (a copy, in memory)."""
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return ImageSet(self.images[idx].clone(), self.labels[idx].clone(), self.classes,
+                        [self.paths[i] for i in idx.tolist()], self.source)
+
+
+def per_class_subset(labels: torch.Tensor, per_class: int | None) -> torch.Tensor:
+    """Indices of the first ``per_class`` items of every class (all items if ``per_class`` is None)."""
+    if per_class is None:
+        return torch.arange(len(labels))
+    if not isinstance(per_class, int) or per_class < 1:
+        raise ValueError(f"per_class must be a positive int or None, got {per_class!r}")
+    keep = []
+    for c in torch.unique(labels).tolist():
+        keep.append(torch.nonzero(labels == c).flatten()[:per_class])
+    return torch.sort(torch.cat(keep)).values
+
+
+def _list_folder(folder: Path) -> tuple[list[tuple[str, int]], list[str]]:
+    classes, class_to_idx = find_classes(str(folder))
+    samples = make_dataset(str(folder), class_to_idx, extensions=IMG_EXTENSIONS)
+    if not samples:
+        raise FileNotFoundError(f"no images ({', '.join(IMG_EXTENSIONS)}) under {folder}")
+    return samples, classes
+
+
+def _fingerprint(folder: Path, samples: list[tuple[str, int]], resize: int) -> str:
+    h = hashlib.sha256(f"v{CACHE_VERSION}:{resize}:{folder.resolve()}".encode())
+    for path, label in samples:
+        st = os.stat(path)
+        h.update(f"{os.path.relpath(path, folder)}:{label}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def load_image(path: str | os.PathLike, resize: int) -> torch.Tensor:
+    """Decode one image to RGB uint8, resize its shorter side to ``resize`` and centre-crop a square."""
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (resize, resize))  # JPEG: decode at a reduced scale >= resize (fast for ImageNet)
+            img = TF.pil_to_tensor(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise ValueError(f"cannot decode image {path}: {e}. Remove or replace the file and retry.") from None
+    img = TF.resize(img, [resize], antialias=True)
+    return TF.center_crop(img, [resize, resize])
+
+
+def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progress: bool) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
+    try:
+        arr = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
+                                        shape=(len(samples), 3, resize, resize))
+
+        def work(i: int) -> None:
+            arr[i] = load_image(samples[i][0], resize).numpy()
+
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+            list(tqdm(pool.map(work, range(len(samples))), total=len(samples), disable=not progress,
+                      desc=f"decoding {folder.parent.name}/{folder.name} at {resize}px", unit="img"))
+        arr.flush()
+        del arr
+        np.save(tmp / "labels.npy", np.array([s[1] for s in samples], dtype=np.int64))
+        meta = dict(classes=classes, paths=[os.path.relpath(s[0], folder) for s in samples],
+                    source=str(folder.resolve()), resize=resize, version=CACHE_VERSION)
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        try:
+            os.replace(tmp, out)  # atomic: a reader sees the whole cache or none
+        except OSError:
+            if not (out / "meta.json").exists():  # not a concurrent build that finished first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str | os.PathLike | None = None,
+               download: bool = False, progress: bool = True) -> ImageSet:
+    """Decode (once, then from cache) every image of a split to uint8 ``resize`` x ``resize``."""
+    if not isinstance(resize, int) or resize < 8:
+        raise ValueError(f"resize must be an int >= 8, got {resize!r}")
+    folder = find_split(dataset, split, root, download)
+    samples, classes = _list_folder(folder)
+    key = _fingerprint(folder, samples, resize)
+    out = cache_root() / "decoded" / f"{folder.parent.name}-{split}-{resize}-{key}"
+    if not (out / "meta.json").exists():
+        _build_cache(folder, samples, classes, resize, out, progress)
+    meta = json.loads((out / "meta.json").read_text())
+    images = torch.from_numpy(np.load(out / "images.npy", mmap_mode="c", allow_pickle=False))
+    labels = torch.from_numpy(np.load(out / "labels.npy", allow_pickle=False))
+    return ImageSet(images, labels, meta["classes"], meta["paths"], meta["source"])
+
+
+def pixel_mean(images: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """The per-pixel mean image (3, S, S), float32, of a uint8 image tensor (computed in chunks)."""
+    total = torch.zeros(images.shape[1:], dtype=torch.float64)
+    for i in range(0, len(images), chunk):
+        total += images[i:i + chunk].to(torch.float64).sum(0)
+    return (total / len(images)).float()
+
+
+def crop_params(n: int, size: int, crop: int, generator: torch.Generator) -> torch.Tensor:
+    """Random crop offsets and x-flips for ``n`` images: an (n, 3) int tensor of (dy, dx, flip)."""
+    if crop > size:
+        raise ValueError(f"crop {crop} is larger than the cached image size {size}")
+    oy = torch.randint(0, size - crop + 1, (n,), generator=generator)
+    ox = torch.randint(0, size - crop + 1, (n,), generator=generator)
+    flip = (torch.rand(n, generator=generator) < 0.5).long()
+    return torch.stack([oy, ox, flip], 1)
+
+
+def crop_flip(images: torch.Tensor, mean: torch.Tensor, crop: int, params: torch.Tensor) -> torch.Tensor:
+    """Mean-subtract a uint8 batch, then cut each image's crop and flip it as ``params`` (from ``crop_params``) say."""
+    n, c, _, _ = images.shape
+    dev = images.device
+    oy, ox, flip = params.to(dev).unbind(1)
+    ar = torch.arange(crop, device=dev)
+    rows = (oy[:, None] + ar)[:, None, :, None]
+    cols = ox[:, None] + ar
+    cols = torch.where(flip.bool()[:, None], cols.flip(1), cols)[:, None, None, :]
+    x = images.float() - mean.to(dev)
+    return x[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
+             rows, cols]
+
+
+def random_crop_flip(images: torch.Tensor, mean: torch.Tensor, crop: int, generator: torch.Generator) -> torch.Tensor:
+    """Mean-subtract a uint8 batch, then one random ``crop`` square and a random x-flip per image (on its device)."""
+    return crop_flip(images, mean, crop, crop_params(len(images), images.shape[-1], crop, generator))
+
+
+def center_crop(images: torch.Tensor, mean: torch.Tensor, crop: int) -> torch.Tensor:
+    """Mean-subtract a uint8 batch and take the centre ``crop`` square."""
+    x = images.float() - mean.to(images.device)
+    return TF.center_crop(x, [crop, crop])
+
+
+def ten_crop(images: torch.Tensor, mean: torch.Tensor, crop: int) -> torch.Tensor:
+    """The paper's 10 test crops: (10, N, 3, crop, crop) = 4 corners + centre, then the same x-flipped."""
+    x = images.float() - mean.to(images.device)
+    return torch.stack(TF.ten_crop(x, [crop, crop]))
+
+
+def batch_indices(n: int, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None,
+                  rank: int = 0, world: int = 1, drop_last: bool = False) -> list[torch.Tensor]:
+    """Global batches of ``batch_size`` over ``n`` items; rank ``r`` of ``world`` gets its strided share of each."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    stop = n - n % batch_size if drop_last else n
+    return [order[i:i + batch_size][rank::world] for i in range(0, stop, batch_size)]

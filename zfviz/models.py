@@ -1,0 +1,275 @@
+"""The ZF model (paper Fig. 3), the dense single-tower AlexNet replica, and the Table 3 ablation variants.
+
+Every model is an ``nn.Sequential`` of named layers, so any layer is reachable with
+``model.get_submodule("conv3")``. Per conv block the order is the paper's: conv -> ReLU -> [max pool] ->
+[local response normalization]. Max pooling uses ``ceil_mode=True`` (Caffe's convention, which the paper's
+cuda-convnet lineage shares); with ZF's conv1 padding of 1 and conv2 padding of 0 this gives exactly the paper's
+map sizes at 224 input: 110 -> 55 (conv1, pool1), 26 -> 13 (conv2, pool2), 13, 13, 13 -> 6 (conv5, pool5).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from torch import nn
+
+CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+FC_LAYERS = ("fc6", "fc7", "fc8")
+LRN = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)  # Krizhevsky et al. 2012, Sec. 3.3
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One conv block: convolution geometry and whether it pools and normalizes."""
+
+    name: str
+    out_channels: int
+    kernel: int
+    stride: int
+    padding: int
+    pool: bool
+    lrn: bool
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A full architecture description; ``ConvNet`` builds exactly this."""
+
+    name: str
+    num_classes: int
+    convs: tuple[ConvSpec, ...]
+    fc_units: tuple[int, ...]  # widths of the hidden fc layers present (fc6, fc7 or a subset)
+    fc_names: tuple[str, ...]
+    input_size: int = 224
+    dropout: float = 0.5
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """A JSON-serializable description (stored with every checkpoint)."""
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "Arch":
+        """Inverse of ``to_dict``."""
+        d = dict(d)
+        d["convs"] = tuple(ConvSpec(**c) for c in d["convs"])
+        d["fc_units"] = tuple(d["fc_units"])
+        d["fc_names"] = tuple(d["fc_names"])
+        return Arch(**d)
+
+
+class ConvNet(nn.Sequential):
+    """A Zeiler-Fergus style convnet built from an ``Arch``; layers are named ``conv1`` ... ``fc8``."""
+
+    def __init__(self, arch: Arch, init: str = "paper") -> None:
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        in_ch, size = 3, arch.input_size
+        for spec in arch.convs:
+            i = spec.name[-1]
+            layers[spec.name] = nn.Conv2d(in_ch, spec.out_channels, spec.kernel, spec.stride, spec.padding)
+            layers[f"relu{i}"] = nn.ReLU(inplace=False)
+            size = (size + 2 * spec.padding - spec.kernel) // spec.stride + 1
+            if spec.pool:
+                layers[f"pool{i}"] = nn.MaxPool2d(3, 2, ceil_mode=True)
+                size = math.ceil((size - 3) / 2) + 1
+            if spec.lrn:
+                layers[f"norm{i}"] = nn.LocalResponseNorm(**LRN)
+            in_ch = spec.out_channels
+            if size < 1:
+                raise ValueError(f"input_size {arch.input_size} is too small for {arch.name}: {spec.name} map vanishes")
+        layers["flatten"] = nn.Flatten()
+        features = in_ch * size * size
+        for name, units in zip(arch.fc_names, arch.fc_units):
+            i = name[-1]
+            layers[name] = nn.Linear(features, units)
+            layers[f"relu{i}"] = nn.ReLU(inplace=False)
+            layers[f"drop{i}"] = nn.Dropout(arch.dropout)
+            features = units
+        layers["fc8"] = nn.Linear(features, arch.num_classes)
+        super().__init__(layers)
+        self.arch = arch
+        self.feature_size = features
+        init_weights(self, init)
+
+    def conv_specs(self) -> dict[str, ConvSpec]:
+        """The conv blocks present in this model, by layer name."""
+        return {s.name: s for s in self.arch.convs}
+
+
+def init_weights(model: nn.Module, scheme: str = "paper") -> None:
+    """Initialize in place: ``paper`` = N(0, 1e-2) weights and zero biases (Sec. 3); ``kaiming`` = He normal."""
+    if scheme not in ("paper", "kaiming"):
+        raise ValueError(f"unknown init {scheme!r}; valid: 'paper', 'kaiming'")
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if scheme == "paper":
+                nn.init.normal_(m.weight, 0.0, 1e-2)
+            else:
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+
+
+def _ch(n: int, width: float) -> int:
+    return max(1, int(round(n * width)))
+
+
+def _zf_convs(width: float, conv345: tuple[int, int, int], drop_conv34: bool) -> tuple[ConvSpec, ...]:
+    c3, c4, c5 = conv345
+    convs = [
+        ConvSpec("conv1", _ch(96, width), 7, 2, 1, pool=True, lrn=True),
+        ConvSpec("conv2", _ch(256, width), 5, 2, 0, pool=True, lrn=True),
+        ConvSpec("conv3", _ch(c3, width), 3, 1, 1, pool=False, lrn=False),
+        ConvSpec("conv4", _ch(c4, width), 3, 1, 1, pool=False, lrn=False),
+        ConvSpec("conv5", _ch(c5, width), 3, 1, 1, pool=True, lrn=False),
+    ]
+    return tuple(c for c in convs if not (drop_conv34 and c.name in ("conv3", "conv4")))
+
+
+def _alexnet_convs(width: float, conv345: tuple[int, int, int], drop_conv34: bool) -> tuple[ConvSpec, ...]:
+    c3, c4, c5 = conv345
+    convs = [
+        ConvSpec("conv1", _ch(96, width), 11, 4, 2, pool=True, lrn=True),
+        ConvSpec("conv2", _ch(256, width), 5, 1, 2, pool=True, lrn=True),
+        ConvSpec("conv3", _ch(c3, width), 3, 1, 1, pool=False, lrn=False),
+        ConvSpec("conv4", _ch(c4, width), 3, 1, 1, pool=False, lrn=False),
+        ConvSpec("conv5", _ch(c5, width), 3, 1, 1, pool=True, lrn=False),
+    ]
+    return tuple(c for c in convs if not (drop_conv34 and c.name in ("conv3", "conv4")))
+
+
+def make_arch(
+    base: str = "zf",
+    num_classes: int = 1000,
+    *,
+    width: float = 1.0,
+    input_size: int = 224,
+    fc_width: int = 4096,
+    conv345: tuple[int, int, int] = (384, 384, 256),
+    remove: tuple[str, ...] = (),
+    dropout: float = 0.5,
+) -> Arch:
+    """Describe a ZF (``base='zf'``) or AlexNet (``'alexnet'``) model with optional ablations."""
+    if base not in ("zf", "alexnet"):
+        raise ValueError(f"unknown base architecture {base!r}; valid: 'zf', 'alexnet'")
+    bad = set(remove) - {"conv3", "conv4", "fc6", "fc7"}
+    if bad:
+        raise ValueError(f"cannot remove {sorted(bad)}; removable layers: conv3, conv4, fc6, fc7")
+    if not (isinstance(width, (int, float)) and width > 0):
+        raise ValueError(f"width must be a positive number, got {width!r}")
+    if not (isinstance(input_size, int) and input_size >= 32):
+        raise ValueError(f"input_size must be an int >= 32, got {input_size!r}")
+    drop34 = "conv3" in remove or "conv4" in remove
+    convs = (_zf_convs if base == "zf" else _alexnet_convs)(width, conv345, drop34)
+    fc_names = tuple(n for n in ("fc6", "fc7") if n not in remove)
+    units = tuple(_ch(fc_width, width) for _ in fc_names)
+    return Arch(base, num_classes, convs, units, fc_names, input_size, dropout)
+
+
+# Table 3 rows (and Table 2's wide model), by name. Values are keyword overrides for ``make_arch``.
+VARIANTS: dict[str, dict] = {
+    "alexnet": dict(base="alexnet"),
+    "alexnet-no-conv34": dict(base="alexnet", remove=("conv3", "conv4")),
+    "alexnet-no-fc7": dict(base="alexnet", remove=("fc7",)),
+    "alexnet-no-fc67": dict(base="alexnet", remove=("fc6", "fc7")),
+    "alexnet-no-conv34-fc67": dict(base="alexnet", remove=("conv3", "conv4", "fc6", "fc7")),
+    "alexnet-fc2048": dict(base="alexnet", fc_width=2048),
+    "alexnet-fc8192": dict(base="alexnet", fc_width=8192),
+    "zf": dict(base="zf"),
+    "zf-fc2048": dict(base="zf", fc_width=2048),
+    "zf-fc8192": dict(base="zf", fc_width=8192),
+    "zf-wide": dict(base="zf", conv345=(512, 1024, 512)),
+    "zf-wide-fc8192": dict(base="zf", conv345=(512, 1024, 512), fc_width=8192),
+}
+
+
+def build_model(
+    variant: str,
+    num_classes: int,
+    *,
+    width: float = 1.0,
+    input_size: int = 224,
+    dropout: float = 0.5,
+    init: str = "paper",
+) -> ConvNet:
+    """Build a named variant (see ``VARIANTS``) at a given width multiplier and input size."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown model {variant!r}; valid models: {', '.join(VARIANTS)}")
+    arch = make_arch(num_classes=num_classes, width=width, input_size=input_size, dropout=dropout,
+                     **VARIANTS[variant])
+    return ConvNet(replace(arch, name=variant), init=init)
+
+
+def zfnet(num_classes: int = 1000, **kwargs) -> ConvNet:
+    """The ZF model of Fig. 3 (7x7/2 conv1, 5x5/2 conv2); ``width`` and ``input_size`` scale it down."""
+    return build_model("zf", num_classes, **kwargs)
+
+
+def alexnet(num_classes: int = 1000, **kwargs) -> ConvNet:
+    """The dense single-tower replica of Krizhevsky et al. 2012 (11x11/4 conv1, 5x5/1 conv2)."""
+    return build_model("alexnet", num_classes, **kwargs)
+
+
+def model_from_arch(arch: Arch | dict, init: str = "paper") -> ConvNet:
+    """Rebuild a model from the architecture stored with a checkpoint."""
+    return ConvNet(arch if isinstance(arch, Arch) else Arch.from_dict(arch), init=init)
+
+
+@torch.no_grad()
+def clip_feature_scale(model: nn.Module, radius: float = 0.1) -> int:
+    """Feature scale clipping (Sec. 3): renormalize conv filters whose RMS exceeds ``radius``; returns how many."""
+    clipped = 0
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            w = m.weight
+            rms = w.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+            scale = (radius / rms).clamp(max=1.0)
+            clipped += int((scale < 1.0).sum())
+            w.mul_(scale)
+    return clipped
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """The addressable conv/fc layer names present in ``model`` (e.g. without conv3/conv4 in an ablation)."""
+    names = [n for n, _ in model.named_children()]
+    return [n for n in CONV_LAYERS + FC_LAYERS if n in names]
+
+
+def readout_name(model: nn.Module, layer: str) -> str:
+    """The module whose output is layer ``layer``'s activation as the paper reads it.
+
+    Conv layers: the rectified map, after max pooling where the layer pools, before contrast normalization.
+    fc6/fc7: after the ReLU (before dropout). fc8: the logits.
+    """
+    valid = layer_names(model)
+    if layer not in valid:
+        raise ValueError(f"unknown layer {layer!r} for this model; valid layers: {', '.join(valid)}")
+    children = dict(model.named_children())
+    i = layer[-1]
+    if layer.startswith("conv"):
+        return f"pool{i}" if f"pool{i}" in children else f"relu{i}"
+    return layer if layer == "fc8" else f"relu{i}"
+
+
+def forward_to(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
+    """Run ``model`` on ``x`` up to ``layer``'s readout (see ``readout_name``) and return that activation."""
+    stop = readout_name(model, layer)
+    for name, module in model.named_children():
+        x = module(x)
+        if name == stop:
+            return x
+    raise AssertionError("unreachable")
+
+
+def feature_shapes(model: nn.Module, input_size: int | None = None) -> dict[str, tuple[int, ...]]:
+    """Output shape (C, H, W) of every named module for one input of the model's size."""
+    size = input_size or model.arch.input_size
+    x = torch.zeros(1, 3, size, size)
+    shapes = {}
+    with torch.no_grad():
+        for name, module in model.named_children():
+            x = module(x)
+            shapes[name] = tuple(x.shape[1:])
+    return shapes

@@ -1,0 +1,299 @@
+"""Training as in Sec. 3: SGD + momentum, lr 1e-2 annealed on validation plateau, dropout, feature scale clipping.
+
+Data lives in memory as uint8 (on the GPU when there is one); crops, flips and mean subtraction happen on the
+batch, on its device. Everything that draws random numbers is seeded from ``(seed, epoch)``, so a run resumed from
+its per-epoch checkpoint ends with the same weights as an uninterrupted one (exactly on CPU; on GPU, cuDNN's
+non-deterministic backward kernels make runs differ in the last bits).
+
+Multi-GPU: launch the same command under ``torchrun``; each process takes a strided share of every global batch and
+DDP averages gradients, which equals single-process training with the same global batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import checkpoint
+from .data import ImageSet, batch_indices, center_crop, crop_flip, crop_params, load_split, per_class_subset, \
+    pixel_mean, ten_crop
+from .models import ConvNet, build_model, clip_feature_scale, model_from_arch
+from .profiles import get_profile
+
+SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (and so its cache key)."""
+
+    model: str = "zf"
+    profile: str = "cpu"
+    dataset: str = "imagenette"
+    epochs: int | None = None  # None: the profile's
+    batch_size: int | None = None  # None: the profile's
+    lr: float = 1e-2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4  # not stated by ZF; Krizhevsky et al.'s value, whose code theirs was based on
+    dropout: float = 0.5
+    clip_radius: float | None = 0.1  # feature scale clipping; None turns it off (Fig. 6a)
+    init: str = "paper"
+    plateau_patience: int | None = None  # None: the profile's
+    seed: int = 0
+
+    def resolved(self) -> "TrainConfig":
+        """Fill the profile's defaults in and validate every field."""
+        p = get_profile(self.profile)
+        c = dataclasses.replace(
+            self,
+            epochs=p.epochs if self.epochs is None else self.epochs,
+            batch_size=p.batch_size if self.batch_size is None else self.batch_size,
+            plateau_patience=p.plateau_patience if self.plateau_patience is None else self.plateau_patience,
+        )
+        for name in ("epochs", "batch_size", "seed", "plateau_patience"):
+            v = getattr(c, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if name in ("seed", "plateau_patience") else 1):
+                raise ValueError(f"{name} must be a {'non-negative' if name == 'seed' else 'positive'} int, got {v!r}")
+        for name in ("lr", "momentum", "weight_decay", "dropout"):
+            v = getattr(c, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite non-negative number, got {v!r}")
+        if c.clip_radius is not None and not (isinstance(c.clip_radius, (int, float)) and c.clip_radius > 0):
+            raise ValueError(f"clip_radius must be a positive number or None (off), got {c.clip_radius!r}")
+        return c
+
+    def key(self) -> str:
+        """A short hash of the resolved config: the run directory's name ends with it."""
+        blob = json.dumps(dataclasses.asdict(self.resolved()), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    def run_name(self) -> str:
+        """``<model>-<profile>-s<seed>-<key>``."""
+        return f"{self.model}-{self.profile}-s{self.seed}-{self.key()}"
+
+
+def default_runs_dir() -> Path:
+    """``$ZFVIZ_RUNS`` or ``./runs``."""
+    return Path(os.environ.get("ZFVIZ_RUNS", "runs"))
+
+
+def _dist_info() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _device(device: str | None) -> torch.device:
+    if device in (None, "auto"):
+        if dist.is_initialized() and torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _allreduce(values: list[float], device: torch.device) -> list[float]:
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    if dist.is_initialized():
+        dist.all_reduce(t)
+    return t.tolist()
+
+
+def prepare_data(cfg: TrainConfig, root: str | None = None, progress: bool = True) -> tuple[ImageSet, ImageSet, torch.Tensor]:
+    """The profile's train and val splits (uint8, cached) and the training split's per-pixel mean."""
+    p = get_profile(cfg.profile)
+    train = load_split(cfg.dataset, "train", p.resize, root=root, progress=progress)
+    val = load_split(cfg.dataset, "val", p.resize, root=root, progress=progress)
+    if p.train_per_class is not None:
+        train = train.subset(per_class_subset(train.labels, p.train_per_class))
+    if p.val_per_class is not None:
+        val = val.subset(per_class_subset(val.labels, p.val_per_class))
+    return train, val, pixel_mean(train.images)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, crop: int, *,
+             ten: bool = False, batch_size: int = 256, device: torch.device | None = None) -> dict[str, float]:
+    """Loss, top-1 and top-5 accuracy (%) with the centre crop, or averaging softmax over the paper's 10 crops."""
+    device = device or next(model.parameters()).device
+    rank, world = _dist_info()
+    was_training = model.training
+    model.eval()
+    loss_sum = top1 = top5 = n = 0.0
+    for idx in batch_indices(len(labels), batch_size, shuffle=False, rank=rank, world=world):
+        x = images[idx].to(device, non_blocking=True)
+        y = labels[idx].to(device)
+        with _autocast(device):
+            if ten:
+                crops = ten_crop(x, mean, crop)  # (10, B, 3, c, c)
+                logits = model(_fmt(crops.flatten(0, 1), device)).float().view(10, len(y), -1)
+                prob = logits.softmax(-1).mean(0)
+            else:
+                prob = model(_fmt(center_crop(x, mean, crop), device)).float().softmax(-1)
+        loss_sum += float(F.nll_loss(prob.clamp_min(1e-12).log(), y, reduction="sum"))
+        k = min(5, prob.shape[1])
+        pred = prob.topk(k, dim=1).indices
+        top1 += float((pred[:, 0] == y).sum())
+        top5 += float((pred == y[:, None]).any(1).sum())
+        n += len(y)
+    model.train(was_training)
+    loss_sum, top1, top5, n = _allreduce([loss_sum, top1, top5, n], device)
+    return dict(loss=loss_sum / n, top1=100 * top1 / n, top5=100 * top5 / n)
+
+
+def _autocast(device: torch.device):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+
+
+def _fmt(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: str | None = None,
+          device: str | None = None, progress: bool = True, stop_after: int | None = None) -> pd.DataFrame:
+    """Train (or resume) the run ``cfg`` into ``out_dir``; returns the per-epoch metrics as a tidy DataFrame.
+
+    ``stop_after`` ends this call after that epoch (the run stays resumable), e.g. to time-box a session.
+    """
+    cfg = cfg.resolved()
+    p = get_profile(cfg.profile)
+    rank, world = _dist_info()
+    dev = _device(device)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
+    out = Path(out_dir) if out_dir is not None else default_runs_dir() / cfg.run_name()
+    ckpt_path = out / "checkpoint.pt"
+
+    train_set, val_set, mean = prepare_data(cfg, root, progress and rank == 0)
+    num_classes = len(train_set.classes)
+    torch.manual_seed(cfg.seed)  # initial weights
+    model = build_model(cfg.model, num_classes, width=p.width, input_size=p.input_size, dropout=cfg.dropout,
+                        init=cfg.init)
+    arch = model.arch
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=cfg.plateau_patience)
+    rows: list[dict] = []
+    start = 0
+    if ckpt_path.exists():
+        state = checkpoint.load(ckpt_path)
+        if state["config"] != dataclasses.asdict(cfg):
+            raise ValueError(f"{ckpt_path} belongs to a different config; use another out_dir or delete it")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        rows, start = list(state["metrics"]), int(state["epoch"])
+    model.to(dev)
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+    # Data resident on the device when it fits (GPU: whole uint8 tensor; CPU: already in memory / memory-mapped).
+    train_x, train_y = _resident(train_set.images, dev), train_set.labels.to(dev)
+    val_x, val_y = _resident(val_set.images, dev), val_set.labels.to(dev)
+    mean = mean.to(dev)
+    net: nn.Module = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(start + 1, last + 1):
+        t0 = time.perf_counter()
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch + rank * 7_919)  # dropout masks
+        net.train()
+        loss_sum = top1 = top5 = n = 0.0
+        batches = batch_indices(len(train_y), cfg.batch_size, shuffle=True, generator=gen,
+                                drop_last=len(train_y) >= cfg.batch_size)
+        bar = tqdm(batches, disable=not (progress and rank == 0), desc=f"epoch {epoch}/{cfg.epochs}", leave=False)
+        for global_idx in bar:
+            # augmentation is drawn for the global batch, so every process count sees the same crops
+            params = crop_params(len(global_idx), train_x.shape[-1], p.input_size, gen)[rank::world]
+            idx = global_idx[rank::world].to(train_x.device)
+            x = crop_flip(train_x[idx].to(dev, non_blocking=True), mean, p.input_size, params)
+            y = train_y[idx.to(dev)]
+            with _autocast(dev):
+                logits = net(_fmt(x, dev))
+                loss = F.cross_entropy(logits.float(), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if cfg.clip_radius is not None:
+                clip_feature_scale(model, cfg.clip_radius)
+            with torch.no_grad():
+                loss_value = loss.item()
+                k = min(5, logits.shape[1])
+                pred = logits.topk(k, dim=1).indices
+                loss_sum += loss_value * len(y)
+                top1 += float((pred[:, 0] == y).sum())
+                top5 += float((pred == y[:, None]).any(1).sum())
+                n += len(y)
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss became {loss_value} at epoch {epoch}; lower lr or check clip_radius")
+        loss_sum, top1, top5, n = _allreduce([loss_sum, top1, top5, n], dev)
+        train_time = time.perf_counter() - t0
+        val = evaluate(model, val_x, val_y, mean, p.input_size, device=dev)
+        is_snapshot = epoch in SNAPSHOT_EPOCHS or epoch == cfg.epochs
+        val10 = evaluate(model, val_x, val_y, mean, p.input_size, ten=True, device=dev) if is_snapshot else {}
+        row = dict(model=cfg.model, profile=cfg.profile, seed=cfg.seed, epoch=epoch, lr=opt.param_groups[0]["lr"],
+                   train_loss=loss_sum / n, train_top1=100 * top1 / n, train_top5=100 * top5 / n,
+                   val_loss=val["loss"], val_top1=val["top1"], val_top5=val["top5"],
+                   val10_top1=val10.get("top1", float("nan")), val10_top5=val10.get("top5", float("nan")),
+                   train_images_per_s=n / train_time, epoch_seconds=time.perf_counter() - t0)
+        rows.append(row)
+        sched.step(val["top1"])
+        if rank == 0:
+            state = dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                         epoch=epoch, metrics=rows, config=dataclasses.asdict(cfg), arch=arch.to_dict(),
+                         mean=mean.cpu(), classes=train_set.classes)
+            if epoch in SNAPSHOT_EPOCHS or epoch == cfg.epochs:
+                checkpoint.save(_snapshot(state), out / "snapshots" / f"epoch_{epoch:03d}.pt")
+            pd.DataFrame(rows).to_csv(out / "metrics.csv.tmp", index=False)
+            os.replace(out / "metrics.csv.tmp", out / "metrics.csv")
+            checkpoint.save(state, ckpt_path)  # last: a checkpoint implies its snapshot and metrics exist
+        if world > 1:
+            dist.barrier()
+    return pd.DataFrame(rows)
+
+
+def _resident(images: torch.Tensor, dev: torch.device) -> torch.Tensor:
+    if dev.type != "cuda":
+        return images
+    free, _ = torch.cuda.mem_get_info(dev)
+    return images.to(dev) if images.numel() < 0.5 * free else images
+
+
+def _snapshot(state: dict) -> dict:
+    return {k: state[k] for k in ("model", "epoch", "config", "arch", "mean", "classes")} | {
+        "metrics": state["metrics"][-1:]}
+
+
+def load_trained(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[ConvNet, dict]:
+    """Load a snapshot or checkpoint: the model in eval mode and its metadata (config, mean, classes, epoch)."""
+    state = checkpoint.load(path, map_location="cpu")
+    for key in ("model", "arch"):
+        if key not in state:
+            raise ValueError(f"{path} is not a zfviz checkpoint (no {key!r} entry)")
+    model = model_from_arch(state["arch"])
+    model.load_state_dict(state["model"])
+    meta = {k: v for k, v in state.items() if k not in ("model", "optimizer", "scheduler")}
+    return model.to(device).eval(), meta
+
+
+def ensure_trained(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None, **kwargs) -> Path:
+    """The run directory of ``cfg``, training (or finishing) it first if its final snapshot is missing."""
+    cfg = cfg.resolved()
+    out = Path(runs_dir or default_runs_dir()) / cfg.run_name()
+    if not (out / "snapshots" / f"epoch_{cfg.epochs:03d}.pt").exists():
+        train(cfg, out, **kwargs)
+    return out
