@@ -51,6 +51,13 @@ def test_resume_in_process_is_exact(tiny_folder, tmp_path):
     train(cfg, tmp_path / "resumed", progress=False)
     _assert_same_weights(_weights(tmp_path / "straight" / "checkpoint.pt"),
                          _weights(tmp_path / "resumed" / "checkpoint.pt"))
+    # a finished shorter run of the same identity is extended, not restarted
+    short = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
+    assert short.run_name() == cfg.run_name()
+    train(short, tmp_path / "extended", progress=False)
+    train(cfg, tmp_path / "extended", progress=False)
+    _assert_same_weights(_weights(tmp_path / "straight" / "checkpoint.pt"),
+                         _weights(tmp_path / "extended" / "checkpoint.pt"))
 
 
 def _cli(tiny_folder, out, epochs, extra=()):
@@ -113,7 +120,7 @@ def test_config_and_checkpoint_errors(tiny_folder, tmp_path):
         load_trained(tmp_path / "garbage.pt")
     train(TrainConfig(dataset=str(tiny_folder), epochs=1, **CFG), tmp_path / "run", progress=False)
     other = TrainConfig(dataset=str(tiny_folder), epochs=1, **(CFG | {"seed": 4}))
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ValueError, match=r"different config \(differs in \['seed'\]\)"):
         train(other, tmp_path / "run", progress=False)
 
 

@@ -75,9 +75,15 @@ class TrainConfig:
             raise ValueError(f"clip_radius must be a positive number or None (off), got {c.clip_radius!r}")
         return c
 
+    def identity(self) -> dict:
+        """The resolved config minus ``epochs``: a longer run of the same identity extends a shorter one."""
+        d = dataclasses.asdict(self.resolved())
+        d.pop("epochs")
+        return d
+
     def key(self) -> str:
-        """A short hash of the resolved config: the run directory's name ends with it."""
-        blob = json.dumps(dataclasses.asdict(self.resolved()), sort_keys=True)
+        """A short hash of ``identity()``: the run directory's name ends with it."""
+        blob = json.dumps(self.identity(), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
     def run_name(self) -> str:
@@ -188,8 +194,11 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     start = 0
     if ckpt_path.exists():
         state = checkpoint.load(ckpt_path)
-        if state["config"] != dataclasses.asdict(cfg):
-            raise ValueError(f"{ckpt_path} belongs to a different config; use another out_dir or delete it")
+        saved = {k: v for k, v in state["config"].items() if k != "epochs"}
+        if saved != cfg.identity():
+            diff = sorted(k for k in saved if saved[k] != cfg.identity().get(k))
+            raise ValueError(f"{ckpt_path} belongs to a different config (differs in {diff}); "
+                             "use another out_dir or delete it")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -222,14 +231,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
             idx = global_idx[rank::world].to(train_x.device)
             x = crop_flip(train_x[idx].to(dev, non_blocking=True), mean, p.input_size, params)
             y = train_y[idx.to(dev)]
-            with _autocast(dev):
-                logits = net(_fmt(x, dev))
-                loss = F.cross_entropy(logits.float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if cfg.clip_radius is not None:
-                clip_feature_scale(model, cfg.clip_radius)
+            loss, logits = train_step(net, opt, x, y, cfg.clip_radius)
             with torch.no_grad():
                 loss_value = loss.item()
                 k = min(5, logits.shape[1])
@@ -264,6 +266,21 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
         if world > 1:
             dist.barrier()
     return pd.DataFrame(rows)
+
+
+def train_step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+               clip_radius: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step (bf16 autocast and channels_last on GPU), then feature scale clipping; returns loss, logits."""
+    dev = x.device
+    with _autocast(dev):
+        logits = net(_fmt(x, dev))
+        loss = F.cross_entropy(logits.float(), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if clip_radius is not None:
+        clip_feature_scale(getattr(net, "module", net), clip_radius)
+    return loss.detach(), logits.detach()
 
 
 def _resident(images: torch.Tensor, dev: torch.device) -> torch.Tensor:

@@ -1,0 +1,103 @@
+"""Images/s of training: zfviz's pipeline (uint8 cache in memory / on the GPU, batched crops on the device) versus
+a plain torchvision ImageFolder + DataLoader + transforms v2 loop. Same model, same optimizer step, same run.
+
+    python benchmarks/train_throughput.py --profile cpu [--batches 30] [--workers 2]
+
+Each pipeline runs ``--warmup`` batches untimed, then ``--batches`` timed ones (0 = a full epoch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import time
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision import datasets
+from torchvision.transforms import v2
+
+from zfviz.data import batch_indices, crop_flip, crop_params, find_split
+from zfviz.models import build_model
+from zfviz.profiles import get_profile
+from zfviz.train import TrainConfig, prepare_data, train_step
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _timed(batches, step, warmup: int, dev: torch.device) -> tuple[float, int]:
+    it = iter(batches)
+    for x, y in itertools.islice(it, warmup):
+        step(x, y)
+    _sync(dev)
+    t0, n = time.perf_counter(), 0
+    for x, y in it:
+        step(x, y)
+        n += len(y)
+    _sync(dev)
+    return n / (time.perf_counter() - t0), n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--model", default="zf")
+    ap.add_argument("--dataset", default="imagenette")
+    ap.add_argument("--batches", type=int, default=30, help="timed batches per pipeline; 0 = one full epoch")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="DataLoader workers for the baseline")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    p = get_profile(args.profile)
+    dev = torch.device(args.device)
+    cfg = TrainConfig(model=args.model, profile=p.name, dataset=args.dataset).resolved()
+    train_set, _, mean = prepare_data(cfg)
+    steps = (args.batches or len(train_set) // p.batch_size) + args.warmup
+
+    def fresh_step():
+        torch.manual_seed(0)
+        model = build_model(args.model, len(train_set.classes), width=p.width, input_size=p.input_size).to(dev)
+        if dev.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+            torch.backends.cudnn.benchmark = True
+        opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, weight_decay=5e-4)
+        return lambda x, y: train_step(model, opt, x.to(dev, non_blocking=True), y.to(dev, non_blocking=True), 0.1)
+
+    # zfviz: the decoded uint8 tensor, resident on the device, augmented there in batches
+    images, labels, mean_d = train_set.images, train_set.labels, mean.to(dev)
+    if dev.type == "cuda":
+        images, labels = images.to(dev), labels.to(dev)
+    gen = torch.Generator().manual_seed(0)
+
+    def zfviz_batches():
+        for idx in batch_indices(len(labels), p.batch_size, shuffle=True, generator=gen, drop_last=True)[:steps]:
+            idx = idx.to(images.device)
+            yield crop_flip(images[idx], mean_d, p.input_size,
+                            crop_params(len(idx), images.shape[-1], p.input_size, gen)), labels[idx]
+
+    ours, n_ours = _timed(zfviz_batches(), fresh_step(), args.warmup, dev)
+
+    # baseline: decode JPEGs every epoch in DataLoader workers with torchvision transforms v2
+    tf = v2.Compose([v2.PILToTensor(), v2.Resize(p.resize, antialias=True), v2.CenterCrop(p.resize),
+                     v2.ToDtype(torch.float32), v2.Lambda(lambda x: x - mean), v2.RandomCrop(p.input_size),
+                     v2.RandomHorizontalFlip()])
+    folder = datasets.ImageFolder(str(find_split(args.dataset, "train")), transform=tf)
+    loader = DataLoader(folder, batch_size=p.batch_size, shuffle=True, num_workers=args.workers, drop_last=True,
+                        pin_memory=dev.type == "cuda", persistent_workers=False)
+    base, n_base = _timed(itertools.islice(loader, steps), fresh_step(), args.warmup, dev)
+
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+    print(f"device: {name}; torch {torch.__version__}; model {args.model}, profile {p.name} "
+          f"(width {p.width}, {p.input_size}px, batch {p.batch_size}); {n_ours} timed images each")
+    print(f"zfviz pipeline (uint8 cache on {images.device.type}): {ours:9.1f} images/s")
+    print(f"torchvision ImageFolder+DataLoader ({args.workers} workers): {base:9.1f} images/s")
+    print(f"ratio zfviz / baseline: {ours / base:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
