@@ -36,6 +36,26 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import book
+
+    names = args.only or book.chapters()
+    if not args.no_execute:
+        out = Path(args.out) if args.out else book.RESULTS
+        params = {"profile": args.profile}
+        if args.data_root:
+            params["data_root"] = args.data_root
+        for name in names:
+            print(f"[zfviz book] executing {name} (profile {args.profile}) -> {out}", flush=True)
+            book.execute(name, out, params, progress=not args.no_progress)
+    if not args.no_build:
+        site = book.build_site()
+        print(f"[zfviz book] site: {site / 'index.html'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m zfviz", description=__doc__)
@@ -58,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", default=None, help="run directory (default: $ZFVIZ_RUNS/<model>-<profile>-s<seed>-<hash>)")
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
+    b = sub.add_parser("book", help="execute the chapter notebooks for a profile (papermill), then build the site")
+    b.add_argument("--profile", default="cpu", choices=list(PROFILES))
+    b.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA inside the notebooks")
+    b.add_argument("--only", nargs="+", default=None, help="chapters to execute (default: all)")
+    b.add_argument("--out", default=None, help="where executed notebooks go (default: book/results, what the site shows)")
+    b.add_argument("--no-execute", action="store_true", help="only build the site from the executed notebooks there")
+    b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=_book)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -59,8 +59,11 @@ def cache_root() -> Path:
 
 
 def find_split(dataset: str | os.PathLike, split: str, root: str | os.PathLike | None = None,
-               download: bool = False) -> Path:
-    """Locate the ImageFolder directory of ``split`` for a named dataset or a dataset directory."""
+               download: bool = False, min_size: int = 0) -> Path:
+    """Locate the ImageFolder directory of ``split`` for a named dataset or a dataset directory.
+
+    ``download``: fetch Imagenette with torchvision if no copy is found (the 320 px release when ``min_size`` > 160).
+    """
     if not isinstance(split, str) or not split:
         raise ValueError(f"split must be a non-empty string such as 'train' or 'val', got {split!r}")
     path = Path(dataset).expanduser()
@@ -77,10 +80,11 @@ def find_split(dataset: str | os.PathLike, split: str, root: str | os.PathLike |
         if (base / name / split).is_dir():
             return base / name / split
     if download and str(dataset) == "imagenette":
-        from torchvision.datasets import Imagenette  # fetches and md5-checks imagenette2-160.tgz
+        from torchvision.datasets import Imagenette  # fetches the archive and checks its md5
 
-        Imagenette(str(base), split=split, size="160px", download=True)
-        return base / "imagenette2-160" / split
+        size = "320" if min_size > 160 else "160"
+        Imagenette(str(base), split=split, size=f"{size}px", download=True)
+        return base / f"imagenette2-{size}" / split
     hint = " or pass download=True (Imagenette only)" if str(dataset) == "imagenette" else ""
     tried = ", ".join(str(base / n / split) for n in KNOWN[str(dataset)])
     raise FileNotFoundError(f"no {dataset} {split!r} split found (tried {tried}); set ${DATA_ENV}{hint}")
@@ -179,7 +183,7 @@ def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str
     """Decode (once, then from cache) every image of a split to uint8 ``resize`` x ``resize``."""
     if not isinstance(resize, int) or resize < 8:
         raise ValueError(f"resize must be an int >= 8, got {resize!r}")
-    folder = find_split(dataset, split, root, download)
+    folder = find_split(dataset, split, root, download, min_size=resize)
     samples, classes = _list_folder(folder)
     key = _fingerprint(folder, samples, resize)
     out = cache_root() / "decoded" / f"{folder.parent.name}-{split}-{resize}-{key}"

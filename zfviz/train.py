@@ -117,11 +117,15 @@ def _allreduce(values: list[float], device: torch.device) -> list[float]:
     return t.tolist()
 
 
-def prepare_data(cfg: TrainConfig, root: str | None = None, progress: bool = True) -> tuple[ImageSet, ImageSet, torch.Tensor]:
-    """The profile's train and val splits (uint8, cached) and the training split's per-pixel mean."""
+def prepare_data(cfg: TrainConfig, root: str | None = None, progress: bool = True,
+                 download: bool = True) -> tuple[ImageSet, ImageSet, torch.Tensor]:
+    """The profile's train and val splits (uint8, cached) and the training split's per-pixel mean.
+
+    Imagenette is downloaded (torchvision, checksum-verified) when no local copy is found and ``download`` is set.
+    """
     p = get_profile(cfg.profile)
-    train = load_split(cfg.dataset, "train", p.resize, root=root, progress=progress)
-    val = load_split(cfg.dataset, "val", p.resize, root=root, progress=progress)
+    train = load_split(cfg.dataset, "train", p.resize, root=root, progress=progress, download=download)
+    val = load_split(cfg.dataset, "val", p.resize, root=root, progress=progress, download=download)
     if p.train_per_class is not None:
         train = train.subset(per_class_subset(train.labels, p.train_per_class))
     if p.val_per_class is not None:

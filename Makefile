@@ -1,0 +1,32 @@
+# zfviz: the two front-door commands are `make all` (set up, reproduce, render) and `make test`.
+PROFILE ?= cpu
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: all setup book site test benchmark clean-site
+
+all: book  ## set up, run every chapter for $(PROFILE) (training what is not cached), build the site
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install zfviz with the pinned dev tools
+
+book: setup
+	$(PY) -m zfviz book --profile $(PROFILE)
+
+site: setup  ## only build the site from the committed executed notebooks (no training, about a minute)
+	$(PY) -m zfviz book --no-execute
+
+test: setup  ## unit tests + every notebook in the smoke profile
+	$(PY) -m pytest
+
+benchmark: setup
+	$(PY) benchmarks/train_throughput.py --profile $(PROFILE)
+
+clean-site:
+	rm -rf _build

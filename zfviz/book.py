@@ -1,0 +1,52 @@
+"""The book: execute every chapter notebook for a profile with papermill, then build the site with Jupyter Book."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+RESULTS = REPO / "book" / "results"  # executed notebooks the site renders (committed for the most faithful profile)
+
+
+def chapters() -> list[str]:
+    """Chapter names, in book order: the jupytext notebooks under ``notebooks/``."""
+    return sorted(p.stem for p in NOTEBOOKS.glob("*.py"))
+
+
+def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -> Path:
+    """Run one jupytext notebook through papermill with ``parameters``; writes ``out_dir/<name>.ipynb`` atomically."""
+    import jupytext
+    import papermill as pm
+
+    names = chapters()
+    if name not in names:
+        raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(names)}")
+    nb = jupytext.read(NOTEBOOKS / f"{name}.py")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    src = out_dir / f".{name}.input.ipynb"
+    tmp = out_dir / f".{name}.partial.ipynb"
+    jupytext.write(nb, src)
+    try:
+        pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO), kernel_name="python3",
+                            progress_bar=progress, language="python")
+        os.replace(tmp, out_dir / f"{name}.ipynb")
+    finally:
+        src.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+    return out_dir / f"{name}.ipynb"
+
+
+def build_site(builder: str = "html", strict: bool = True) -> Path:
+    """``jupyter-book build`` the repository's book (notebooks are not re-executed); returns the output folder.
+
+    ``strict``: Sphinx warnings (a broken reference, a missing chapter) fail the build.
+    """
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(REPO), "--builder", builder]
+    if strict:
+        cmd += ["-W", "--keep-going"]
+    subprocess.run(cmd, check=True, cwd=REPO)
+    return REPO / "_build" / builder
