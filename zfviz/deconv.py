@@ -1,0 +1,206 @@
+"""The deconvnet of Sec. 2.1: project one activation of a trained convnet back to pixel space.
+
+Run the image forward, recording the *switches* (argmax locations) of every max pooling. Keep one activation of the
+chosen layer and zero all others, then, layer by layer down to the pixels: **unpool** with the switches, **rectify**
+(ReLU), **filter** with the transposed (flipped) filters of the same layer. Biases are not used and local contrast
+normalization is not inverted (the signal passes through it unchanged), as in the paper.
+
+The activation of a layer is read where the paper reads it: the rectified map, after max pooling where the layer
+pools (conv1, conv2, conv5), before contrast normalization; ``position`` indexes that map (``models.readout_name``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .models import CONV_LAYERS, readout_name
+
+
+class Unpool(nn.Module):
+    """Place each pooled value at its recorded switch location (summing where switches coincide)."""
+
+    def forward(self, x: torch.Tensor, switches: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        n, c = x.shape[:2]
+        out = x.new_zeros(n, c, size[0] * size[1])
+        return out.scatter_add_(2, switches.flatten(2), x.flatten(2)).view(n, c, *size)
+
+
+class Rectify(nn.Module):
+    """ReLU on the reconstruction, keeping the signal non-negative as the forward maps are."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x)
+
+
+class TransposedConv(nn.Module):
+    """The transposed (vertically and horizontally flipped) filters of a forward conv layer, no bias."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        c = self.conv
+        (k, _), (s, _), (p, _) = c.kernel_size, c.stride, c.padding
+        extra = [size[i] - ((x.shape[2 + i] - 1) * s - 2 * p + k) for i in range(2)]
+        return F.conv_transpose2d(x, c.weight, None, c.stride, c.padding, output_padding=tuple(extra))
+
+
+@dataclass
+class Projection:
+    """Projections of T activations: pixels (T, 3, H, W), receptive-field boxes (T, 4) as (y0, x0, y1, x1) with
+    exclusive ends, clipped to the image, activation values (T,), positions (T, 2) and image indices (T,)."""
+
+    pixels: torch.Tensor
+    boxes: torch.Tensor
+    values: torch.Tensor
+    positions: torch.Tensor
+    image_index: torch.Tensor
+    channels: torch.Tensor
+
+
+class Deconvnet(nn.Module):
+    """A deconvnet attached to a trained ``ConvNet``: shares its weights, learns nothing."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.unpool, self.rectify = Unpool(), Rectify()
+        self.filters = nn.ModuleDict({n: TransposedConv(model.get_submodule(n))
+                                      for n in CONV_LAYERS if n in dict(model.named_children())})
+
+    def conv_layers(self) -> list[str]:
+        """The conv layers this model has, bottom to top."""
+        return list(self.filters)
+
+    @torch.no_grad()
+    def up(self, images: torch.Tensor, layer: str) -> tuple[torch.Tensor, dict]:
+        """Forward to ``layer``'s readout, recording switches and sizes; returns (activation, trace)."""
+        stop = readout_name(self.model, layer)
+        trace: dict[str, dict] = {}
+        x = images
+        for name, module in self.model.named_children():
+            if isinstance(module, nn.Conv2d):
+                trace[name] = dict(in_size=tuple(x.shape[-2:]))
+                current = name
+            if isinstance(module, nn.MaxPool2d):
+                size = tuple(x.shape[-2:])
+                x, switches = F.max_pool2d(x, module.kernel_size, module.stride, module.padding,
+                                           ceil_mode=module.ceil_mode, return_indices=True)
+                trace[current].update(switches=switches, pre_pool=size)
+            else:
+                x = module(x)
+            if name == stop:
+                return x, trace
+        raise AssertionError("unreachable")
+
+    def down(self, signal: torch.Tensor, layer: str, trace: dict, image_index: torch.Tensor) -> torch.Tensor:
+        """Project a readout-shaped signal of ``layer`` to pixels; row t uses the switches of image_index[t]."""
+        layers = self.conv_layers()
+        x = signal
+        for name in reversed(layers[: layers.index(layer) + 1]):
+            t = trace[name]
+            if "switches" in t:
+                x = self.unpool(x, t["switches"][image_index], t["pre_pool"])
+            x = self.rectify(x)
+            x = self.filters[name](x, t["in_size"])
+        return x
+
+
+def _check_layer(deconv: Deconvnet, layer: str) -> None:
+    if layer not in deconv.conv_layers():
+        raise ValueError(f"unknown layer {layer!r}; the deconvnet projects from: {', '.join(deconv.conv_layers())}")
+
+
+def receptive_field(model: nn.Module, layer: str, positions: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+    """Input boxes (T, 4) = (y0, x0, y1, x1), end-exclusive, clipped, seen by readout ``positions`` (T, 2) of ``layer``."""
+    stop = readout_name(model, layer)
+    ops = []
+    for name, module in model.named_children():
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
+            k, s, p = (module.kernel_size, module.stride, module.padding)
+            k, s, p = (v if isinstance(v, int) else v[0] for v in (k, s, p))
+            ops.append((k, s, p))
+        if name == stop:
+            break
+    lo = positions.long().clone()
+    hi = positions.long().clone()
+    for k, s, p in reversed(ops):
+        lo, hi = lo * s - p, hi * s - p + k - 1
+    lo = lo.clamp(min=0)
+    hi = torch.minimum(hi + 1, torch.tensor(image_size))
+    return torch.stack([lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]], 1)
+
+
+@torch.no_grad()
+def project_many(model: nn.Module, images: torch.Tensor, layer: str, channels: torch.Tensor | list[int],
+                 positions: torch.Tensor | None = None, image_index: torch.Tensor | list[int] | None = None,
+                 chunk: int = 256) -> Projection:
+    """Project many (image, channel, position) triples of one layer in one forward pass per image.
+
+    ``channels`` (T,), ``image_index`` (T,) into ``images`` (default: 0..T-1), ``positions`` (T, 2) in the
+    layer's readout map (default: each channel's maximum in its image). Triples are projected ``chunk`` at a time.
+    """
+    deconv = Deconvnet(model)
+    _check_layer(deconv, layer)
+    was_training = model.training
+    model.eval()
+    try:
+        act, trace = deconv.up(images, layer)
+    finally:
+        model.train(was_training)
+    n, c, h, w = act.shape
+    channels = torch.as_tensor(channels, dtype=torch.long, device=images.device).flatten()
+    idx = (torch.arange(len(channels), device=images.device) if image_index is None
+           else torch.as_tensor(image_index, dtype=torch.long, device=images.device).flatten())
+    if len(idx) != len(channels):
+        raise ValueError(f"image_index has {len(idx)} entries but channels has {len(channels)}")
+    if len(channels) and (channels.min() < 0 or channels.max() >= c):
+        raise ValueError(f"channel out of range for {layer}: got {channels.min().item()}..{channels.max().item()}, "
+                         f"valid 0..{c - 1}")
+    if len(idx) and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"image_index out of range: valid 0..{n - 1}")
+    maps = act[idx, channels]  # (T, h, w)
+    if positions is None:
+        flat = maps.flatten(1).argmax(1)
+        positions = torch.stack([flat // w, flat % w], 1)
+    else:
+        positions = torch.as_tensor(positions, dtype=torch.long, device=images.device).reshape(-1, 2)
+        if len(positions) != len(channels):
+            raise ValueError(f"positions has {len(positions)} rows but channels has {len(channels)}")
+        bad = (positions < 0).any(1) | (positions[:, 0] >= h) | (positions[:, 1] >= w)
+        if bad.any():
+            y, x = positions[bad][0].tolist()
+            raise ValueError(f"position ({y}, {x}) is outside the {layer} map: valid rows 0..{h - 1}, "
+                             f"columns 0..{w - 1}")
+    t = torch.arange(len(channels), device=images.device)
+    values = maps[t, positions[:, 0], positions[:, 1]]
+    pixels = images.new_empty(len(channels), *images.shape[1:])
+    for s in range(0, len(channels), chunk):
+        sl = slice(s, s + chunk)
+        signal = act.new_zeros(len(t[sl]), c, h, w)
+        signal[torch.arange(len(t[sl]), device=images.device), channels[sl], positions[sl, 0], positions[sl, 1]] = values[sl]
+        pixels[sl] = deconv.down(signal, layer, trace, idx[sl])
+    boxes = receptive_field(model, layer, positions.cpu(), tuple(images.shape[-2:]))
+    return Projection(pixels, boxes, values, positions, idx, channels)
+
+
+def project(model: nn.Module, images: torch.Tensor, layer: str, channel: int,
+            position: tuple[int, int] | torch.Tensor | None = None) -> torch.Tensor:
+    """Project channel ``channel`` of ``layer`` for every image to pixels: a tensor shaped like ``images``.
+
+    ``position``: None projects each image's strongest activation of that channel; (y, x) or an (N, 2) tensor picks
+    a place in the layer's readout map. ``project_many`` also returns receptive-field boxes and values.
+    """
+    if isinstance(channel, bool) or not isinstance(channel, int):
+        raise ValueError(f"channel must be an int, got {channel!r}")
+    n = len(images)
+    pos = None
+    if position is not None:
+        pos = torch.as_tensor(position, dtype=torch.long).reshape(-1, 2)
+        pos = pos.expand(n, 2) if len(pos) == 1 else pos
+    return project_many(model, images, layer, [channel] * n, pos, list(range(n))).pixels
