@@ -1,0 +1,62 @@
+"""Occlusion maps against captum's Occlusion with the same square, stride and grey fill."""
+
+import pytest
+import torch
+from captum.attr import Occlusion
+
+from zfviz.analysis.occlusion import as_grid, occlusion
+from zfviz.analysis.topk import readouts
+from zfviz.models import zfnet
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return zfnet(4, width=0.125, input_size=64, init="kaiming").double().eval()
+
+
+@pytest.mark.parametrize("size,stride", [(16, 16), (16, 8), (12, 10)])
+def test_probability_map_agrees_with_captum(model, size, stride):
+    torch.manual_seed(1)
+    image = torch.randn(3, 64, 64, dtype=torch.float64)  # unit scale: He-init logits stay O(1), not saturated
+    label = 2
+    df = occlusion(model, image, label, size, stride, batch_size=7)
+    p0 = df.attrs["unoccluded"]["prob_true"]
+    # captum: per pixel, the mean over the windows covering it of (unoccluded - occluded) probability
+    attr = Occlusion(lambda x: model(x).softmax(-1)).attribute(
+        image[None], sliding_window_shapes=(3, size, size), strides=(3, stride, stride), baselines=torch.zeros_like(image[None]),
+        target=label)[0]
+    assert attr.dtype == torch.float32  # captum accumulates in float32, so compare at float32 precision
+    total = torch.zeros(64, 64, dtype=torch.float64)
+    count = torch.zeros(64, 64, dtype=torch.float64)
+    for r in df.itertuples():
+        total[r.y:r.y + size, r.x:r.x + size] += p0 - r.prob_true
+        count[r.y:r.y + size, r.x:r.x + size] += 1
+    ours = torch.where(count > 0, total / count.clamp_min(1), torch.zeros(()))
+    assert torch.allclose(ours.float(), attr[0], atol=1e-6) and ours.abs().max() > 1e-3
+    n = -(-(64 - size) // stride) + 1
+    assert as_grid(df, "prob_true").shape == (n, n) and df.y.max() + size >= 64  # the whole image is covered
+
+
+def test_map_activity_and_labels(model):
+    torch.manual_seed(2)
+    image = torch.randn(3, 64, 64, dtype=torch.float64) * 50
+    df = occlusion(model, image, 0, 32, 32)
+    ch = df.attrs["channel"]
+    act = readouts(model, image[None], ["conv5"])["conv5"][0]
+    assert ch == int(act.flatten(1).max(1).values.argmax())
+    occluded = image.clone()
+    occluded[:, 32:, :32] = 0
+    r = df[(df.y == 32) & (df.x == 0)].iloc[0]
+    assert r.map_activity == pytest.approx(float(readouts(model, occluded[None], ["conv5"])["conv5"][0, ch].sum()))
+    assert r.pred == int(model(occluded[None]).argmax())
+
+
+def test_bad_settings(model):
+    image = torch.zeros(3, 64, 64, dtype=torch.float64)
+    with pytest.raises(ValueError, match="positive ints"):
+        occlusion(model, image, 0, 0, 4)
+    with pytest.raises(ValueError, match="exceeds the image size 64"):
+        occlusion(model, image, 0, 80, 4)
+    with pytest.raises(ValueError, match=r"label 9 out of range: valid 0..3"):
+        occlusion(model, image, 9, 16, 16)

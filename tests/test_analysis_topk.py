@@ -1,0 +1,62 @@
+"""Top-k mining against a brute-force search, and projections of the mined activations."""
+
+import pandas as pd
+import pytest
+import torch
+
+from zfviz.analysis.topk import cut, project_top, readouts, top_activations
+from zfviz.data import center_crop, pixel_mean
+from zfviz.deconv import project_many
+from zfviz.models import zfnet
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = zfnet(5, width=0.125, input_size=64, init="kaiming").eval()
+    images = torch.randint(0, 256, (37, 3, 72, 72), dtype=torch.uint8)
+    return model, images, pixel_mean(images)
+
+
+def test_streaming_topk_equals_brute_force(setup):
+    model, images, mean = setup
+    layers = ["conv1", "conv3", "conv5"]
+    df = top_activations(model, images, mean, 64, layers, k=4, batch_size=10, progress=False)
+    acts = readouts(model, center_crop(images, mean, 64), layers)
+    assert list(df.columns) == ["layer", "channel", "rank", "image", "y", "x", "value"]
+    for layer in layers:
+        a = acts[layer]
+        per_image = a.flatten(2).max(2).values  # (N, C)
+        sub = df[df.layer == layer]
+        assert len(sub) == a.shape[1] * 4
+        for c in range(a.shape[1]):
+            rows = sub[sub.channel == c].sort_values("rank")
+            expected = per_image[:, c].topk(4).values
+            assert torch.allclose(torch.tensor(rows.value.to_numpy()), expected, rtol=1e-5)
+            assert rows.image.nunique() == 4
+            for r in rows.itertuples():  # the stored position holds the stored value
+                assert torch.isclose(a[r.image, c, r.y, r.x], torch.tensor(r.value), rtol=1e-5)
+
+
+def test_projections_of_mined_rows(setup):
+    model, images, mean = setup
+    df = top_activations(model, images, mean, 64, ["conv2"], k=3, progress=False)
+    df = df[df.channel < 4]
+    tp = project_top(model, images, mean, 64, df)
+    assert tp.projection.pixels.shape == (12, 3, 64, 64) and tp.inputs.shape == (12, 3, 64, 64)
+    r = tp.table.iloc[5]
+    x = center_crop(images[[r.image]], mean, 64)
+    single = project_many(model, x, "conv2", [r.channel], torch.tensor([[r.y, r.x]]))
+    assert torch.allclose(tp.projection.pixels[5], single.pixels[0], atol=1e-5)
+    assert torch.allclose(tp.projection.values, torch.tensor(tp.table.value.to_numpy()), rtol=1e-5)
+    patch = cut(tp.inputs[5], tp.projection.boxes[5])
+    y0, x0, y1, x1 = tp.projection.boxes[5].tolist()
+    assert patch.shape == (3, y1 - y0, x1 - x0)
+
+
+def test_bad_k(setup):
+    model, images, mean = setup
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        top_activations(model, images, mean, 64, ["conv1"], k=0)
+    with pytest.raises(ValueError, match="unknown layer 'conv9'"):
+        top_activations(model, images, mean, 64, ["conv9"], progress=False)

@@ -1,0 +1,117 @@
+"""Top-k mining: the k strongest activations of every channel of chosen layers over a dataset, in one streaming pass,
+and their deconvnet projections with the matching image patches (Fig. 2; Fig. 4 with k=1 on the training set)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data import center_crop
+from ..deconv import Projection, project_many
+from ..models import readout_name
+
+
+@torch.no_grad()
+def readouts(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+    """The readout activation of each of ``layers`` (see ``models.readout_name``) from one forward pass."""
+    stops = {readout_name(model, layer): layer for layer in layers}
+    out: dict[str, torch.Tensor] = {}
+    for name, module in model.named_children():
+        x = module(x)
+        if name in stops:
+            out[stops[name]] = x
+            if len(out) == len(stops):
+                break
+    return out
+
+
+@torch.no_grad()
+def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layers: list[str],
+                    k: int = 9, batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
+    """For every (layer, channel): the ``k`` images whose strongest activation of that channel is largest.
+
+    ``images`` are uint8 (N, 3, S, S) and are centre-cropped and mean-subtracted batch by batch on the model's
+    device. One activation per image (its maximum over positions), so the k come from k different images.
+    Returns a tidy DataFrame: layer, channel, rank (0 = strongest), image, y, x, value.
+    """
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    best: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+    widths: dict[str, int] = {}
+    try:
+        for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc="top-k pass", unit="batch"):
+            x = center_crop(images[start:start + batch_size].to(dev), mean.to(dev), crop)
+            for layer, act in readouts(model, x, layers).items():
+                b, c, h, w = act.shape
+                val, flat = act.flatten(2).max(2)  # (b, c): each image's strongest activation per channel
+                img = torch.arange(start, start + b, device=dev)[:, None].expand(b, c)
+                if layer in best:
+                    v0, i0, f0 = best[layer]
+                    val, img, flat = torch.cat([v0, val]), torch.cat([i0, img]), torch.cat([f0, flat])
+                top = val.topk(min(k, len(val)), dim=0)
+                best[layer] = (top.values, img.gather(0, top.indices), flat.gather(0, top.indices))
+                widths[layer] = w
+    finally:
+        model.train(was_training)
+    rows = []
+    for layer in layers:
+        val, img, flat = (t.cpu() for t in best[layer])
+        w = widths[layer]
+        kk, c = val.shape
+        rows.append(pd.DataFrame({
+            "layer": layer,
+            "channel": torch.arange(c).repeat(kk).numpy(),
+            "rank": torch.arange(kk).repeat_interleave(c).numpy(),
+            "image": img.flatten().numpy(),
+            "y": (flat // w).flatten().numpy(),
+            "x": (flat % w).flatten().numpy(),
+            "value": val.flatten().numpy(),
+        }))
+    return pd.concat(rows, ignore_index=True).sort_values(["layer", "channel", "rank"], ignore_index=True)
+
+
+@dataclass
+class TopProjections:
+    """Projections of mined activations: the ``table`` rows, their ``projection`` and the matching image ``crops``."""
+
+    table: pd.DataFrame
+    projection: Projection
+    inputs: torch.Tensor  # the mean-subtracted input crop of every row (T, 3, crop, crop)
+
+
+@torch.no_grad()
+def project_top(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, table: pd.DataFrame,
+                chunk: int = 256) -> TopProjections:
+    """Deconvnet projections of the rows of ``top_activations`` (one layer at a time, images forwarded once)."""
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    parts, inputs, projections = [], [], []
+    try:
+        for layer, rows in table.groupby("layer", sort=False):
+            uniq, local = torch.unique(torch.as_tensor(rows.image.to_numpy()), return_inverse=True)
+            x = center_crop(images[uniq].to(dev), mean.to(dev), crop)
+            pos = torch.as_tensor(rows[["y", "x"]].to_numpy(), device=dev)
+            p = project_many(model, x, layer, torch.as_tensor(rows.channel.to_numpy()), pos, local.to(dev), chunk)
+            parts.append(rows)
+            projections.append(p)
+            inputs.append(x[local.to(dev)])
+    finally:
+        model.train(was_training)
+    cat = lambda name: torch.cat([getattr(p, name) for p in projections])
+    proj = Projection(cat("pixels"), cat("boxes"), cat("values"), cat("positions"), cat("image_index"),
+                      cat("channels"))
+    return TopProjections(pd.concat(parts, ignore_index=True), proj, torch.cat(inputs))
+
+
+def cut(x: torch.Tensor, box: torch.Tensor | list[int]) -> torch.Tensor:
+    """The (3, h, w) region of an image or projection inside a receptive-field box (y0, x0, y1, x1)."""
+    y0, x0, y1, x1 = (int(v) for v in box)
+    return x[..., y0:y1, x0:x1]
