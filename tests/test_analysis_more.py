@@ -1,0 +1,104 @@
+"""Invariance sweeps, correspondence scores and linear probes."""
+
+import numpy as np
+import pytest
+import torch
+
+from zfviz.analysis.correspondence import correspondence, mask_square, random_centres, sign_change_consistency
+from zfviz.analysis.invariance import invariance, transform
+from zfviz.analysis.probes import layer_features, probe, split_per_class
+from zfviz.analysis.topk import readouts
+from zfviz.data import center_crop, pixel_mean
+from zfviz.models import zfnet
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = zfnet(4, width=0.125, input_size=64, init="kaiming").eval()
+    images = torch.randint(0, 256, (3, 3, 72, 72), dtype=torch.uint8)
+    return model, images, pixel_mean(images)
+
+
+def test_transforms():
+    img = torch.randint(0, 256, (3, 20, 20), dtype=torch.uint8)
+    shifted = transform(img, "translate", 3)
+    assert torch.equal(shifted[:, 3:], img[:, :-3])  # content moves down by 3 rows
+    assert torch.equal(transform(img, "rotate", 0), img) and torch.equal(transform(img, "scale", 1.0), img)
+    assert not torch.equal(transform(img, "rotate", 90), img)
+    with pytest.raises(ValueError, match="valid: translate, scale, rotate"):
+        transform(img, "shear", 1)
+
+
+def test_invariance_identity_rows(setup):
+    model, images, mean = setup
+    sweeps = {"translate": [0.0, 20.0], "scale": [1.0, 1.5], "rotate": [0.0, 45.0]}
+    df = invariance(model, images, torch.tensor([0, 1, 2]), mean, 64, sweeps)
+    assert set(df.columns) == {"image", "transformation", "amount", "dist_conv1", "dist_fc7", "prob_true"}
+    assert len(df) == 3 * 6
+    ident = df[df.amount.isin([0.0, 1.0]) & ~((df.transformation == "translate") & (df.amount == 1.0))]
+    assert np.allclose(ident[["dist_conv1", "dist_fc7"]].to_numpy(), 0, atol=1e-4)
+    moved = df[~df.index.isin(ident.index)]
+    assert (moved.dist_conv1 > 0).all()
+    p = model(center_crop(images, mean, 64)).softmax(-1)
+    first = df[(df.image == 1) & (df.transformation == "rotate") & (df.amount == 0.0)].prob_true.item()
+    assert first == pytest.approx(float(p[1, 1]), rel=1e-5)
+
+
+def test_sign_change_consistency_normalization():
+    eps = torch.tensor([[1.0, -1.0, 2.0, 0.0], [1.0, 1.0, 3.0, 0.0], [-1.0, 1.0, -1.0, 5.0]])
+    mean, std, d = sign_change_consistency(eps)
+    assert d.tolist() == [0.25, 1.0, 0.75]
+    # the paper's Delta = sum over ordered pairs i != j of Hamming distances; normalized by n(n-1)D it is the mean
+    s = torch.sign(eps)
+    delta = sum(int((s[i] != s[j]).sum()) for i in range(3) for j in range(3) if i != j)
+    assert delta / (3 * 2 * 4) == pytest.approx(mean)
+    assert std == pytest.approx(float(d.std()))
+
+
+def test_correspondence_same_image_same_mask_is_perfectly_consistent(setup):
+    model, images, mean = setup
+    x = center_crop(images[:1], mean, 64).repeat(4, 1, 1, 1)
+    df = correspondence(model, x, {"same": [(30, 30)] * 4, "random": random_centres(4, 64, 12, torch.Generator().manual_seed(0))}, 12)
+    same = df[df.location == "same"]
+    assert (same["mean"] == 0).all() and (same.pairs == 6).all()
+    assert set(df.layer) == {"conv5", "fc7"}
+    with pytest.raises(ValueError, match="outside the 64x64 image"):
+        mask_square(x[0], (70, 3), 8)
+    with pytest.raises(ValueError, match="has 2 centres for 4 images"):
+        correspondence(model, x, {"eye": [(1, 1)] * 2}, 8)
+
+
+def test_mask_square_region():
+    img = torch.ones(3, 10, 10)
+    m = mask_square(img, (5, 5), 4)
+    assert m[:, 3:7, 3:7].abs().sum() == 0 and m.sum() == 3 * (100 - 16)
+
+
+def test_probes_separate_separable_features_and_not_noise():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 30)
+    x_good = rng.normal(size=(120, 20)) + 8 * np.eye(4, 20)[y]
+    x_noise = rng.normal(size=(120, 20))
+    good = probe(x_good, y, 10, splits=3)
+    noise = probe(x_noise, y, 10, splits=3, classifier="softmax")
+    assert good.accuracy.mean() > 95 and noise.accuracy.mean() < 50
+    assert (good.train == 40).all() and (good.test == 80).all()
+    with pytest.raises(ValueError, match="need more than k=30"):
+        probe(x_good, y, 30)
+    with pytest.raises(ValueError, match="valid: 'svm', 'softmax'"):
+        probe(x_good, y, 5, classifier="knn")
+
+
+def test_split_per_class_is_disjoint_and_capped():
+    y = np.repeat(np.arange(3), 10)
+    tr, te = split_per_class(y, 4, np.random.default_rng(1), max_test=3)
+    assert len(set(tr) & set(te)) == 0 and len(tr) == 12 and len(te) == 9
+
+
+def test_layer_features_shapes(setup):
+    model, images, mean = setup
+    f = layer_features(model, images, mean, 64, "conv1", pool_to=2, progress=False)
+    assert f.shape == (3, model.conv1.out_channels * 4)
+    f7 = layer_features(model, images, mean, 64, "fc7", progress=False)
+    assert torch.allclose(f7, readouts(model, center_crop(images, mean, 64), ["fc7"])["fc7"])

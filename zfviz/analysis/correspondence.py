@@ -1,0 +1,71 @@
+"""Correspondence analysis (Sec. 4.3, Fig. 8, Table 1): occlude the same object part in several images and measure
+how consistently the feature vectors change.
+
+For image i and layer l, eps_i = x_i - x~_i (features of the original minus those of the occluded image). For every
+unordered pair i < j, the Hamming distance between sign(eps_i) and sign(eps_j) is divided by the feature dimension D,
+giving the fraction of features whose change has a different sign (0 = identical change). The paper's
+Delta_l = sum over i != j of H(sign eps_i, sign eps_j); we report its normalized form, mean +- std over the
+n(n-1)/2 pairs: Delta_l / (n (n - 1) D) is exactly that mean. Lower = more consistent = implicit correspondence.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .topk import readouts
+
+
+def mask_square(image: torch.Tensor, center: tuple[int, int], size: int, fill: float = 0.0) -> torch.Tensor:
+    """A copy of a mean-subtracted (3, H, W) image with a ``size`` square around ``center`` (y, x) set to ``fill``."""
+    h, w = image.shape[-2:]
+    y, x = (int(round(v)) for v in center)
+    if not (0 <= y < h and 0 <= x < w):
+        raise ValueError(f"mask centre ({y}, {x}) lies outside the {h}x{w} image")
+    out = image.clone()
+    out[:, max(0, y - size // 2):y - size // 2 + size, max(0, x - size // 2):x - size // 2 + size] = fill
+    return out
+
+
+def sign_change_consistency(eps: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """Mean and std over pairs of the normalized Hamming distance between sign(eps_i) and sign(eps_j); eps (n, D)."""
+    s = torch.sign(eps.flatten(1))
+    d = torch.tensor([float((s[i] != s[j]).float().mean()) for i, j in itertools.combinations(range(len(s)), 2)])
+    return float(d.mean()), float(d.std()) if len(d) > 1 else 0.0, d
+
+
+@torch.no_grad()
+def correspondence(model: nn.Module, images: torch.Tensor, masks: dict[str, list[tuple[int, int]]], size: int,
+                   layers: tuple[str, ...] = ("conv5", "fc7")) -> pd.DataFrame:
+    """Table 1: for each mask name (e.g. right eye, or random) with one centre per image, the sign-change score.
+
+    ``images``: mean-subtracted (n, 3, H, W); ``masks[name][i]`` is the (y, x) centre for image i. Returns columns
+    location, layer, mean, std, pairs.
+    """
+    was_training = model.training
+    model.eval()
+    rows = []
+    try:
+        base = readouts(model, images, list(layers))
+        for name, centres in masks.items():
+            if len(centres) != len(images):
+                raise ValueError(f"mask {name!r} has {len(centres)} centres for {len(images)} images")
+            occluded = torch.stack([mask_square(images[i], c, size) for i, c in enumerate(centres)])
+            occ = readouts(model, occluded, list(layers))
+            for layer in layers:
+                m, s, d = sign_change_consistency(base[layer] - occ[layer])
+                rows.append({"location": name, "layer": layer, "mean": m, "std": s, "pairs": len(d)})
+    finally:
+        model.train(was_training)
+    return pd.DataFrame(rows)
+
+
+def random_centres(n: int, image_size: int, size: int, generator: torch.Generator) -> list[tuple[int, int]]:
+    """One random mask centre per image, with the whole square inside the image (the paper's random-location row)."""
+    lo, hi = size // 2, image_size - (size - size // 2)
+    ys = torch.randint(lo, hi + 1, (n,), generator=generator)
+    xs = torch.randint(lo, hi + 1, (n,), generator=generator)
+    return list(zip(ys.tolist(), xs.tolist()))

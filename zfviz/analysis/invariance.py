@@ -1,0 +1,69 @@
+"""Invariance (Fig. 5): vertical translation, scale and rotation sweeps; Euclidean feature distance to the
+untransformed image at two layers, and the true-label probability."""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import nn
+from torchvision.transforms.v2 import functional as TF
+
+from .topk import readouts
+
+TRANSFORMS = ("translate", "scale", "rotate")
+# The paper's sweeps (Fig. 5): vertical shifts of -60..60 px at 224 px crops, scale 1..1.8, rotation 0..350 degrees.
+PAPER_SWEEPS = {"translate": [float(v) for v in range(-60, 61, 10)],
+                "scale": [1.0 + 0.1 * i for i in range(9)],
+                "rotate": [float(v) for v in range(0, 360, 10)]}
+
+
+def transform(image: torch.Tensor, kind: str, amount: float) -> torch.Tensor:
+    """Apply one transformation to a uint8 (3, S, S) image; ``translate`` shifts down by ``amount`` pixels.
+
+    Uncovered pixels are filled with the image's mean colour, so they carry no new structure after mean subtraction.
+    """
+    if kind not in TRANSFORMS:
+        raise ValueError(f"unknown transform {kind!r}; valid: {', '.join(TRANSFORMS)}")
+    fill = [float(v) for v in image.float().mean((1, 2))]
+    if kind == "translate":
+        return TF.affine(image, angle=0.0, translate=[0, int(round(amount))], scale=1.0, shear=[0.0, 0.0], fill=fill)
+    if kind == "scale":
+        if amount <= 0:
+            raise ValueError(f"scale must be positive, got {amount}")
+        return TF.affine(image, angle=0.0, translate=[0, 0], scale=float(amount), shear=[0.0, 0.0], fill=fill,
+                         interpolation=TF.InterpolationMode.BILINEAR)
+    return TF.rotate(image, float(amount), interpolation=TF.InterpolationMode.BILINEAR, fill=fill)
+
+
+@torch.no_grad()
+def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, crop: int,
+               sweeps: dict[str, list[float]] | None = None, layers: tuple[str, str] = ("conv1", "fc7"),
+               scale_amounts_to: int = 224) -> pd.DataFrame:
+    """Distances and true-label probability for every image, transformation and amount.
+
+    ``images`` are uint8 (N, 3, S, S); each is transformed at full size, centre-cropped to ``crop`` and
+    mean-subtracted. Translations in ``sweeps`` are in pixels of a ``scale_amounts_to`` crop (the paper's 224) and
+    are rescaled to ``crop``. Returns columns: image, transformation, amount, dist_<layer> for both layers, prob_true.
+    """
+    sweeps = sweeps or PAPER_SWEEPS
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    rows = []
+    try:
+        for i in range(len(images)):
+            for kind, amounts in sweeps.items():
+                factor = crop / scale_amounts_to if kind == "translate" else 1.0
+                batch = torch.stack([transform(images[i], kind, a * factor) for a in amounts])
+                x = TF.center_crop(batch.float().to(dev) - mean.to(dev), [crop, crop])
+                ref = TF.center_crop(images[i:i + 1].float().to(dev) - mean.to(dev), [crop, crop])
+                feats = readouts(model, torch.cat([ref, x]), list(layers))
+                prob = model(torch.cat([ref, x])).softmax(-1)[:, int(labels[i])]
+                dist = {layer: (feats[layer][1:] - feats[layer][:1]).flatten(1).norm(dim=1) for layer in layers}
+                for j, a in enumerate(amounts):
+                    rows.append({"image": i, "transformation": kind, "amount": a,
+                                 **{f"dist_{layer}": float(dist[layer][j]) for layer in layers},
+                                 "prob_true": float(prob[j + 1])})
+    finally:
+        model.train(was_training)
+    return pd.DataFrame(rows)

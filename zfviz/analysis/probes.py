@@ -1,0 +1,76 @@
+"""Linear probes (Tables 4-7): features of a layer, then linear classifiers trained on k images per class over
+repeated random splits (scikit-learn), mean +- std."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data import center_crop
+from .topk import readouts
+
+
+@torch.no_grad()
+def layer_features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layer: str,
+                   pool_to: int | None = None, batch_size: int = 256, progress: bool = True) -> torch.Tensor:
+    """Flattened readout features (N, D) of ``layer`` for uint8 images (centre crop, mean subtracted).
+
+    ``pool_to``: adaptive max-pool conv maps to ``pool_to`` x ``pool_to`` first, to keep low layers tractable.
+    """
+    dev = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        for s in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"{layer} features"):
+            x = center_crop(images[s:s + batch_size].to(dev), mean.to(dev), crop)
+            f = readouts(model, x, [layer])[layer]
+            if pool_to is not None and f.dim() == 4:
+                f = F.adaptive_max_pool2d(f, pool_to)
+            out.append(f.flatten(1).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+def split_per_class(labels: np.ndarray, k: int, rng: np.random.Generator, max_test: int | None = None):
+    """k random training indices per class; the rest (up to ``max_test`` per class) for testing."""
+    train, test = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        if len(idx) <= k:
+            raise ValueError(f"class {c} has {len(idx)} images; need more than k={k}")
+        train.append(idx[:k])
+        test.append(idx[k:] if max_test is None else idx[k:k + max_test])
+    return np.concatenate(train), np.concatenate(test)
+
+
+def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int, *, classifier: str = "svm",
+          splits: int = 5, seed: int = 0, max_test: int | None = None, C: float = 1.0) -> pd.DataFrame:
+    """Accuracy (%) of a linear SVM or softmax classifier trained on ``k`` images per class, one row per split."""
+    if classifier not in ("svm", "softmax"):
+        raise ValueError(f"unknown classifier {classifier!r}; valid: 'svm', 'softmax'")
+    x = np.asarray(features, dtype=np.float32)
+    y = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(splits):
+        tr, te = split_per_class(y, k, rng, max_test)
+        clf = LinearSVC(C=C, max_iter=5000) if classifier == "svm" else LogisticRegression(C=C, max_iter=2000)
+        model = make_pipeline(StandardScaler(), clf).fit(x[tr], y[tr])
+        rows.append({"classifier": classifier, "k": k, "split": s, "accuracy": 100 * model.score(x[te], y[te]),
+                     "train": len(tr), "test": len(te)})
+    return pd.DataFrame(rows)
+
+
+def summarize(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Mean and std of accuracy over splits, grouped by ``by``."""
+    return results.groupby(by, sort=False)["accuracy"].agg(["mean", "std", "count"]).reset_index()
