@@ -102,3 +102,17 @@ def test_layer_features_shapes(setup):
     assert f.shape == (3, model.conv1.out_channels * 4)
     f7 = layer_features(model, images, mean, 64, "fc7", progress=False)
     assert torch.allclose(f7, readouts(model, center_crop(images, mean, 64), ["fc7"])["fc7"])
+
+
+def test_dog_landmarks_map_into_the_crop():
+    from zfviz.analysis.correspondence import dog_landmarks
+
+    full = dog_landmarks(224, 224)
+    assert len(full) == 5 and full.loc[0, "nose_y"] == 117 and full.loc[0, "right_eye_x"] == 39
+    cpu = dog_landmarks(128, 112)
+    assert cpu.loc[0, "nose_y"] == round(117 * 128 / 224 - 8)
+    coords = cpu.drop(columns="file").to_numpy()
+    assert (coords >= 0).all() and (coords < 112).all()
+    # the dog's right eye is on the image's left
+    assert (full.right_eye_x < full.left_eye_x).all() and (full.nose_y > full.left_eye_y).all()
+    assert len(dog_landmarks(224, 224, only_default=False)) == 6

@@ -11,6 +11,7 @@ n(n-1)/2 pairs: Delta_l / (n (n - 1) D) is exactly that mean. Lower = more consi
 from __future__ import annotations
 
 import itertools
+from importlib import resources
 
 import pandas as pd
 import torch
@@ -69,3 +70,22 @@ def random_centres(n: int, image_size: int, size: int, generator: torch.Generato
     ys = torch.randint(lo, hi + 1, (n,), generator=generator)
     xs = torch.randint(lo, hi + 1, (n,), generator=generator)
     return list(zip(ys.tolist(), xs.tolist()))
+
+
+PARTS = ("right_eye", "left_eye", "nose")
+
+
+def dog_landmarks(resize: int, crop: int, only_default: bool = True) -> pd.DataFrame:
+    """The annotated dog faces, with each landmark mapped into a profile's input crop (resize, then centre crop).
+
+    Columns: file (relative to the Imagenette root), and <part>_y, <part>_x for right_eye, left_eye, nose.
+    """
+    with resources.files("zfviz.resources").joinpath("dog_landmarks.csv").open() as f:
+        df = pd.read_csv(f, comment="#")
+    if only_default:
+        df = df[df["default"] == 1].reset_index(drop=True)
+    offset = (resize - crop) / 2
+    for part in PARTS:
+        for axis in ("y", "x"):
+            df[f"{part}_{axis}"] = (df[f"{part}_{axis}"] * resize / df.source_size - offset).round().astype(int)
+    return df[["file"] + [f"{p}_{a}" for p in PARTS for a in ("y", "x")]]

@@ -1,0 +1,110 @@
+"""Projections/s: zfviz's batched deconvnet versus one captum NeuronDeconvolution call per target.
+
+    python benchmarks/deconv_throughput.py --profile cpu [--checkpoint runs/<run>/snapshots/epoch_030.pt]
+
+Targets are the top-9 activations of every channel of ``--layer`` over ``--images`` validation images (the Fig. 2
+workload). captum runs on the first ``--captum-targets`` of them (each call costs the same), and the rate is
+projections per second for both. The two results are also compared, as a check that the work is the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+from captum.attr import NeuronDeconvolution
+
+from zfviz.analysis.topk import project_top, top_activations
+from zfviz.data import center_crop
+from zfviz.models import ConvNet, build_model, readout_name
+from zfviz.profiles import get_profile
+from zfviz.train import TrainConfig, load_trained, prepare_data
+
+
+def no_lrn(model: ConvNet) -> ConvNet:
+    """captum differentiates through LRN while the deconvnet passes it unchanged; compare on the LRN-free net."""
+    from dataclasses import replace
+
+    m = ConvNet(replace(model.arch, convs=tuple(replace(c, lrn=False) for c in model.arch.convs)))
+    m.load_state_dict(model.state_dict())
+    return m.eval()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--checkpoint", default=None, help="a trained snapshot (default: random weights)")
+    ap.add_argument("--layer", default="conv5")
+    ap.add_argument("--images", type=int, default=500)
+    ap.add_argument("--captum-targets", type=int, default=48)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--all-layers", action="store_true",
+                    help="instead: time top-9 mining + projections for every channel of conv1-conv5 over --images")
+    args = ap.parse_args()
+    p = get_profile(args.profile)
+    dev = torch.device(args.device)
+    _, val, mean = prepare_data(TrainConfig(profile=p.name))
+    if args.checkpoint:
+        model, _ = load_trained(args.checkpoint)
+    else:
+        torch.manual_seed(0)
+        model = build_model("zf", len(val.classes), width=p.width, input_size=p.input_size)
+    images = val.images[: args.images]
+    if args.all_layers:
+        return all_layers(model.to(dev).eval(), images, mean, p.input_size, dev)
+    model = no_lrn(model).to(dev)
+    table = top_activations(model, images, mean, p.input_size, [args.layer], k=9, progress=False)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    sync()
+    t0 = time.perf_counter()
+    ours = project_top(model, images, mean, p.input_size, table)
+    sync()
+    t_ours = time.perf_counter() - t0
+    rate_ours = len(table) / t_ours
+
+    deconv = NeuronDeconvolution(model, model.get_submodule(readout_name(model, args.layer)))
+    sub = table.head(args.captum_targets)
+    x_all = center_crop(images[torch.as_tensor(sub.image.to_numpy())].to(dev), mean.to(dev), p.input_size)
+    worst = 0.0
+    sync()
+    t0 = time.perf_counter()
+    for t, r in enumerate(sub.itertuples()):
+        attr = deconv.attribute(x_all[t:t + 1], neuron_selector=(int(r.channel), int(r.y), int(r.x)))
+        ref = attr[0] * float(r.value)
+        worst = max(worst, float((ours.projection.pixels[t] - ref).norm() / ref.norm().clamp_min(1e-12)))
+    sync()
+    rate_captum = len(sub) / (time.perf_counter() - t0)
+
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    print(f"device: {name}; torch {torch.__version__}; zf, profile {p.name}, layer {args.layer}, "
+          f"{'trained' if args.checkpoint else 'random'} weights; {len(table)} targets (top-9 x "
+          f"{table.channel.nunique()} channels over {len(images)} images)")
+    print(f"zfviz batched deconvnet: {rate_ours:9.1f} projections/s ({len(table)} in {t_ours:.2f} s, incl. forward)")
+    print(f"captum, one call/target: {rate_captum:9.1f} projections/s ({len(sub)} targets timed)")
+    print(f"ratio zfviz / captum: {rate_ours / rate_captum:.1f}x; max relative difference {worst:.1e}")
+
+
+def all_layers(model, images, mean, crop, dev) -> None:
+    """The Fig. 2 workload in full: top-9 of every conv1-conv5 channel over the images, all projected."""
+    layers = ["conv1", "conv2", "conv3", "conv4", "conv5"]
+    t0 = time.perf_counter()
+    table = top_activations(model, images, mean, crop, layers, k=9, progress=False)
+    t_mine = time.perf_counter() - t0
+    tp = project_top(model, images, mean, crop, table)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    total = time.perf_counter() - t0
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    print(f"device: {name}; torch {torch.__version__}; {table.channel.groupby(table.layer).nunique().sum()} maps, "
+          f"{len(tp.table)} projections over {len(images)} images")
+    print(f"top-9 mining: {t_mine:.1f} s; projections: {total - t_mine:.1f} s; total {total:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
