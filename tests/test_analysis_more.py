@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from zfviz.analysis.correspondence import correspondence, mask_square, random_centres, sign_change_consistency
+from zfviz.analysis.correspondence import correspondence, mask_square, random_centres, sign_change_consistency, \
+    summarize
 from zfviz.analysis.invariance import invariance, transform
 from zfviz.analysis.probes import layer_features, probe, split_per_class
 from zfviz.analysis.topk import readouts
@@ -34,7 +35,9 @@ def test_invariance_identity_rows(setup):
     model, images, mean = setup
     sweeps = {"translate": [0.0, 20.0], "scale": [1.0, 1.5], "rotate": [0.0, 45.0]}
     df = invariance(model, images, torch.tensor([0, 1, 2]), mean, 64, sweeps)
-    assert set(df.columns) == {"image", "transformation", "amount", "dist_conv1", "dist_fc7", "prob_true"}
+    assert set(df.columns) == {"image", "transformation", "amount", "dist_conv1", "dist_fc7", "rel_conv1", "rel_fc7",
+                               "prob_true"}
+    assert np.allclose(df.rel_conv1[df.dist_conv1 > 0] > 0, True)
     assert len(df) == 3 * 6
     ident = df[df.amount.isin([0.0, 1.0]) & ~((df.transformation == "translate") & (df.amount == 1.0))]
     assert np.allclose(ident[["dist_conv1", "dist_fc7"]].to_numpy(), 0, atol=1e-4)
@@ -59,10 +62,17 @@ def test_sign_change_consistency_normalization():
 def test_correspondence_same_image_same_mask_is_perfectly_consistent(setup):
     model, images, mean = setup
     x = center_crop(images[:1], mean, 64).repeat(4, 1, 1, 1)
-    df = correspondence(model, x, {"same": [(30, 30)] * 4, "random": random_centres(4, 64, 12, torch.Generator().manual_seed(0))}, 12)
-    same = df[df.location == "same"]
-    assert (same["mean"] == 0).all() and (same.pairs == 6).all()
-    assert set(df.layer) == {"conv5", "fc7"}
+    g = torch.Generator().manual_seed(0)
+    masks = {"same": [(30, 30)] * 4, "r0": random_centres(4, 64, 12, g), "r1": random_centres(4, 64, 12, g)}
+    pairs = correspondence(model, x, masks, 12)
+    assert list(pairs.columns) == ["location", "layer", "i", "j", "distance"] and len(pairs) == 3 * 2 * 6
+    table = summarize(pairs, {"r0": "random", "r1": "random"})
+    same = table[table.location == "same"]
+    assert (same["mean"] == 0).all() and (same["count"] == 6).all()
+    rnd = table[table.location == "random"]
+    assert (rnd["count"] == 12).all() and set(table.layer) == {"conv5", "fc7"}
+    pooled = pairs[pairs.location.isin(["r0", "r1"]) & (pairs.layer == "conv5")].distance
+    assert rnd[rnd.layer == "conv5"]["mean"].item() == pytest.approx(pooled.mean())
     with pytest.raises(ValueError, match="outside the 64x64 image"):
         mask_square(x[0], (70, 3), 8)
     with pytest.raises(ValueError, match="has 2 centres for 4 images"):

@@ -30,11 +30,17 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     src = out_dir / f".{name}.input.ipynb"
     tmp = out_dir / f".{name}.partial.ipynb"
     jupytext.write(nb, src)
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures as PNG, whatever the caller set
     try:
         pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO), kernel_name="python3",
                             progress_bar=progress, language="python")
         os.replace(tmp, out_dir / f"{name}.ipynb")
     finally:
+        if backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = backend
         src.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return out_dir / f"{name}.ipynb"

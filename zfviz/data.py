@@ -44,6 +44,21 @@ KNOWN = {
 }
 
 
+CLASS_NAMES = {  # Imagenette and Imagewoof (see ../shared/data/README.md)
+    "n01440764": "tench", "n02102040": "English springer", "n02979186": "cassette player", "n03000684": "chain saw",
+    "n03028079": "church", "n03394916": "French horn", "n03417042": "garbage truck", "n03425413": "gas pump",
+    "n03445777": "golf ball", "n03888257": "parachute",
+    "n02086240": "Shih-Tzu", "n02087394": "Rhodesian ridgeback", "n02088364": "beagle", "n02089973": "English foxhound",
+    "n02093754": "Border terrier", "n02096294": "Australian terrier", "n02099601": "golden retriever",
+    "n02105641": "Old English sheepdog", "n02111889": "Samoyed", "n02115641": "dingo",
+}
+
+
+def class_name(wnid: str) -> str:
+    """A readable name for a WordNet id (the id itself if unknown)."""
+    return CLASS_NAMES.get(wnid, wnid)
+
+
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The data root: ``root`` if given, else ``$ZFVIZ_DATA``, else ``~/.cache/zfviz/data``."""
     if root is not None:

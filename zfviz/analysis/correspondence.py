@@ -41,10 +41,10 @@ def sign_change_consistency(eps: torch.Tensor) -> tuple[float, float, torch.Tens
 @torch.no_grad()
 def correspondence(model: nn.Module, images: torch.Tensor, masks: dict[str, list[tuple[int, int]]], size: int,
                    layers: tuple[str, ...] = ("conv5", "fc7")) -> pd.DataFrame:
-    """Table 1: for each mask name (e.g. right eye, or random) with one centre per image, the sign-change score.
+    """Table 1, tidy: for each mask (one centre per image), layer and pair i < j, the normalized Hamming distance.
 
     ``images``: mean-subtracted (n, 3, H, W); ``masks[name][i]`` is the (y, x) centre for image i. Returns columns
-    location, layer, mean, std, pairs.
+    location, layer, i, j, distance; ``summarize`` turns it into Table 1's mean +- std.
     """
     was_training = model.training
     model.eval()
@@ -56,12 +56,20 @@ def correspondence(model: nn.Module, images: torch.Tensor, masks: dict[str, list
                 raise ValueError(f"mask {name!r} has {len(centres)} centres for {len(images)} images")
             occluded = torch.stack([mask_square(images[i], c, size) for i, c in enumerate(centres)])
             occ = readouts(model, occluded, list(layers))
+            pairs = list(itertools.combinations(range(len(images)), 2))
             for layer in layers:
-                m, s, d = sign_change_consistency(base[layer] - occ[layer])
-                rows.append({"location": name, "layer": layer, "mean": m, "std": s, "pairs": len(d)})
+                _, _, d = sign_change_consistency(base[layer] - occ[layer])
+                rows += [{"location": name, "layer": layer, "i": i, "j": j, "distance": float(v)}
+                         for (i, j), v in zip(pairs, d)]
     finally:
         model.train(was_training)
     return pd.DataFrame(rows)
+
+
+def summarize(pairs: pd.DataFrame, group: dict[str, str] | None = None) -> pd.DataFrame:
+    """Mean +- std of the pair distances per (location, layer); ``group`` renames locations (e.g. random draws)."""
+    df = pairs.assign(location=pairs.location.map(lambda n: (group or {}).get(n, n)))
+    return df.groupby(["location", "layer"], sort=False).distance.agg(["mean", "std", "count"]).reset_index()
 
 
 def random_centres(n: int, image_size: int, size: int, generator: torch.Generator) -> list[tuple[int, int]]:

@@ -43,7 +43,9 @@ def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mea
 
     ``images`` are uint8 (N, 3, S, S); each is transformed at full size, centre-cropped to ``crop`` and
     mean-subtracted. Translations in ``sweeps`` are in pixels of a ``scale_amounts_to`` crop (the paper's 224) and
-    are rescaled to ``crop``. Returns columns: image, transformation, amount, dist_<layer> for both layers, prob_true.
+    are rescaled to ``crop``. Returns columns: image, transformation, amount, and for both layers dist_<layer>
+    (Euclidean distance to the untransformed image's features) and rel_<layer> (the same over that feature norm),
+    then prob_true.
     """
     sweeps = sweeps or PAPER_SWEEPS
     dev = next(model.parameters()).device
@@ -60,9 +62,11 @@ def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mea
                 feats = readouts(model, torch.cat([ref, x]), list(layers))
                 prob = model(torch.cat([ref, x])).softmax(-1)[:, int(labels[i])]
                 dist = {layer: (feats[layer][1:] - feats[layer][:1]).flatten(1).norm(dim=1) for layer in layers}
+                norm = {layer: feats[layer][0].norm().clamp_min(1e-12) for layer in layers}
                 for j, a in enumerate(amounts):
                     rows.append({"image": i, "transformation": kind, "amount": a,
                                  **{f"dist_{layer}": float(dist[layer][j]) for layer in layers},
+                                 **{f"rel_{layer}": float(dist[layer][j] / norm[layer]) for layer in layers},
                                  "prob_true": float(prob[j + 1])})
     finally:
         model.train(was_training)

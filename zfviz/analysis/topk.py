@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -115,3 +116,22 @@ def cut(x: torch.Tensor, box: torch.Tensor | list[int]) -> torch.Tensor:
     """The (3, h, w) region of an image or projection inside a receptive-field box (y0, x0, y1, x1)."""
     y0, x0, y1, x1 = (int(v) for v in box)
     return x[..., y0:y1, x0:x1]
+
+
+def class_purity(table: pd.DataFrame, labels: torch.Tensor, *, chance_draws: int = 2000,
+                 seed: int = 0) -> pd.DataFrame:
+    """Per layer: how class-specific the top-k images of its maps are.
+
+    purity of a map = share of its top-k images from the most common class among them. Returns per layer the mean
+    and std over maps, and ``chance``: the same statistic for random k-image sets from the same labels.
+    """
+    lab = labels.cpu().numpy()
+    df = table.assign(label=lab[table.image.to_numpy()])
+    k = int(df.groupby(["layer", "channel"]).size().max())
+    per_map = (df.groupby(["layer", "channel"]).label.agg(lambda s: s.value_counts().iloc[0] / len(s))
+               .rename("purity").reset_index())
+    rng = np.random.default_rng(seed)
+    draws = lab[rng.integers(0, len(lab), size=(chance_draws, k))]
+    chance = float(np.mean([np.bincount(d).max() / k for d in draws]))
+    out = per_map.groupby("layer", sort=False).purity.agg(["mean", "std", "count"]).reset_index()
+    return out.assign(chance=chance)

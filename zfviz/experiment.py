@@ -1,0 +1,59 @@
+"""What every chapter starts from: a trained model of a profile (trained and cached if missing) and its data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .data import ImageSet
+from .models import ConvNet
+from .profiles import Profile, get_profile
+from .train import SNAPSHOT_EPOCHS, TrainConfig, ensure_trained, load_trained, prepare_data
+
+
+@dataclass
+class Experiment:
+    """A trained model (eval mode) with its run directory, profile, data splits and training pixel mean."""
+
+    model: ConvNet
+    run: Path
+    profile: Profile
+    config: TrainConfig
+    train: ImageSet
+    val: ImageSet
+    mean: torch.Tensor
+    epoch: int
+
+    @property
+    def crop(self) -> int:
+        """The input size the model was trained on."""
+        return self.profile.input_size
+
+    def snapshots(self) -> dict[int, Path]:
+        """The saved snapshots of this run by epoch (the paper's epochs within the run, and the last)."""
+        return {int(p.stem.split("_")[1]): p for p in sorted((self.run / "snapshots").glob("epoch_*.pt"))}
+
+    def at_epoch(self, epoch: int) -> ConvNet:
+        """The model as it was after ``epoch`` (a snapshot epoch)."""
+        snaps = self.snapshots()
+        if epoch not in snaps:
+            raise ValueError(f"no snapshot for epoch {epoch}; saved epochs: {sorted(snaps)}")
+        return load_trained(snaps[epoch], self.mean.device)[0]
+
+
+def load_experiment(model: str = "zf", profile: str = "cpu", seed: int = 0, *, data_root: str | None = None,
+                    runs_dir: str | None = None, device: str | None = None, progress: bool = False,
+                    **config) -> Experiment:
+    """The final model of the run (``model``, ``profile``, ``seed``, further ``TrainConfig`` fields), training it
+    first if it is not cached in ``runs_dir``, plus the profile's data and pixel mean."""
+    cfg = TrainConfig(model=model, profile=profile, seed=seed, **config).resolved()
+    run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    net, meta = load_trained(run / "snapshots" / f"epoch_{cfg.epochs:03d}.pt", dev)
+    train, val, mean = prepare_data(cfg, data_root, progress=progress)
+    return Experiment(net, run, get_profile(profile), cfg, train, val, mean.to(dev), int(meta["epoch"]))
+
+
+__all__ = ["Experiment", "load_experiment", "SNAPSHOT_EPOCHS"]

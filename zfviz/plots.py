@@ -1,0 +1,142 @@
+"""Figures in the paper's layout: projection grids beside image patches, filter banks, maps. Return matplotlib figures."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .analysis.topk import TopProjections, cut
+
+
+def show_projection(x: torch.Tensor) -> np.ndarray:
+    """A projection (3, h, w) as an RGB array: zero is grey, scaled by its largest magnitude (contrast enhanced)."""
+    m = x.abs().max().clamp_min(1e-12)
+    return (x / (2 * m) + 0.5).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def show_image(x: torch.Tensor, mean: torch.Tensor | None = None) -> np.ndarray:
+    """A mean-subtracted (3, h, w) input crop (or its patch) back as an RGB array in [0, 1]."""
+    if mean is not None:
+        x = x + mean
+    return (x / 255).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+def _patch(x: torch.Tensor, box: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(cut(x, box)[None].float(), size=(size, size), mode="bilinear", align_corners=False)[0]
+
+
+def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: list[int], k: int = 9,
+                cols: int = 4, cell: float = 0.5, title: str | None = None) -> plt.Figure:
+    """Fig. 2 style: for each channel, k projections (cut to their receptive fields) beside the k image patches."""
+    rows_t = tp.table.reset_index(drop=True)
+    sel = rows_t[(rows_t.layer == layer) & rows_t.channel.isin(channels) & (rows_t["rank"] < k)]
+    side = int(math.ceil(math.sqrt(k)))
+    boxes = tp.projection.boxes[sel.index.to_numpy()]
+    size = int((boxes[:, 2:] - boxes[:, :2]).max())
+    crop = tp.inputs.shape[-1]
+    mean_c = mean[..., (mean.shape[-2] - crop) // 2:, (mean.shape[-1] - crop) // 2:][..., :crop, :crop]
+    n = len(channels)
+    grid_rows = int(math.ceil(n / cols))
+    fig = plt.figure(figsize=(cols * 2 * side * cell + cols * 0.3, grid_rows * side * cell + 0.4))
+    outer = fig.add_gridspec(grid_rows, cols, wspace=0.08, hspace=0.12)
+    for ci, ch in enumerate(channels):
+        inner = outer[ci // cols, ci % cols].subgridspec(side, 2 * side + 1, wspace=0.03, hspace=0.03,
+                                                         width_ratios=[1] * side + [0.25] + [1] * side)
+        part = sel[sel.channel == ch].sort_values("rank")
+        for r, idx in enumerate(part.index):
+            box = tp.projection.boxes[idx]
+            ax = fig.add_subplot(inner[r // side, r % side])
+            ax.imshow(show_projection(_patch(tp.projection.pixels[idx], box, size)))
+            ax.set_axis_off()
+            ax = fig.add_subplot(inner[r // side, side + 1 + r % side])
+            ax.imshow(show_image(_patch(tp.inputs[idx] + mean_c.to(tp.inputs.device), box, size)))
+            ax.set_axis_off()
+            if r == 0:
+                ax.set_title(f"{layer} map {ch}", fontsize=7, loc="left", x=-1.25 * side)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def filter_bank(weight: torch.Tensor, cols: int = 16, title: str | None = None) -> plt.Figure:
+    """Layer-1 filters (C, 3, k, k) as RGB tiles, each scaled to its own range (Fig. 6)."""
+    n = weight.shape[0]
+    rows = int(math.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.45, rows * 0.45 + 0.3))
+    for i, ax in enumerate(np.atleast_1d(axes).flat):
+        ax.set_axis_off()
+        if i < n:
+            w = weight[i].detach().float()
+            ax.imshow(((w - w.min()) / (w.max() - w.min()).clamp_min(1e-12)).permute(1, 2, 0).cpu().numpy(),
+                      interpolation="nearest")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def evolution_figure(by_epoch: dict[int, TopProjections], layer: str, channels: list[int], cell: float = 0.7,
+                     title: str | None = None) -> plt.Figure:
+    """Fig. 4 style: for each channel (rows), the projection of its strongest activation at every epoch (columns)."""
+    epochs = sorted(by_epoch)
+    fig, axes = plt.subplots(len(channels), len(epochs), figsize=(len(epochs) * cell + 0.6, len(channels) * cell + 0.5),
+                             squeeze=False)
+    for j, e in enumerate(epochs):
+        tp = by_epoch[e]
+        t = tp.table.reset_index(drop=True)
+        for i, ch in enumerate(channels):
+            idx = t.index[(t.layer == layer) & (t.channel == ch) & (t["rank"] == 0)][0]
+            box = tp.projection.boxes[idx]
+            size = int((box[2:] - box[:2]).max())
+            axes[i, j].imshow(show_projection(_patch(tp.projection.pixels[idx], box, size)))
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            if i == 0:
+                axes[i, j].set_title(f"ep {e}", fontsize=7)
+            if j == 0:
+                axes[i, j].set_ylabel(f"map {ch}", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+def occlusion_panels(image: np.ndarray, occ: "pd.DataFrame", own_projection: torch.Tensor,
+                     other_projections: list[torch.Tensor], class_names: list[str], true_label: int,
+                     size: int) -> plt.Figure:
+    """Fig. 7 panels: (a) image with one occluder, (b) total activity of the strongest layer-5 map, (c) that map
+    projected on this image and on other images, (d) P(correct class), (e) most probable label, per position."""
+    from .analysis.occlusion import as_grid
+
+    fig, axes = plt.subplots(1, 5, figsize=(17, 3.4), gridspec_kw=dict(width_ratios=[1, 1.15, 1, 1.15, 1.5]))
+    a = image.copy()
+    y, x = int(occ.y.iloc[len(occ) // 2]), int(occ.x.iloc[len(occ) // 2])
+    a[y:y + size, x:x + size] = 0.5
+    axes[0].imshow(a)
+    axes[0].set_title(f"(a) {class_names[true_label]}", fontsize=9)
+    extent = (0, image.shape[1], image.shape[0], 0)
+    im = axes[1].imshow(as_grid(occ, "map_activity").numpy(), cmap="viridis", extent=extent)
+    fig.colorbar(im, ax=axes[1], fraction=0.046)
+    axes[1].set_title(f"(b) total activity, conv5 map {occ.attrs['channel']}", fontsize=9)
+    tiles = [show_projection(own_projection)] + [show_projection(p) for p in other_projections]
+    axes[2].imshow(np.concatenate([np.concatenate(tiles[:2], 1), np.concatenate((tiles[2:4] + tiles[:1])[:2], 1)], 0)
+                   if len(tiles) >= 4 else np.concatenate(tiles, 1))
+    axes[2].set_title("(c) map projected: this image (top left), others", fontsize=9)
+    im = axes[3].imshow(as_grid(occ, "prob_true").numpy(), cmap="magma", vmin=0, vmax=1, extent=extent)
+    fig.colorbar(im, ax=axes[3], fraction=0.046)
+    axes[3].set_title("(d) P(correct class)", fontsize=9)
+    pred = as_grid(occ, "pred").numpy().astype(int)
+    labels = sorted(set(pred.flatten().tolist()))
+    cmap = plt.get_cmap("tab10", len(class_names))
+    axes[4].imshow(pred, cmap=cmap, vmin=-0.5, vmax=len(class_names) - 0.5, extent=extent, interpolation="nearest")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(c)) for c in labels]
+    axes[4].legend(handles, [class_names[c] for c in labels], fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    axes[4].set_title("(e) most probable label", fontsize=9)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
