@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all setup book site test benchmark clean-site
+.PHONY: all setup book site test nbval-references benchmark clean-site
 
 all: book  ## set up, run every chapter for $(PROFILE) (training what is not cached), build the site
 
@@ -22,8 +22,11 @@ book: setup
 site: setup  ## only build the site from the committed executed notebooks (no training, about a minute)
 	$(PY) -m zfviz book --no-execute
 
-test: setup  ## unit tests + every notebook in the smoke profile
-	$(PY) -m pytest
+test: setup  ## unit tests + every chapter re-executed by nbval in the smoke profile
+	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m pytest
+
+nbval-references: setup  ## after changing a chapter: regenerate tests/nbval (smoke profile)
+	$(PY) -m zfviz book --nbval-references
 
 benchmark: setup
 	$(PY) benchmarks/train_throughput.py --profile $(PROFILE)

@@ -37,6 +37,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
+from zfviz.report import structure
+
 from zfviz.profiles import get_profile
 from zfviz.train import TrainConfig, ensure_trained
 
@@ -95,3 +97,6 @@ display(Markdown(
     f"With the paper's $N(0, 10^{{-2}})$ init the network stays near chance for the first epochs "
     f"({slow_start or 'none'}): the activations shrink several-fold per layer at init, so the first updates are tiny; "
     "it then takes off without any change to the recipe."))
+
+# %% tags=["nbval-check-output"]
+print(structure(table, verdict))

@@ -42,6 +42,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
+from zfviz.report import structure
+
 from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import topk_figure
@@ -76,9 +78,13 @@ purity
 # %%
 p = purity["purity (mean over maps)"].to_numpy()
 rising = bool(np.all(np.diff(p) > -0.02)) and p[-1] > p[0] + 0.1
+verdict = "reproduced" if rising else "not reproduced"
 display(Markdown(
-    f"**Verdict: {'reproduced' if rising else 'not reproduced'}** (quantitative proxy). The share of a map's top-{k} "
+    f"**Verdict: {verdict}** (quantitative proxy). The share of a map's top-{k} "
     f"images that come from one class goes from {p[0]:.2f} at {layers[0]} to {p[-1]:.2f} at {layers[-1]} "
     f"(random {k}-image sets: {purity.chance.iloc[0]:.2f}). The figures are for the reader to compare with the "
     "paper's Fig. 2: low layers should show edges and colour blobs, high layers object parts and whole objects. "
     "Not comparable in detail: 10 classes instead of 1000, and at the cpu profile a half-width model on 112 px crops."))
+
+# %% tags=["nbval-check-output"]
+print(structure(purity, verdict))

@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
+from zfviz.report import structure
+
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import evolution_figure
@@ -82,3 +84,6 @@ display(Markdown(
     f"final strongest image, against {high:.0%} of conv4/conv5 maps. The paper trained 70 epochs of ImageNet; "
     f"our budget is {exp.config.epochs} epochs of Imagenette, so the epoch numbers are not comparable, only the "
     "order in which layers settle."))
+
+# %% tags=["nbval-check-output"]
+print(structure(settled, verdict))

@@ -40,6 +40,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
+from zfviz.report import structure
+
 from zfviz.analysis.invariance import PAPER_SWEEPS, invariance, transform
 from zfviz.data import class_name
 from zfviz.experiment import load_experiment
@@ -104,10 +106,14 @@ claims.round(3)
 lower_top = all(claims.iloc[i, 1] < claims.iloc[i, 0] for i in range(2))
 rot_worse = claims.loc["rotate"].iloc[2] > max(claims.loc["translate"].iloc[2], claims.loc["scale"].iloc[2])
 both = lower_top and rot_worse
+verdict = 'reproduced' if both else 'partly reproduced' if lower_top or rot_worse else 'not reproduced'
 display(Markdown(
-    f"**Verdict: {'reproduced' if both else 'partly reproduced' if lower_top or rot_worse else 'not reproduced'}.** "
+    f"**Verdict: {verdict}.** "
     f"Layer-7 features change {'less' if lower_top else 'not less'} than layer-1 features, relative to their size, "
     f"for a small shift or scaling; the output probability varies "
     f"{'more' if rot_worse else 'not more'} under rotation (mean range {claims.loc['rotate'].iloc[2]:.2f}) than "
     f"under translation ({claims.loc['translate'].iloc[2]:.2f}) or scaling ({claims.loc['scale'].iloc[2]:.2f}). "
     "Distances are comparable in shape, not in value, with the paper's (other model size, 10 classes)."))
+
+# %% tags=["nbval-check-output"]
+print(structure(claims, verdict))

@@ -46,6 +46,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
+from zfviz.report import structure
+
 from zfviz.analysis.correspondence import dog_landmarks
 from zfviz.analysis.occlusion import occlusion
 from zfviz.analysis.topk import project_top, top_activations
@@ -102,12 +104,17 @@ if dog in marks.index:
     y, x = table.iloc[0]["worst occluder (y, x)"]
     covers = (y <= max(ys) and y + size >= min(ys)) and (x <= max(xs) and x + size >= min(xs))
     drop = table.iloc[0]["P(correct), unoccluded"] - table.iloc[0]["P(correct), worst position"]
+    verdict = "reproduced" if covers and drop > 0.2 else "not reproduced"
     display(Markdown(
-        f"**Verdict: {'reproduced' if covers and drop > 0.2 else 'not reproduced'}** for the dog: the occluder that "
+        f"**Verdict: {verdict}** for the dog: the occluder that "
         f"lowers P({table.iloc[0]['class']}) most (from {table.iloc[0]['P(correct), unoccluded']:.2f} to "
         f"{table.iloc[0]['P(correct), worst position']:.2f}) {'overlaps' if covers else 'does not overlap'} the "
         f"annotated eyes-and-nose region. For the other two examples the figure is the result; the text and the "
         "scene are judged by eye (**not measured**): compare panel (b) with (d) to see whether the strongest "
         "layer-5 map and the classifier look at the same place, as the paper's car example discusses."))
 else:
+    verdict = "not measured"
     display(Markdown("**Verdict: not measured**: the first example has no annotated landmarks."))
+
+# %% tags=["nbval-check-output"]
+print(structure(table, verdict))

@@ -45,6 +45,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
+from zfviz.report import structure
+
 from zfviz.analysis.correspondence import PARTS, correspondence, dog_landmarks, mask_square, random_centres, summarize
 from zfviz.data import center_crop, load_image
 from zfviz.experiment import load_experiment
@@ -91,7 +93,8 @@ paper = pd.DataFrame({"paper, layer 5": ["0.067 ± 0.007", "0.069 ± 0.007", "0.
                       "paper, layer 7": ["0.069 ± 0.015", "0.068 ± 0.013", "0.069 ± 0.011", "0.073 ± 0.014"]},
                      index=list(PARTS) + ["random"])
 ours.columns = [f"ours, {l}" for l in layers]
-pd.concat([ours, paper], axis=1)
+comparison = pd.concat([ours, paper], axis=1)
+comparison
 
 # %%
 m = table.set_index(["location", "layer"])["mean"]
@@ -105,3 +108,6 @@ display(Markdown(
     f"representation more consistently than random regions (landmarks {gap5:+.3f} below random); at {l7} the gap is "
     f"{gap7:+.3f} (the paper: 0.033 at layer 5, 0.004 at layer 7). Absolute values are not comparable: another "
     "model size, 10 training classes, and our own landmark annotation."))
+
+# %% tags=["nbval-check-output"]
+print(structure(comparison, verdict))

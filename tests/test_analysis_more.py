@@ -126,3 +126,18 @@ def test_dog_landmarks_map_into_the_crop():
     # the dog's right eye is on the image's left
     assert (full.right_eye_x < full.left_eye_x).all() and (full.nose_y > full.left_eye_y).all()
     assert len(dog_landmarks(224, 224, only_default=False)) == 6
+
+
+def test_filter_stats_flags_dead_filters(setup):
+    import copy
+
+    from zfviz.analysis.filters import filter_stats
+
+    model, images, mean = setup
+    model = copy.deepcopy(model)
+    with torch.no_grad():
+        model.conv1.weight[3].zero_()
+        model.conv1.bias[3] = -1.0  # never fires
+    df = filter_stats(model, images, mean, 64, "conv1")
+    assert len(df) == model.conv1.out_channels and bool(df.dead[3]) and df.dead.sum() >= 1
+    assert df.rms[3] == 0 and df.peak[3] == 0

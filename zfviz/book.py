@@ -56,3 +56,33 @@ def build_site(builder: str = "html", strict: bool = True) -> Path:
         cmd += ["-W", "--keep-going"]
     subprocess.run(cmd, check=True, cwd=REPO)
     return REPO / "_build" / builder
+
+
+NBVAL = REPO / "tests" / "nbval"  # smoke-profile reference notebooks that CI re-executes with nbval
+
+
+def keep_checked_outputs(path: Path) -> None:
+    """Drop every output except those of cells tagged ``nbval-check-output`` (the references stay small)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "nbval-check-output" not in cell.metadata.get("tags", []):
+            cell.outputs = []
+            cell.execution_count = None
+    for key in ("papermill",):
+        nb.metadata.pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def make_nbval_references(names: list[str] | None = None, progress: bool = True) -> list[Path]:
+    """Execute chapters in the smoke profile into ``tests/nbval`` and keep only the checked outputs."""
+    out = []
+    for name in names or chapters():
+        path = execute(name, NBVAL, {"profile": "smoke"}, progress=progress)
+        keep_checked_outputs(path)
+        out.append(path)
+    return out

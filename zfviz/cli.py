@@ -42,6 +42,10 @@ def _book(args: argparse.Namespace) -> int:
     from . import book
 
     names = args.only or book.chapters()
+    if args.nbval_references:
+        for path in book.make_nbval_references(names, progress=not args.no_progress):
+            print(f"[zfviz book] reference {path}")
+        return 0
     if not args.no_execute:
         out = Path(args.out) if args.out else book.RESULTS
         params = {"profile": args.profile}
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-execute", action="store_true", help="only build the site from the executed notebooks there")
     b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
     b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--nbval-references", action="store_true",
+                   help="instead: regenerate tests/nbval (smoke profile, only checked outputs kept)")
     b.set_defaults(func=_book)
     args = parser.parse_args(argv)
     try:

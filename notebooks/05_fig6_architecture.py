@@ -1,0 +1,112 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Fig. 6 and Sec. 4.1: architecture selection
+#
+# **The paper (Sec. 4.1, Fig. 6).** Visualizing the first layers of Krizhevsky's model revealed (b) first-layer
+# filters that are a mix of extremely high and low frequencies with little in between, and (d) aliasing in the
+# second layer, caused by the large stride 4 of the first layer. The fix: 7x7 first-layer filters with stride 2 and
+# stride 2 in layer 2 (the ZF model), which gives (c, e) more distinctive features, fewer dead filters, and better
+# accuracy (Table 2: 38.4% against 40.5% top-1 error). (a) Without feature scale clipping, a few first-layer
+# filters dominate.
+#
+# **Here.** Three models of the same profile and seed: ZF, the AlexNet replica, and ZF trained without feature scale
+# clipping. Dead filters: a conv1 filter whose strongest activation over the validation set is under 1% of the
+# median filter's. Dominance: the largest conv1 filter RMS over the median.
+
+# %% tags=["parameters"]
+profile = "cpu"
+seed = 0
+data_root = None
+runs_dir = None
+layer2_maps = 8  # conv2 maps projected per model for panels (d) and (e)
+k = 4  # top activations per conv2 map
+pick_seed = 0
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+from zfviz.report import structure
+
+from zfviz.analysis.filters import filter_stats
+from zfviz.analysis.topk import project_top, top_activations
+from zfviz.experiment import load_experiment
+from zfviz.plots import filter_bank, topk_figure
+from zfviz.train import TrainConfig, default_runs_dir, load_trained
+
+zf = load_experiment("zf", profile, seed, data_root=data_root, runs_dir=runs_dir)
+noclip_run = Path(runs_dir or default_runs_dir()) / TrainConfig(profile=profile, seed=seed, clip_radius=None).run_name()
+alex = load_experiment("alexnet", profile, seed, data_root=data_root, runs_dir=runs_dir)
+try:
+    noclip = load_experiment("zf", profile, seed, data_root=data_root, runs_dir=runs_dir, clip_radius=None)
+    noclip_model, noclip_note = noclip.model, f"trained {noclip.epoch} epochs"
+except FloatingPointError as e:  # training without clipping blew up: show the last weights it saved
+    noclip_model, meta = load_trained(noclip_run / "checkpoint.pt")
+    noclip_note = f"diverged ({e}); last saved epoch {meta['epoch']}"
+display(Markdown(f"ZF `{zf.run.name}`, AlexNet `{alex.run.name}`; ZF without clipping: {noclip_note}."))
+
+# %%
+filter_bank(noclip_model.conv1.weight, title="(a) ZF conv1 without feature scale clipping")
+filter_bank(alex.model.conv1.weight, title="(b) AlexNet conv1 (11x11, stride 4)")
+filter_bank(zf.model.conv1.weight, title="(c) ZF conv1 (7x7, stride 2)")
+plt.show()
+
+# %%
+rng = np.random.default_rng(pick_seed)
+for tag, exp in (("(d) AlexNet", alex), ("(e) ZF", zf)):
+    t = top_activations(exp.model, exp.val.images, exp.mean, exp.crop, ["conv2"], k=k, progress=False)
+    n = t.channel.nunique()
+    channels = sorted(rng.choice(n, size=min(layer2_maps, n), replace=False).tolist())
+    tp = project_top(exp.model, exp.val.images, exp.mean, exp.crop, t[t.channel.isin(channels)])
+    topk_figure(tp, exp.mean, "conv2", channels, k=k, title=f"{tag} conv2: top-{k} projections and patches")
+    plt.show()
+
+# %% [markdown]
+# ## Dead and dominant filters, and accuracy
+
+# %%
+rows = []
+for name, net, run in (("ZF", zf.model, zf.run), ("AlexNet", alex.model, alex.run),
+                       ("ZF, no clipping", noclip_model, noclip_run)):
+    st = filter_stats(net, zf.val.images, zf.mean, zf.crop, "conv1")  # same profile: same data for all three
+    last = pd.read_csv(run / "metrics.csv").dropna(subset=["val10_top1"]).iloc[-1]
+    rows.append({"model": name, "conv1 filters": len(st), "dead": int(st.dead.sum()),
+                 "dominance (max/median RMS)": st.rms.max() / st.rms.median(),
+                 "val top-1 error % (10-crop)": 100 - last.val10_top1, "epoch": int(last.epoch)})
+summary = pd.DataFrame(rows).set_index("model")
+summary.round(2)
+
+# %%
+s = summary
+acc_ok = s.loc["ZF", "val top-1 error % (10-crop)"] < s.loc["AlexNet", "val top-1 error % (10-crop)"]
+dead_ok = s.loc["ZF", "dead"] / s.loc["ZF", "conv1 filters"] <= s.loc["AlexNet", "dead"] / s.loc["AlexNet", "conv1 filters"]
+dom_ok = s.loc["ZF, no clipping", "dominance (max/median RMS)"] > s.loc["ZF", "dominance (max/median RMS)"]
+n_ok = acc_ok + dead_ok + dom_ok
+verdict = 'reproduced' if n_ok == 3 else 'partly reproduced' if n_ok else 'not reproduced'
+display(Markdown(
+    f"**Verdict: {verdict}** "
+    f"({n_ok} of 3 measured claims). ZF {'beats' if acc_ok else 'does not beat'} AlexNet on 10-crop top-1 error "
+    f"({s.loc['ZF', 'val top-1 error % (10-crop)']:.1f}% against {s.loc['AlexNet', 'val top-1 error % (10-crop)']:.1f}%; "
+    f"paper 38.4% against 40.5%); ZF has {'no more' if dead_ok else 'more'} dead conv1 filters "
+    f"({s.loc['ZF', 'dead']} of {s.loc['ZF', 'conv1 filters']} against {s.loc['AlexNet', 'dead']} of "
+    f"{s.loc['AlexNet', 'conv1 filters']}); without clipping the largest conv1 filter is "
+    f"{s.loc['ZF, no clipping', 'dominance (max/median RMS)']:.1f}x the median (with clipping "
+    f"{s.loc['ZF', 'dominance (max/median RMS)']:.1f}x). Aliasing in (d) against (e) is judged by eye."))
+
+# %% tags=["nbval-check-output"]
+print(structure(summary, verdict))
