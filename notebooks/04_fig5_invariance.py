@@ -47,6 +47,8 @@ from zfviz.data import class_name
 from zfviz.experiment import load_experiment
 from zfviz.plots import show_image
 
+if not (isinstance(layers, list) and len(layers) == 2):
+    raise ValueError(f"layers must be a list of two layer names (low, high), e.g. ['conv1', 'fc7']; got {layers!r}")
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)
 wnids = exp.val.classes
 names = [class_name(w) for w in wnids]
