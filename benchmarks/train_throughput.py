@@ -4,6 +4,10 @@ a plain torchvision ImageFolder + DataLoader + transforms v2 loop. Same model, s
     python benchmarks/train_throughput.py --profile cpu [--batches 30] [--workers 2]
 
 Each pipeline runs ``--warmup`` batches untimed, then ``--batches`` timed ones (0 = a full epoch).
+
+FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` over one real training step (forward + backward,
+convolutions and matmuls; 2 FLOPs per multiply-add), divided by the batch. MFU = achieved FLOP/s over the device's
+dense bf16 peak (``--peak-tflops``; defaults known for H100/H200), printed on GPU only.
 """
 
 from __future__ import annotations
@@ -43,6 +47,19 @@ def _timed(batches, step, warmup: int, dev: torch.device) -> tuple[float, int]:
     return n / (time.perf_counter() - t0), n
 
 
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense, SXM
+
+
+def flops_per_image(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Training FLOPs per image of one forward + backward pass, counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(y)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu")
@@ -52,6 +69,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="DataLoader workers for the baseline")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: known GPUs)")
     args = ap.parse_args()
     p = get_profile(args.profile)
     dev = torch.device(args.device)
@@ -97,6 +115,15 @@ def main() -> None:
     print(f"zfviz pipeline (uint8 cache on {images.device.type}): {ours:9.1f} images/s")
     print(f"torchvision ImageFolder+DataLoader ({args.workers} workers): {base:9.1f} images/s")
     print(f"ratio zfviz / baseline: {ours / base:.2f}x")
+    torch.manual_seed(0)
+    probe = build_model(args.model, len(train_set.classes), width=p.width, input_size=p.input_size)
+    x = torch.randn(8, 3, p.input_size, p.input_size)
+    fpi = flops_per_image(probe, x, torch.zeros(8, dtype=torch.long))
+    print(f"model FLOPs per training image (fwd+bwd, FlopCounterMode): {fpi / 1e9:.3f} GFLOP; "
+          f"achieved by zfviz: {fpi * ours / 1e12:.3f} TFLOP/s")
+    peak = args.peak_tflops or next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+    if dev.type == "cuda" and peak:
+        print(f"MFU (bf16 dense peak {peak:.0f} TFLOP/s): {100 * fpi * ours / (peak * 1e12):.1f}%")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,8 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean:
     was_training = model.training
     model.eval()
     loss_sum = top1 = top5 = n = 0.0
+    if ten:
+        batch_size = max(1, batch_size // 8)  # 10 crops per image: keep the forward batch near batch_size
     for idx in batch_indices(len(labels), batch_size, shuffle=False, rank=rank, world=world):
         x = images[idx].to(device, non_blocking=True)
         y = labels[idx].to(device)

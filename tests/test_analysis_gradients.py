@@ -1,0 +1,59 @@
+"""Gradient-based visualization: objectives rise, saliency equals captum's, bad inputs stop clearly."""
+
+import math
+
+import pytest
+import torch
+from captum.attr import Saliency
+
+from zfviz.analysis.gradients import activation_maximization, class_model, saliency
+from zfviz.models import forward_to, zfnet
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return zfnet(5, width=0.125, input_size=64, init="kaiming").eval()
+
+
+@pytest.mark.parametrize("layer", ["conv1", "conv2", "conv5", "fc7"])
+def test_activation_maximization_raises_the_activation(model, layer):
+    noise = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))  # the function's own start
+    act = forward_to(model, noise, layer)[0]
+    ch = int(act.flatten(1).mean(1).argmax() if act.dim() == 3 else act.argmax())  # a channel alive at the start
+    img, hist = activation_maximization(model, layer, ch, 64, steps=15, step_size=0.5)
+    assert img.shape == (3, 64, 64) and len(hist) == 15
+    final = float(forward_to(model, img[None], layer)[0, ch].mean())
+    assert final > hist.objective.iloc[0] and final > 0
+    assert all(p.requires_grad for p in model.parameters()) and not model.training
+
+
+def test_class_model_raises_the_score_and_alpha_shrinks_the_image(model):
+    img, hist = class_model(model, 2, 64, steps=30, step_size=0.5, alpha=0.0)
+    assert hist.score.iloc[-1] > hist.score.iloc[0] + 1
+    small, _ = class_model(model, 2, 64, steps=30, step_size=0.5, alpha=5.0)
+    assert small.abs().sum() < img.abs().sum()
+    mean_init = torch.full((3, 64, 64), 0.5)
+    started, h = class_model(model, 2, 64, steps=1, step_size=1e-9, init=mean_init)
+    assert torch.allclose(started, mean_init, atol=1e-5)
+
+
+def test_saliency_equals_captum(model):
+    torch.manual_seed(1)
+    x = torch.randn(4, 3, 64, 64)
+    ours = saliency(model, x, [0, 1, 2, 3])
+    ref = Saliency(model).attribute(x, target=torch.tensor([0, 1, 2, 3]), abs=True).amax(1)
+    assert torch.allclose(ours, ref, atol=1e-7) and ours.abs().max() > 0
+
+
+def test_bad_inputs(model):
+    with pytest.raises(ValueError, match=r"channel 999 out of range for conv5: valid 0..31"):
+        activation_maximization(model, "conv5", 999, 64)
+    with pytest.raises(ValueError, match="step_size must be a finite positive number, got nan"):
+        activation_maximization(model, "conv1", 0, 64, step_size=math.nan)
+    with pytest.raises(ValueError, match=r"unknown class 7: valid 0..4"):
+        class_model(model, 7, 64)
+    with pytest.raises(ValueError, match="unknown layer 'conv9'"):
+        activation_maximization(model, "conv9", 0, 64)
+    with pytest.raises(ValueError, match="unknown class in targets"):
+        saliency(model, torch.zeros(1, 3, 64, 64), [9])

@@ -1,0 +1,117 @@
+"""Gradient-based visualization (the companion report): activation maximization, class model visualization
+(Simonyan et al. 2014) and vanilla-gradient saliency. Inputs live on the model's scale (mean-subtracted pixels)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..models import forward_to, layer_names
+
+
+def _check_steps(steps: int, step_size: float) -> None:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not isinstance(step_size, (int, float)) or not math.isfinite(step_size) or step_size <= 0:
+        raise ValueError(f"step_size must be a finite positive number, got {step_size!r}")
+
+
+def _eval(model: nn.Module) -> bool:
+    was = model.training
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return was
+
+
+def _restore(model: nn.Module, was: bool) -> None:
+    model.train(was)
+    for p in model.parameters():
+        p.requires_grad_(True)
+
+
+def activation_maximization(model: nn.Module, layer: str, channel: int, size: int, *, steps: int = 20,
+                            step_size: float = 1.0, noise_std: float = 1.0,
+                            seed: int = 0) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Gradient ascent from N(0, noise_std) noise on the mean activation of one channel (a unit for fc layers).
+
+    Each step moves the image by ``step_size`` along the RMS-normalized gradient. Returns the image (3, size, size)
+    and the objective per step.
+    """
+    _check_steps(steps, step_size)
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        n = forward_to(model, torch.zeros(1, 3, size, size, device=dev), layer).shape[1]
+    if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel < n:
+        raise ValueError(f"channel {channel!r} out of range for {layer}: valid 0..{n - 1}")
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    x = (torch.randn(1, 3, size, size, generator=g) * noise_std).to(dev).requires_grad_(True)
+    was = _eval(model)
+    history = []
+    try:
+        for t in range(steps):
+            objective = forward_to(model, x, layer)[0, channel].mean()
+            (grad,) = torch.autograd.grad(objective, x)
+            history.append({"step": t, "objective": float(objective.detach())})
+            with torch.no_grad():
+                x += step_size * grad / grad.pow(2).mean().sqrt().clamp_min(1e-12)
+    finally:
+        _restore(model, was)
+    return x.detach()[0], pd.DataFrame(history)
+
+
+def class_model(model: nn.Module, target: int, size: int, *, steps: int = 100, step_size: float = 0.5,
+                alpha: float = 0.1, init: torch.Tensor | None = None,
+                seed: int = 0) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Class model visualization: gradient ascent on S_c(I) - alpha * ||I||_1, S_c the unnormalized class score.
+
+    ``init``: a starting image (3, size, size), e.g. the class's mean image; default N(0, 1) noise.
+    Returns the image and per step the score and the objective.
+    """
+    _check_steps(steps, step_size)
+    if not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"alpha must be a finite non-negative number, got {alpha!r}")
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        c = model(torch.zeros(1, 3, size, size, device=dev)).shape[1]
+    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < c:
+        raise ValueError(f"unknown class {target!r}: valid 0..{c - 1}")
+    if init is None:
+        init = torch.randn(3, size, size, generator=torch.Generator().manual_seed(seed))
+    x = init.detach().clone().float().to(dev)[None].requires_grad_(True)
+    was = _eval(model)
+    history = []
+    try:
+        for t in range(steps):
+            score = model(x)[0, target]
+            objective = score - alpha * x.abs().sum()
+            (grad,) = torch.autograd.grad(objective, x)
+            history.append({"step": t, "score": float(score.detach()), "objective": float(objective.detach())})
+            with torch.no_grad():
+                x += step_size * grad
+    finally:
+        _restore(model, was)
+    return x.detach()[0], pd.DataFrame(history)
+
+
+def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | list[int]) -> torch.Tensor:
+    """Vanilla-gradient saliency (N, H, W): max over colour channels of |d S_c / d I| for each image's class."""
+    targets = torch.as_tensor(targets, dtype=torch.long, device=images.device).flatten()
+    if len(targets) != len(images):
+        raise ValueError(f"{len(targets)} targets for {len(images)} images")
+    x = images.detach().clone().requires_grad_(True)
+    was = _eval(model)
+    try:
+        scores = model(x)
+        if targets.min() < 0 or targets.max() >= scores.shape[1]:
+            raise ValueError(f"unknown class in targets: valid 0..{scores.shape[1] - 1}")
+        (grad,) = torch.autograd.grad(scores.gather(1, targets[:, None]).sum(), x)
+    finally:
+        _restore(model, was)
+    return grad.abs().amax(1)
+
+
+__all__ = ["activation_maximization", "class_model", "saliency", "layer_names"]
