@@ -121,23 +121,16 @@ def _ch(n: int, width: float) -> int:
     return max(1, int(round(n * width)))
 
 
-def _zf_convs(width: float, conv345: tuple[int, int, int], drop_conv34: bool) -> tuple[ConvSpec, ...]:
-    c3, c4, c5 = conv345
-    convs = [
-        ConvSpec("conv1", _ch(96, width), 7, 2, 1, pool=True, lrn=True),
-        ConvSpec("conv2", _ch(256, width), 5, 2, 0, pool=True, lrn=True),
-        ConvSpec("conv3", _ch(c3, width), 3, 1, 1, pool=False, lrn=False),
-        ConvSpec("conv4", _ch(c4, width), 3, 1, 1, pool=False, lrn=False),
-        ConvSpec("conv5", _ch(c5, width), 3, 1, 1, pool=True, lrn=False),
-    ]
-    return tuple(c for c in convs if not (drop_conv34 and c.name in ("conv3", "conv4")))
+# (kernel, stride, padding) of conv1 and conv2: the only place the two architectures differ (Sec. 4.1)
+FIRST_LAYERS = {"zf": ((7, 2, 1), (5, 2, 0)), "alexnet": ((11, 4, 2), (5, 1, 2))}
 
 
-def _alexnet_convs(width: float, conv345: tuple[int, int, int], drop_conv34: bool) -> tuple[ConvSpec, ...]:
+def _convs(base: str, width: float, conv345: tuple[int, int, int], drop_conv34: bool) -> tuple[ConvSpec, ...]:
+    (k1, s1, p1), (k2, s2, p2) = FIRST_LAYERS[base]
     c3, c4, c5 = conv345
     convs = [
-        ConvSpec("conv1", _ch(96, width), 11, 4, 2, pool=True, lrn=True),
-        ConvSpec("conv2", _ch(256, width), 5, 1, 2, pool=True, lrn=True),
+        ConvSpec("conv1", _ch(96, width), k1, s1, p1, pool=True, lrn=True),
+        ConvSpec("conv2", _ch(256, width), k2, s2, p2, pool=True, lrn=True),
         ConvSpec("conv3", _ch(c3, width), 3, 1, 1, pool=False, lrn=False),
         ConvSpec("conv4", _ch(c4, width), 3, 1, 1, pool=False, lrn=False),
         ConvSpec("conv5", _ch(c5, width), 3, 1, 1, pool=True, lrn=False),
@@ -157,8 +150,8 @@ def make_arch(
     dropout: float = 0.5,
 ) -> Arch:
     """Describe a ZF (``base='zf'``) or AlexNet (``'alexnet'``) model with optional ablations."""
-    if base not in ("zf", "alexnet"):
-        raise ValueError(f"unknown base architecture {base!r}; valid: 'zf', 'alexnet'")
+    if base not in FIRST_LAYERS:
+        raise ValueError(f"unknown base architecture {base!r}; valid: {', '.join(map(repr, FIRST_LAYERS))}")
     bad = set(remove) - {"conv3", "conv4", "fc6", "fc7"}
     if bad:
         raise ValueError(f"cannot remove {sorted(bad)}; removable layers: conv3, conv4, fc6, fc7")
@@ -167,7 +160,7 @@ def make_arch(
     if not (isinstance(input_size, int) and input_size >= 32):
         raise ValueError(f"input_size must be an int >= 32, got {input_size!r}")
     drop34 = "conv3" in remove or "conv4" in remove
-    convs = (_zf_convs if base == "zf" else _alexnet_convs)(width, conv345, drop34)
+    convs = _convs(base, width, conv345, drop34)
     fc_names = tuple(n for n in ("fc6", "fc7") if n not in remove)
     units = tuple(_ch(fc_width, width) for _ in fc_names)
     return Arch(base, num_classes, convs, units, fc_names, input_size, dropout)
