@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import CONV_LAYERS, readout_name
+from .models import CONV_LAYERS, eval_mode, readout_name
 
 
 class Unpool(nn.Module):
@@ -147,12 +147,8 @@ def project_many(model: nn.Module, images: torch.Tensor, layer: str, channels: t
     """
     deconv = Deconvnet(model)
     _check_layer(deconv, layer)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         act, trace = deconv.up(images, layer)
-    finally:
-        model.train(was_training)
     n, c, h, w = act.shape
     channels = torch.as_tensor(channels, dtype=torch.long, device=images.device).flatten()
     idx = (torch.arange(len(channels), device=images.device) if image_index is None

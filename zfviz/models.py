@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -227,6 +229,17 @@ def clip_feature_scale(model: nn.Module, radius: float = 0.1) -> int:
             clipped += int((scale < 1.0).sum())
             w.mul_(scale)
     return clipped
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for a block and restore its previous mode afterwards, even on error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def layer_names(model: nn.Module) -> list[str]:

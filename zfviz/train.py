@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from . import checkpoint
 from .data import ImageSet, batch_indices, center_crop, crop_flip, crop_params, load_split, per_class_subset, \
     pixel_mean, ten_crop
-from .models import ConvNet, build_model, clip_feature_scale, model_from_arch
+from .models import ConvNet, build_model, clip_feature_scale, eval_mode, model_from_arch
 from .profiles import get_profile
 
 SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
@@ -139,28 +139,26 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean:
     """Loss, top-1 and top-5 accuracy (%) with the centre crop, or averaging softmax over the paper's 10 crops."""
     device = device or next(model.parameters()).device
     rank, world = _dist_info()
-    was_training = model.training
-    model.eval()
     loss_sum = top1 = top5 = n = 0.0
     if ten:
         batch_size = max(1, batch_size // 8)  # 10 crops per image: keep the forward batch near batch_size
-    for idx in batch_indices(len(labels), batch_size, shuffle=False, rank=rank, world=world):
-        x = images[idx].to(device, non_blocking=True)
-        y = labels[idx].to(device)
-        with _autocast(device):
-            if ten:
-                crops = ten_crop(x, mean, crop)  # (10, B, 3, c, c)
-                logits = model(_fmt(crops.flatten(0, 1), device)).float().view(10, len(y), -1)
-                prob = logits.softmax(-1).mean(0)
-            else:
-                prob = model(_fmt(center_crop(x, mean, crop), device)).float().softmax(-1)
-        loss_sum += float(F.nll_loss(prob.clamp_min(1e-12).log(), y, reduction="sum"))
-        k = min(5, prob.shape[1])
-        pred = prob.topk(k, dim=1).indices
-        top1 += float((pred[:, 0] == y).sum())
-        top5 += float((pred == y[:, None]).any(1).sum())
-        n += len(y)
-    model.train(was_training)
+    with eval_mode(model):
+        for idx in batch_indices(len(labels), batch_size, shuffle=False, rank=rank, world=world):
+            x = images[idx].to(device, non_blocking=True)
+            y = labels[idx].to(device)
+            with _autocast(device):
+                if ten:
+                    crops = ten_crop(x, mean, crop)  # (10, B, 3, c, c)
+                    logits = model(_fmt(crops.flatten(0, 1), device)).float().view(10, len(y), -1)
+                    prob = logits.softmax(-1).mean(0)
+                else:
+                    prob = model(_fmt(center_crop(x, mean, crop), device)).float().softmax(-1)
+            loss_sum += float(F.nll_loss(prob.clamp_min(1e-12).log(), y, reduction="sum"))
+            k = min(5, prob.shape[1])
+            pred = prob.topk(k, dim=1).indices
+            top1 += float((pred[:, 0] == y).sum())
+            top5 += float((pred == y[:, None]).any(1).sum())
+            n += len(y)
     loss_sum, top1, top5, n = _allreduce([loss_sum, top1, top5, n], device)
     return dict(loss=loss_sum / n, top1=100 * top1 / n, top5=100 * top5 / n)
 

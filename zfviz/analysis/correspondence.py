@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..models import eval_mode
 from .topk import readouts
 
 
@@ -46,10 +47,8 @@ def correspondence(model: nn.Module, images: torch.Tensor, masks: dict[str, list
     ``images``: mean-subtracted (n, 3, H, W); ``masks[name][i]`` is the (y, x) centre for image i. Returns columns
     location, layer, i, j, distance; ``summarize`` turns it into Table 1's mean +- std.
     """
-    was_training = model.training
-    model.eval()
     rows = []
-    try:
+    with eval_mode(model):
         base = readouts(model, images, list(layers))
         for name, centres in masks.items():
             if len(centres) != len(images):
@@ -61,8 +60,6 @@ def correspondence(model: nn.Module, images: torch.Tensor, masks: dict[str, list
                 _, _, d = sign_change_consistency(base[layer] - occ[layer])
                 rows += [{"location": name, "layer": layer, "i": i, "j": j, "distance": float(v)}
                          for (i, j), v in zip(pairs, d)]
-    finally:
-        model.train(was_training)
     return pd.DataFrame(rows)
 
 

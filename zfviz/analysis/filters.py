@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..data import center_crop
+from ..models import eval_mode
 from .topk import readouts
 
 
@@ -19,16 +20,12 @@ def filter_stats(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, cro
     filter's strongest activation (it never responds noticeably).
     """
     dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     peak = None
-    try:
+    with eval_mode(model):
         for s in range(0, len(images), batch_size):
             x = center_crop(images[s:s + batch_size].to(dev), mean.to(dev), crop)
             a = readouts(model, x, [layer])[layer].amax(dim=(0, 2, 3))
             peak = a if peak is None else torch.maximum(peak, a)
-    finally:
-        model.train(was_training)
     w = model.get_submodule(layer).weight
     rms = w.pow(2).mean(dim=(1, 2, 3)).sqrt()
     df = pd.DataFrame({"filter": range(len(rms)), "rms": rms.cpu().numpy(), "peak": peak.cpu().numpy()})

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from ..models import eval_mode
 from .topk import readouts
 
 TRANSFORMS = ("translate", "scale", "rotate")
@@ -49,10 +50,8 @@ def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mea
     """
     sweeps = sweeps or PAPER_SWEEPS
     dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     rows = []
-    try:
+    with eval_mode(model):
         for i in range(len(images)):
             for kind, amounts in sweeps.items():
                 factor = crop / scale_amounts_to if kind == "translate" else 1.0
@@ -68,6 +67,4 @@ def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mea
                                  **{f"dist_{layer}": float(dist[layer][j]) for layer in layers},
                                  **{f"rel_{layer}": float(dist[layer][j] / norm[layer]) for layer in layers},
                                  "prob_true": float(prob[j + 1])})
-    finally:
-        model.train(was_training)
     return pd.DataFrame(rows)

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..models import eval_mode
 from .topk import readouts
 
 
@@ -36,9 +37,7 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
         raise ValueError(f"image must be (3, H, W), got shape {tuple(image.shape)}")
     h, w = image.shape[-2:]
     ys, xs = occluder_positions(size, h, size, stride), occluder_positions(size, w, size, stride)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         base = image[None]
         act0 = readouts(model, base, [layer])[layer]
         channel = int(act0[0].flatten(1).max(1).values.argmax())  # the map with the strongest activation
@@ -58,8 +57,6 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
             for b, (i, j, y, x) in enumerate(part):
                 rows.append((i, j, y, x, float(prob[b, label]), int(top.indices[b]), float(top.values[b]),
                              float(activity[b])))
-    finally:
-        model.train(was_training)
     df = pd.DataFrame(rows, columns=["row", "col", "y", "x", "prob_true", "pred", "pred_prob", "map_activity"])
     df.attrs.update(channel=channel, unoccluded=dict(prob_true=float(p0[label]), pred=int(p0.argmax()),
                                                      map_activity=float(act0[0, channel].sum())),

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import center_crop
+from ..models import eval_mode
 from .topk import readouts
 
 
@@ -26,18 +27,14 @@ def layer_features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, c
     ``pool_to``: adaptive max-pool conv maps to ``pool_to`` x ``pool_to`` first, to keep low layers tractable.
     """
     dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     out = []
-    try:
+    with eval_mode(model):
         for s in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"{layer} features"):
             x = center_crop(images[s:s + batch_size].to(dev), mean.to(dev), crop)
             f = readouts(model, x, [layer])[layer]
             if pool_to is not None and f.dim() == 4:
                 f = F.adaptive_max_pool2d(f, pool_to)
             out.append(f.flatten(1).cpu())
-    finally:
-        model.train(was_training)
     return torch.cat(out)
 
 

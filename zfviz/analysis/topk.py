@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..data import center_crop
 from ..deconv import Projection, project_many
-from ..models import readout_name
+from ..models import eval_mode, readout_name
 
 
 @torch.no_grad()
@@ -42,11 +42,9 @@ def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, 
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
     dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     best: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     widths: dict[str, int] = {}
-    try:
+    with eval_mode(model):
         for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc="top-k pass", unit="batch"):
             x = center_crop(images[start:start + batch_size].to(dev), mean.to(dev), crop)
             for layer, act in readouts(model, x, layers).items():
@@ -59,8 +57,6 @@ def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, 
                 top = val.topk(min(k, len(val)), dim=0)
                 best[layer] = (top.values, img.gather(0, top.indices), flat.gather(0, top.indices))
                 widths[layer] = w
-    finally:
-        model.train(was_training)
     rows = []
     for layer in layers:
         val, img, flat = (t.cpu() for t in best[layer])
@@ -92,10 +88,8 @@ def project_top(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop
                 chunk: int = 256) -> TopProjections:
     """Deconvnet projections of the rows of ``top_activations`` (one layer at a time, images forwarded once)."""
     dev = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     parts, inputs, projections = [], [], []
-    try:
+    with eval_mode(model):
         for layer, rows in table.groupby("layer", sort=False):
             uniq, local = torch.unique(torch.as_tensor(rows.image.to_numpy()), return_inverse=True)
             x = center_crop(images[uniq].to(dev), mean.to(dev), crop)
@@ -104,8 +98,6 @@ def project_top(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop
             parts.append(rows)
             projections.append(p)
             inputs.append(x[local.to(dev)])
-    finally:
-        model.train(was_training)
     cat = lambda name: torch.cat([getattr(p, name) for p in projections])
     proj = Projection(cat("pixels"), cat("boxes"), cat("values"), cat("positions"), cat("image_index"),
                       cat("channels"))
