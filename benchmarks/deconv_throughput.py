@@ -70,7 +70,7 @@ def main() -> None:
 
     deconv = NeuronDeconvolution(model, model.get_submodule(readout_name(model, args.layer)))
     sub = table.head(args.captum_targets)
-    x_all = center_crop(images[torch.as_tensor(sub.image.to_numpy())].to(dev), mean.to(dev), p.input_size)
+    x_all = center_crop(images[torch.tensor(sub.image.to_numpy())].to(dev), mean.to(dev), p.input_size)
     worst = 0.0
     sync()
     t0 = time.perf_counter()

@@ -67,4 +67,4 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
 def as_grid(df: pd.DataFrame, column: str) -> torch.Tensor:
     """One column of an ``occlusion`` result as a 2-D (rows, cols) map for plotting."""
     grid = df.pivot(index="row", columns="col", values=column)
-    return torch.as_tensor(grid.to_numpy())
+    return torch.tensor(grid.to_numpy())

@@ -93,7 +93,7 @@ def project_top(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop
         for layer, rows in table.groupby("layer", sort=False):
             uniq, local = torch.unique(torch.tensor(rows.image.to_numpy()), return_inverse=True)
             x = center_crop(images[uniq].to(dev), mean.to(dev), crop)
-            pos = torch.as_tensor(rows[["y", "x"]].to_numpy(), device=dev)
+            pos = torch.tensor(rows[["y", "x"]].to_numpy(), device=dev)
             p = project_many(model, x, layer, torch.tensor(rows.channel.to_numpy()), pos, local.to(dev), chunk)
             parts.append(rows)
             projections.append(p)
