@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
+from PIL import Image
 
 from zfviz.report import structure
 
@@ -96,7 +97,9 @@ table.round(3)
 # ## Does covering the dog's face matter most?
 
 # %%
-marks = dog_landmarks(exp.profile.resize, exp.crop, only_default=False).set_index("file")
+files = dog_landmarks(exp.profile.resize, exp.crop, only_default=False).file
+sizes = [Image.open(root.parent / f).size[::-1] for f in files]  # (height, width) as this dataset has them
+marks = dog_landmarks(exp.profile.resize, exp.crop, sizes, only_default=False).set_index("file")
 dog = "val/" + examples[0]
 if dog in marks.index:
     m = marks.loc[dog]

@@ -44,12 +44,14 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
+from PIL import Image
 
 from zfviz.report import structure
 
 from zfviz.analysis.correspondence import PARTS, correspondence, dog_landmarks, mask_square, random_centres, summarize
 from zfviz.data import center_crop, load_image
 from zfviz.experiment import load_experiment
+from zfviz.models import feature_shapes, readout_name
 from zfviz.plots import show_image
 
 if not isinstance(mask, int) or mask < 1:
@@ -57,8 +59,10 @@ if not isinstance(mask, int) or mask < 1:
 if not isinstance(random_draws, int) or random_draws < 1:
     raise ValueError(f"random_draws must be a positive int, got {random_draws!r}")
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)
-marks = dog_landmarks(exp.profile.resize, exp.crop)
 root = Path(exp.val.source).parent
+files = dog_landmarks(exp.profile.resize, exp.crop).file
+sizes = [Image.open(root / f).size[::-1] for f in files]  # (height, width) of the photos as this dataset has them
+marks = dog_landmarks(exp.profile.resize, exp.crop, sizes)
 raw = torch.stack([load_image(root / f, exp.profile.resize) for f in marks.file])
 x = center_crop(raw, exp.mean.cpu(), exp.crop).to(exp.mean.device)
 size = max(1, round(mask * exp.crop / 224))
@@ -108,6 +112,12 @@ display(Markdown(
     f"representation more consistently than random regions (landmarks {gap5:+.3f} below random); at {l7} the gap is "
     f"{gap7:+.3f} (the paper: 0.033 at layer 5, 0.004 at layer 7). Absolute values are not comparable: another "
     "model size, 10 training classes, and our own landmark annotation."))
+grid = feature_shapes(exp.model)[readout_name(exp.model, l5)]
+if verdict != "reproduced":
+    display(Markdown(
+        f"*A likely reason:* at this profile {l5} is a {grid[1]}x{grid[2]} grid over a {exp.crop} px crop, so every "
+        f"{l5} unit sees most of the face and a {size} px mask anywhere on it changes much of the representation; "
+        "part-specific units need the paper's finer grid (13x13 before pooling at 224 px, the `gpu` profile)."))
 
 # %% tags=["nbval-check-output"]
 print(structure(comparison, verdict))

@@ -126,6 +126,10 @@ def test_dog_landmarks_map_into_the_crop():
     # the dog's right eye is on the image's left
     assert (full.right_eye_x < full.left_eye_x).all() and (full.nose_y > full.left_eye_y).all()
     assert len(dog_landmarks(224, 224, only_default=False)) == 6
+    # a photo kept at its aspect ratio (e.g. 160 x 240): the nose keeps its place relative to the face
+    wide = dog_landmarks(160, 160, sizes=[(160, 240)] * 5)
+    assert wide.loc[0, "nose_y"] == round(117 / 224 * 160)
+    assert wide.loc[0, "nose_x"] == round(99 / 224 * 240 - 40)  # 240 wide, centre 160 kept: 40 px cut each side
 
 
 def test_filter_stats_flags_dead_filters(setup):

@@ -86,3 +86,34 @@ def make_nbval_references(names: list[str] | None = None, progress: bool = True)
         keep_checked_outputs(path)
         out.append(path)
     return out
+
+
+def verdict_summary(results: Path = RESULTS) -> str:
+    """A Markdown page listing, per executed chapter, its title, profile and verdict line, read from its outputs."""
+    import nbformat
+
+    lines = ["# Results at a glance", "",
+             "Each row is copied from the executed chapter (its title, the profile it ran with, and the verdict line it",
+             "computed); nothing here is typed by hand. Open a chapter for the figure, the table and the reasoning.", "",
+             "| chapter | profile | verdict |", "|---|---|---|"]
+    for name in chapters():
+        path = results / f"{name}.ipynb"
+        if not path.exists():
+            lines.append(f"| {name} | not executed | |")
+            continue
+        nb = nbformat.read(path, as_version=4)
+        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), name)
+        profile = nb.metadata.get("papermill", {}).get("parameters", {}).get("profile", "?")
+        verdicts = [o["data"]["text/markdown"] for c in nb.cells if c.cell_type == "code"
+                    for o in c.get("outputs", []) if "**Verdict" in o.get("data", {}).get("text/markdown", "")]
+        text = verdicts[-1].replace("\n", " ").replace("|", "/") if verdicts else "no verdict found"
+        lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(results: Path = RESULTS) -> Path:
+    """Write ``verdict_summary`` to ``results/summary.md`` (atomically)."""
+    from .checkpoint import atomic_write
+
+    text = verdict_summary(results)
+    return atomic_write(results / "summary.md", lambda tmp: Path(tmp).write_text(text))

@@ -54,6 +54,8 @@ def _book(args: argparse.Namespace) -> int:
         for name in names:
             print(f"[zfviz book] executing {name} (profile {args.profile}) -> {out}", flush=True)
             book.execute(name, out, params, progress=not args.no_progress)
+    if not args.no_execute and not args.out:
+        book.write_summary()
     if not args.no_build:
         site = book.build_site()
         print(f"[zfviz book] site: {site / 'index.html'}")

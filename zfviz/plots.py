@@ -12,9 +12,10 @@ import torch.nn.functional as F
 from .analysis.topk import TopProjections, cut
 
 
-def show_projection(x: torch.Tensor) -> np.ndarray:
-    """A projection (3, h, w) as an RGB array: zero is grey, scaled by its largest magnitude (contrast enhanced)."""
-    m = x.abs().max().clamp_min(1e-12)
+def show_projection(x: torch.Tensor, quantile: float = 0.995) -> np.ndarray:
+    """A projection (3, h, w) as an RGB array: zero is grey; contrast enhanced as in the paper, by scaling the
+    ``quantile`` of |x| to full range and clipping the few pixels above it."""
+    m = torch.quantile(x.detach().abs().flatten().float(), quantile).clamp_min(1e-12)
     return (x / (2 * m) + 0.5).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 

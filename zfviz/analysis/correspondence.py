@@ -80,17 +80,30 @@ def random_centres(n: int, image_size: int, size: int, generator: torch.Generato
 PARTS = ("right_eye", "left_eye", "nose")
 
 
-def dog_landmarks(resize: int, crop: int, only_default: bool = True) -> pd.DataFrame:
-    """The annotated dog faces, with each landmark mapped into a profile's input crop (resize, then centre crop).
+def dog_landmarks(resize: int, crop: int, sizes: list[tuple[int, int]] | None = None,
+                  only_default: bool = True) -> pd.DataFrame:
+    """The annotated dog faces, with each landmark mapped into a profile's input crop.
 
-    Columns: file (relative to the Imagenette root), and <part>_y, <part>_x for right_eye, left_eye, nose.
+    The annotation is in pixels of the 224x224 copies, which are plain resizes of the whole photo, so it is read as a
+    fraction of the photo's height and width. ``sizes`` gives each photo's (height, width) as the caller has it
+    (e.g. torchvision's 160 px release keeps the aspect ratio); default: square. The mapping then follows our
+    preprocessing: shorter side to ``resize``, centre square, centre ``crop``.
+    Columns: file (relative to the dataset root), and <part>_y, <part>_x for right_eye, left_eye, nose.
     """
     with resources.files("zfviz.resources").joinpath("dog_landmarks.csv").open() as f:
         df = pd.read_csv(f, comment="#")
     if only_default:
         df = df[df["default"] == 1].reset_index(drop=True)
-    offset = (resize - crop) / 2
+    if sizes is None:
+        sizes = [(1, 1)] * len(df)
+    if len(sizes) != len(df):
+        raise ValueError(f"sizes has {len(sizes)} entries for {len(df)} annotated images")
+    h = pd.Series([float(hw[0]) for hw in sizes])
+    w = pd.Series([float(hw[1]) for hw in sizes])
+    scale = resize / pd.concat([h, w], axis=1).min(axis=1)  # shorter side -> resize
     for part in PARTS:
-        for axis in ("y", "x"):
-            df[f"{part}_{axis}"] = (df[f"{part}_{axis}"] * resize / df.source_size - offset).round().astype(int)
+        for axis, extent in (("y", h), ("x", w)):
+            frac = df[f"{part}_{axis}"] / df.source_size
+            offset = (extent * scale - resize) / 2 + (resize - crop) / 2
+            df[f"{part}_{axis}"] = (frac * extent * scale - offset).round().astype(int)
     return df[["file"] + [f"{p}_{a}" for p in PARTS for a in ("y", "x")]]
