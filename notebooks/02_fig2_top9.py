@@ -35,7 +35,7 @@ maps_per_layer = 8  # random subset of maps shown per layer
 k = 9  # top activations per map
 pick_seed = 0  # which random subset of maps
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -55,7 +55,7 @@ table = top_activations(exp.model, exp.val.images, exp.mean, exp.crop, layers, k
 display(Markdown(f"Model `{exp.run.name}` after epoch {exp.epoch}; top-{k} over {len(exp.val)} validation images; "
                  f"maps per layer: " + ", ".join(f"{l} {table[table.layer == l].channel.nunique()}" for l in layers)))
 
-# %%
+# %% tags=["hide-input"]
 rng = np.random.default_rng(pick_seed)
 figures = {}
 for layer in layers:
@@ -70,12 +70,12 @@ for layer in layers:
 # %% [markdown]
 # ## Are higher layers more class-specific?
 
-# %%
+# %% tags=["hide-input"]
 purity = class_purity(table, exp.val.labels)
 purity = purity.rename(columns={"mean": "purity (mean over maps)", "std": "std", "count": "maps"})
 purity
 
-# %%
+# %% tags=["hide-input"]
 p = purity["purity (mean over maps)"].to_numpy()
 rising = bool(np.all(np.diff(p) > -0.02)) and p[-1] > p[0] + 0.1
 verdict = "reproduced" if rising else "not reproduced"
@@ -86,5 +86,5 @@ display(Markdown(
     "paper's Fig. 2: low layers should show edges and colour blobs, high layers object parts and whole objects. "
     "Not comparable in detail: 10 classes instead of 1000, and at the cpu profile a half-width model on 112 px crops."))
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 print(structure(purity, verdict))

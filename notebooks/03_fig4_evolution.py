@@ -31,7 +31,7 @@ layers = ["conv1", "conv2", "conv3", "conv4", "conv5"]
 maps_per_layer = 6
 pick_seed = 0
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ tables = {e: top_activations(exp.at_epoch(e), exp.train.images, exp.mean, exp.cr
 display(Markdown(f"Snapshots of `{exp.run.name}` at epochs {epochs}; strongest activation over "
                  f"{len(exp.train)} training images."))
 
-# %%
+# %% tags=["hide-input"]
 rng = np.random.default_rng(pick_seed)
 for layer in layers:
     n = tables[epochs[-1]].query("layer == @layer").channel.nunique()
@@ -65,14 +65,14 @@ for layer in layers:
 # %% [markdown]
 # ## When does each layer settle?
 
-# %%
+# %% tags=["hide-input"]
 final = tables[epochs[-1]].set_index(["layer", "channel"]).image
 settled = pd.DataFrame({e: (tables[e].set_index(["layer", "channel"]).image == final).groupby("layer").mean()
                         for e in epochs}).loc[layers]
 settled.columns = [f"epoch {e}" for e in epochs]
 settled.round(2)
 
-# %%
+# %% tags=["hide-input"]
 ax = settled.T.plot(marker="o", figsize=(6, 3.2))
 ax.set(xlabel="snapshot", ylabel="share of maps with their final strongest image", ylim=(0, 1.05))
 plt.show()
@@ -85,5 +85,5 @@ display(Markdown(
     f"our budget is {exp.config.epochs} epochs of Imagenette, so the epoch numbers are not comparable, only the "
     "order in which layers settle."))
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 print(structure(settled, verdict))

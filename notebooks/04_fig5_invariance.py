@@ -33,7 +33,7 @@ classes = ["n01440764", "n02102040", "n03394916", "n03445777", "n03028079"]  # t
 image_ids = None  # explicit validation indices instead of the first image of each class
 layers = ["conv1", "fc7"]
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -66,7 +66,7 @@ df["label"] = [names[int(labels[i])] for i in df.image]
 display(Markdown(f"Model `{exp.run.name}`; images: " +
                  ", ".join(f"{i} ({names[int(l)]})" for i, l in zip(image_ids, labels))))
 
-# %%
+# %% tags=["hide-input"]
 kinds = [("translate", "vertical shift (px at 224)"), ("scale", "scale factor"), ("rotate", "rotation (degrees)")]
 fig, axes = plt.subplots(3, 4, figsize=(14, 9))
 for r, (kind, xlabel) in enumerate(kinds):
@@ -89,7 +89,7 @@ plt.show()
 # %% [markdown]
 # ## The claims, measured
 
-# %%
+# %% tags=["hide-input"]
 small = {"translate": lambda a: a != 0 and abs(a) <= 10, "scale": lambda a: 1 < a <= 1.11,
          "rotate": lambda a: 0 < a <= 10}
 rows = []
@@ -104,7 +104,7 @@ for kind, _ in kinds:
 claims = pd.DataFrame(rows).set_index("transformation")
 claims.round(3)
 
-# %%
+# %% tags=["hide-input"]
 lower_top = all(claims.iloc[i, 1] < claims.iloc[i, 0] for i in range(2))
 rot_worse = claims.loc["rotate"].iloc[2] > max(claims.loc["translate"].iloc[2], claims.loc["scale"].iloc[2])
 both = lower_top and rot_worse
@@ -117,5 +117,5 @@ display(Markdown(
     f"under translation ({claims.loc['translate'].iloc[2]:.2f}) or scaling ({claims.loc['scale'].iloc[2]:.2f}). "
     "Distances are comparable in shape, not in value, with the paper's (other model size, 10 classes)."))
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 print(structure(claims, verdict))

@@ -37,7 +37,7 @@ occluder = 48  # side of the grey square, in pixels at 224
 stride = 8  # in pixels at 224
 others = 3  # other images the layer-5 map is projected on (its strongest validation images)
 
-# %%
+# %% tags=["hide-input"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -71,7 +71,7 @@ names = [class_name(w) for w in wnids]
 conv5 = top_activations(exp.model, exp.val.images, exp.mean, exp.crop, ["conv5"], k=others, progress=False)
 display(Markdown(f"Model `{exp.run.name}`; occluder {size} px, stride {step} px on {exp.crop} px crops."))
 
-# %%
+# %% tags=["hide-input"]
 results = []
 for rel in examples:
     raw = load_image(root / rel, exp.profile.resize)
@@ -96,7 +96,7 @@ table.round(3)
 # %% [markdown]
 # ## Does covering the dog's face matter most?
 
-# %%
+# %% tags=["hide-input"]
 files = dog_landmarks(exp.profile.resize, exp.crop, only_default=False).file
 sizes = [Image.open(root.parent / f).size[::-1] for f in files]  # (height, width) as this dataset has them
 marks = dog_landmarks(exp.profile.resize, exp.crop, sizes, only_default=False).set_index("file")
@@ -119,5 +119,5 @@ else:
     verdict = "not measured"
     display(Markdown("**Verdict: not measured**: the first example has no annotated landmarks."))
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table, verdict))

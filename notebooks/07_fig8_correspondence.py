@@ -36,7 +36,7 @@ random_draws = 10
 layers = ["conv5", "fc7"]
 random_seed = 0
 
-# %%
+# %% tags=["hide-input"]
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -73,7 +73,7 @@ for r in range(random_draws):
 pairs = correspondence(exp.model, x, masks, size, tuple(layers))
 display(Markdown(f"Model `{exp.run.name}`; {len(x)} dogs; mask {size} px on {exp.crop} px crops."))
 
-# %%
+# %% tags=["hide-input"]
 mean_img = center_crop(exp.mean.cpu()[None], torch.zeros(()), exp.crop)[0]
 cols = list(PARTS) + ["random 0"]
 fig, axes = plt.subplots(len(x), len(cols) + 1, figsize=(1.6 * (len(cols) + 1), 1.6 * len(x)))
@@ -89,7 +89,7 @@ axes[0, 0].set_title("original", fontsize=8)
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["hide-input"]
 table = summarize(pairs, {f"random {r}": "random" for r in range(random_draws)})
 ours = table.assign(value=[f"{m:.3f} ± {s:.3f}" for m, s in zip(table["mean"], table["std"])]).pivot(
     index="location", columns="layer", values="value").loc[list(PARTS) + ["random"], layers]
@@ -100,7 +100,7 @@ ours.columns = [f"ours, {l}" for l in layers]
 comparison = pd.concat([ours, paper], axis=1)
 comparison
 
-# %%
+# %% tags=["hide-input"]
 m = table.set_index(["location", "layer"])["mean"]
 l5, l7 = layers[0], layers[-1]
 below5 = [p for p in PARTS if m[(p, l5)] < m[("random", l5)]]
@@ -119,5 +119,5 @@ if verdict != "reproduced":
         f"{l5} unit sees most of the face and a {size} px mask anywhere on it changes much of the representation; "
         "part-specific units need the paper's finer grid (13x13 before pooling at 224 px, the `gpu` profile)."))
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "remove-cell"]
 print(structure(comparison, verdict))

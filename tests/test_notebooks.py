@@ -27,6 +27,7 @@ def test_chapter_has_parameters_and_a_checked_summary(name):
     assert len(tagged) == 1 and "profile" in tagged[0].source and "data_root" in tagged[0].source
     checked = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
     assert len(checked) == 1 and "structure(" in checked[0].source
+    assert "remove-cell" in checked[0].metadata["tags"]  # checked by nbval, not shown to readers
     assert "Verdict" in nb.cells[-3].source or any("**Verdict" in c.source for c in nb.cells)
 
 

@@ -32,7 +32,7 @@ import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 DATA_ENV = "ZFVIZ_DATA"
 CACHE_ENV = "ZFVIZ_CACHE"

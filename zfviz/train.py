@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import checkpoint
 from .data import ImageSet, batch_indices, center_crop, crop_flip, crop_params, load_split, per_class_subset, \

@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..data import center_crop
 from ..models import eval_mode
