@@ -128,3 +128,19 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "zfviz", "train", "--dataset", str(tmp_path / "nowhere"),
                         "--profile", "smoke"], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 2 and r.stderr.startswith("error: dataset") and "Traceback" not in r.stderr
+
+
+def test_atomic_write_leaves_no_temporary_and_normal_permissions(tmp_path):
+    target = tmp_path / "a.pt"
+    checkpoint.save({"x": torch.ones(2)}, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+    def boom(tmp):
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        checkpoint.atomic_write(tmp_path / "b.pt", boom)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]  # nothing half-written left behind
