@@ -1,6 +1,5 @@
 """Top-k mining against a brute-force search, and projections of the mined activations."""
 
-import pandas as pd
 import pytest
 import torch
 

@@ -1,7 +1,5 @@
 """Data: split discovery, the decoded cache (built once, rebuilt on change), augmentation, clear errors."""
 
-import os
-
 import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF

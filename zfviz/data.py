@@ -179,7 +179,7 @@ def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progres
             list(tqdm(pool.map(work, range(len(samples))), total=len(samples), disable=not progress,
                       desc=f"decoding {folder.parent.name}/{folder.name} at {resize}px", unit="img"))
         arr.flush()
-        del arr
+        arr = None  # close the memmap before the rename
         np.save(tmp / "labels.npy", np.array([s[1] for s in samples], dtype=np.int64))
         meta = dict(classes=classes, paths=[os.path.relpath(s[0], folder) for s in samples],
                     source=str(folder.resolve()), resize=resize, version=CACHE_VERSION)

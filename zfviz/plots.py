@@ -6,6 +6,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -105,7 +106,7 @@ def evolution_figure(by_epoch: dict[int, TopProjections], layer: str, channels: 
     return fig
 
 
-def occlusion_panels(image: np.ndarray, occ: "pd.DataFrame", own_projection: torch.Tensor,
+def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch.Tensor,
                      other_projections: list[torch.Tensor], class_names: list[str], true_label: int,
                      size: int) -> plt.Figure:
     """Fig. 7 panels: (a) image with one occluder, (b) total activity of the strongest layer-5 map, (c) that map

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..models import forward_to, layer_names
+from ..models import forward_to
 
 
 def _check_steps(steps: int, step_size: float) -> None:
@@ -114,4 +114,4 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | lis
     return grad.abs().amax(1)
 
 
-__all__ = ["activation_maximization", "class_model", "saliency", "layer_names"]
+__all__ = ["activation_maximization", "class_model", "saliency"]
