@@ -59,3 +59,14 @@ def test_bad_parameter_stops_with_one_clear_error(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match="k must be an int in 1..25, got 'nine'"):
         book.execute("02_fig2_top9", tmp_path, {"profile": "smoke", "k": "nine"}, progress=False)
     assert not list(tmp_path.glob("*.ipynb")), "no half-written notebook is left behind"
+
+
+def test_committed_results_are_clean_and_complete():
+    """The executed chapters the site renders: one per chapter, no errors or warnings, a verdict and a figure each."""
+    for name in book.chapters():
+        nb = nbformat.read(book.RESULTS / f"{name}.ipynb", as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], name
+        assert any("**Verdict" in o.get("data", {}).get("text/markdown", "") for o in outputs), name
+        assert any("image/png" in o.get("data", {}) for o in outputs), name
+    assert (book.RESULTS / "summary.md").read_text() == book.verdict_summary(), "summary.md is stale"

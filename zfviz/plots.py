@@ -37,7 +37,7 @@ def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: li
     rows_t = tp.table.reset_index(drop=True)
     sel = rows_t[(rows_t.layer == layer) & rows_t.channel.isin(channels) & (rows_t["rank"] < k)]
     side = int(math.ceil(math.sqrt(k)))
-    boxes = tp.projection.boxes[sel.index.to_numpy()]
+    boxes = tp.projection.boxes[torch.tensor(sel.index.to_numpy())]
     size = int((boxes[:, 2:] - boxes[:, :2]).max())
     crop = tp.inputs.shape[-1]
     mean_c = mean[..., (mean.shape[-2] - crop) // 2:, (mean.shape[-1] - crop) // 2:][..., :crop, :crop]
