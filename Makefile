@@ -4,6 +4,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
+# Data: $ZFVIZ_DATA if set; else the offline copy in ../shared/data when it sits beside the clone; else zfviz
+# downloads Imagenette on first use (see README, Data).
+ifeq ($(origin ZFVIZ_DATA), undefined)
+ifneq ($(wildcard ../shared/data/imagenette-224),)
+export ZFVIZ_DATA := $(abspath ../shared/data)
+endif
+endif
+
 .PHONY: all setup book site test nbval-references benchmark clean-site
 
 all: book  ## set up, run every chapter for $(PROFILE) (training what is not cached), build the site
