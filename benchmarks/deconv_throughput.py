@@ -18,18 +18,9 @@ from captum.attr import NeuronDeconvolution
 
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.data import center_crop
-from zfviz.models import ConvNet, build_model, readout_name
+from zfviz.models import build_model, readout_name, without_lrn
 from zfviz.profiles import get_profile
 from zfviz.train import TrainConfig, load_trained, prepare_data
-
-
-def no_lrn(model: ConvNet) -> ConvNet:
-    """captum differentiates through LRN while the deconvnet passes it unchanged; compare on the LRN-free net."""
-    from dataclasses import replace
-
-    m = ConvNet(replace(model.arch, convs=tuple(replace(c, lrn=False) for c in model.arch.convs)))
-    m.load_state_dict(model.state_dict())
-    return m.eval()
 
 
 def main() -> None:
@@ -54,7 +45,7 @@ def main() -> None:
     images = val.images[: args.images]
     if args.all_layers:
         return all_layers(model.to(dev).eval(), images, mean, p.input_size, dev)
-    model = no_lrn(model).to(dev)
+    model = without_lrn(model).eval().to(dev)  # captum differentiates through LRN; the deconvnet passes it
     table = top_activations(model, images, mean, p.input_size, [args.layer], k=9, progress=False)
 
     def sync():

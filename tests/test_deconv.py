@@ -1,6 +1,5 @@
 """The explicit deconvnet against independent implementations (captum, autograd), and its failure modes."""
 
-from dataclasses import replace
 
 import pytest
 import torch
@@ -9,18 +8,11 @@ from torch import nn
 
 from zfviz import deconv
 from zfviz.deconv import Deconvnet, project, project_many, receptive_field
-from zfviz.models import ConvNet, readout_name, zfnet, alexnet
+from zfviz.models import alexnet, readout_name, without_lrn, zfnet
 
 
 def _rel(a, b):
     return ((a - b).norm() / b.norm().clamp_min(1e-30)).item()
-
-
-def _no_lrn(model: ConvNet) -> ConvNet:
-    arch = replace(model.arch, convs=tuple(replace(c, lrn=False) for c in model.arch.convs))
-    m = ConvNet(arch)
-    m.load_state_dict(model.state_dict())
-    return m
 
 
 class _DeconvReLU(torch.autograd.Function):
@@ -83,7 +75,7 @@ def _positions(model, images, layer):
 @pytest.mark.parametrize("builder", [zfnet, alexnet])
 @pytest.mark.parametrize("layer", ["conv1", "conv2", "conv3", "conv4", "conv5"])
 def test_matches_captum_neuron_deconvolution_without_lrn(builder, layer, images):
-    model = _no_lrn(_random_model(builder)).double().eval()
+    model = without_lrn(_random_model(builder)).double().eval()
     act, _ = Deconvnet(model).up(images, layer)
     for channel in (0, act.shape[1] - 1):
         for pos in _positions(model, images, layer):
@@ -126,9 +118,9 @@ def trained_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("deconv-run")
     cfg = TrainConfig(model="zf", profile="smoke", dataset=str(root), epochs=3, init="kaiming", lr=1e-3,
                       batch_size=8)
-    import os
-    os.environ["ZFVIZ_CACHE"] = str(out / "cache")
-    train(cfg, out, progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZFVIZ_CACHE", str(out / "cache"))
+        train(cfg, out, progress=False)
     model, _ = load_trained(out / "checkpoint.pt")
     # the smoke profile trains 64 px crops; the model is fully convolutional up to pool5, fine for 96 px here
     m = zfnet(3, width=0.125, input_size=96)
@@ -138,7 +130,7 @@ def trained_model(tmp_path_factory):
 
 def test_mutations_are_caught(images, monkeypatch):
     """Perturbing one step of the deconvnet must break agreement with captum."""
-    model = _no_lrn(_random_model()).double().eval()
+    model = without_lrn(_random_model()).double().eval()
     layer, channel = "conv2", 1
     images = images[:1]
     act, _ = Deconvnet(model).up(images, layer)

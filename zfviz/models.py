@@ -212,6 +212,14 @@ def alexnet(num_classes: int = 1000, **kwargs) -> ConvNet:
     return build_model("alexnet", num_classes, **kwargs)
 
 
+def without_lrn(model: ConvNet) -> ConvNet:
+    """A copy of ``model`` with the same weights and no local response normalization (for exact deconvnet checks)."""
+    arch = replace(model.arch, convs=tuple(replace(c, lrn=False) for c in model.arch.convs))
+    m = ConvNet(arch)
+    m.load_state_dict(model.state_dict())
+    return m.train(model.training)
+
+
 def model_from_arch(arch: Arch | dict, init: str = "paper") -> ConvNet:
     """Rebuild a model from the architecture stored with a checkpoint."""
     return ConvNet(arch if isinstance(arch, Arch) else Arch.from_dict(arch), init=init)

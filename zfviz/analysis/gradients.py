@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 import torch
 from torch import nn
 
-from ..models import forward_to
+from ..models import eval_mode, forward_to
 
 
 def _check_steps(steps: int, step_size: float) -> None:
@@ -19,18 +21,18 @@ def _check_steps(steps: int, step_size: float) -> None:
         raise ValueError(f"step_size must be a finite positive number, got {step_size!r}")
 
 
-def _eval(model: nn.Module) -> bool:
-    was = model.training
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return was
-
-
-def _restore(model: nn.Module, was: bool) -> None:
-    model.train(was)
-    for p in model.parameters():
-        p.requires_grad_(True)
+@contextmanager
+def _frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no weight gradients for a block; each parameter's own requires_grad is restored afterwards."""
+    flags = [p.requires_grad for p in model.parameters()]
+    with eval_mode(model):
+        try:
+            for p in model.parameters():
+                p.requires_grad_(False)
+            yield model
+        finally:
+            for p, flag in zip(model.parameters(), flags):
+                p.requires_grad_(flag)
 
 
 def activation_maximization(model: nn.Module, layer: str, channel: int, size: int, *, steps: int = 20,
@@ -49,17 +51,14 @@ def activation_maximization(model: nn.Module, layer: str, channel: int, size: in
         raise ValueError(f"channel {channel!r} out of range for {layer}: valid 0..{n - 1}")
     g = torch.Generator(device="cpu").manual_seed(seed)
     x = (torch.randn(1, 3, size, size, generator=g) * noise_std).to(dev).requires_grad_(True)
-    was = _eval(model)
     history = []
-    try:
+    with _frozen(model):
         for t in range(steps):
             objective = forward_to(model, x, layer)[0, channel].mean()
             (grad,) = torch.autograd.grad(objective, x)
             history.append({"step": t, "objective": float(objective.detach())})
             with torch.no_grad():
                 x += step_size * grad / grad.pow(2).mean().sqrt().clamp_min(1e-12)
-    finally:
-        _restore(model, was)
     return x.detach()[0], pd.DataFrame(history)
 
 
@@ -82,9 +81,8 @@ def class_model(model: nn.Module, target: int, size: int, *, steps: int = 100, s
     if init is None:
         init = torch.randn(3, size, size, generator=torch.Generator().manual_seed(seed))
     x = init.detach().clone().float().to(dev)[None].requires_grad_(True)
-    was = _eval(model)
     history = []
-    try:
+    with _frozen(model):
         for t in range(steps):
             score = model(x)[0, target]
             objective = score - alpha * x.abs().sum()
@@ -92,8 +90,6 @@ def class_model(model: nn.Module, target: int, size: int, *, steps: int = 100, s
             history.append({"step": t, "score": float(score.detach()), "objective": float(objective.detach())})
             with torch.no_grad():
                 x += step_size * grad
-    finally:
-        _restore(model, was)
     return x.detach()[0], pd.DataFrame(history)
 
 
@@ -103,14 +99,11 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | lis
     if len(targets) != len(images):
         raise ValueError(f"{len(targets)} targets for {len(images)} images")
     x = images.detach().clone().requires_grad_(True)
-    was = _eval(model)
-    try:
+    with _frozen(model):
         scores = model(x)
         if targets.min() < 0 or targets.max() >= scores.shape[1]:
             raise ValueError(f"unknown class in targets: valid 0..{scores.shape[1] - 1}")
         (grad,) = torch.autograd.grad(scores.gather(1, targets[:, None]).sum(), x)
-    finally:
-        _restore(model, was)
     return grad.abs().amax(1)
 
 
