@@ -262,7 +262,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
             state = dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                          epoch=epoch, metrics=rows, config=dataclasses.asdict(cfg), arch=arch.to_dict(),
                          mean=mean.cpu(), classes=train_set.classes)
-            if epoch in SNAPSHOT_EPOCHS or epoch == cfg.epochs:
+            if is_snapshot:
                 checkpoint.save(_snapshot(state), out / "snapshots" / f"epoch_{epoch:03d}.pt")
             pd.DataFrame(rows).to_csv(out / "metrics.csv.tmp", index=False)
             os.replace(out / "metrics.csv.tmp", out / "metrics.csv")
