@@ -7,7 +7,8 @@ import torch
 from zfviz.analysis.correspondence import correspondence, mask_square, random_centres, sign_change_consistency, \
     summarize
 from zfviz.analysis.invariance import invariance, transform
-from zfviz.analysis.probes import layer_features, probe, split_per_class
+from zfviz.analysis.probes import layer_features, probe
+from zfviz.data import few_shot_split
 from zfviz.analysis.topk import readouts
 from zfviz.data import center_crop, pixel_mean
 from zfviz.models import zfnet
@@ -100,10 +101,16 @@ def test_probes_separate_separable_features_and_not_noise():
         probe(x_good, y, 5, classifier="knn")
 
 
-def test_split_per_class_is_disjoint_and_capped():
+def test_few_shot_split_is_disjoint_capped_and_reproducible():
     y = np.repeat(np.arange(3), 10)
-    tr, te = split_per_class(y, 4, np.random.default_rng(1), max_test=3)
+    tr, te = few_shot_split(y, 4, seed=1, split=0, max_test=3)
     assert len(set(tr) & set(te)) == 0 and len(tr) == 12 and len(te) == 9
+    assert (np.bincount(y[tr]) == 4).all()
+    again, _ = few_shot_split(y, 4, seed=1, split=0)
+    other, _ = few_shot_split(y, 4, seed=1, split=1)
+    assert (again == tr).all() and not (other == tr).all()
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        few_shot_split(y, 0, seed=1, split=0)
 
 
 def test_layer_features_shapes(setup):

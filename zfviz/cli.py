@@ -22,7 +22,8 @@ def _train(args: argparse.Namespace) -> int:
         dist.init_process_group("nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo")
     cfg = TrainConfig(model=args.model, profile=args.profile, dataset=args.dataset, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
-                      clip_radius=None if args.no_clip else args.clip_radius, init=args.init, seed=args.seed)
+                      clip_radius=None if args.no_clip else args.clip_radius, init=args.init, seed=args.seed,
+                      plateau_patience=args.plateau_patience, train_per_class=args.train_per_class, split=args.split)
     out = args.out or default_runs_dir() / cfg.run_name()
     try:
         df = train(cfg, out, root=args.data_root, device=args.device, progress=not args.no_progress)
@@ -78,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--dropout", type=float, default=0.5)
     t.add_argument("--clip-radius", type=float, default=0.1)
     t.add_argument("--no-clip", action="store_true", help="turn feature scale clipping off (Fig. 6a)")
+    t.add_argument("--plateau-patience", type=int, default=None, help="default: the profile's")
+    t.add_argument("--train-per-class", type=int, default=None,
+                   help="few-shot (Tables 4-6): train on this many images per class of the val split, test on the rest")
+    t.add_argument("--split", type=int, default=0, help="which random few-shot split")
     t.add_argument("--init", default="paper", choices=["paper", "kaiming"])
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")

@@ -137,6 +137,28 @@ def per_class_subset(labels: torch.Tensor, per_class: int | None) -> torch.Tenso
     return torch.sort(torch.cat(keep)).values
 
 
+def few_shot_split(labels: torch.Tensor | np.ndarray, k: int, seed: int, split: int,
+                   max_test: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Random split ``split`` of ``seed``: ``k`` training indices per class, the rest (or ``max_test``) for testing.
+
+    The same ``(labels, k, seed, split)`` always gives the same indices, so a network trained from scratch on a split
+    and a probe on pretrained features of that split see exactly the same images (Tables 4-7).
+    """
+    for name, v in (("k", k), ("seed", seed), ("split", split)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (1 if name == "k" else 0):
+            raise ValueError(f"{name} must be a {'positive' if name == 'k' else 'non-negative'} int, got {v!r}")
+    y = np.asarray(labels)
+    rng = np.random.default_rng([int(seed), int(split)])
+    train, test = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        if len(idx) <= k:
+            raise ValueError(f"class {c} has {len(idx)} images; need more than k={k}")
+        train.append(idx[:k])
+        test.append(idx[k:] if max_test is None else idx[k:k + max_test])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
 def _list_folder(folder: Path) -> tuple[list[tuple[str, int]], list[str]]:
     classes, class_to_idx = find_classes(str(folder))
     samples = make_dataset(str(folder), class_to_idx, extensions=IMG_EXTENSIONS)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from .data import ImageSet
 from .models import ConvNet
 from .profiles import Profile, get_profile
-from .train import SNAPSHOT_EPOCHS, TrainConfig, ensure_trained, load_trained, prepare_data
+from . import checkpoint
+from .train import SNAPSHOT_EPOCHS, TrainConfig, ensure_trained, load_trained, predict, prepare_data
 
 
 @dataclass
@@ -56,4 +59,39 @@ def load_experiment(model: str = "zf", profile: str = "cpu", seed: int = 0, *, d
     return Experiment(net, run, get_profile(profile), cfg, train, val, mean.to(dev), int(meta["epoch"]))
 
 
-__all__ = ["Experiment", "load_experiment", "SNAPSHOT_EPOCHS"]
+def run_predictions(run: Path, epoch: int, data: ImageSet, *, ten: bool = True, progress: bool = False) -> torch.Tensor:
+    """Class probabilities of the run's epoch-``epoch`` snapshot on ``data`` (10-crop by default), cached in the run.
+
+    The cache is keyed by the images' paths, so another split or profile never reads a stale file.
+    """
+    key = hashlib.sha256("\n".join(data.paths).encode()).hexdigest()[:12]
+    cache = Path(run) / "predictions" / f"{'ten' if ten else 'centre'}_epoch_{epoch:03d}_{key}.pt"
+    if cache.exists():
+        return checkpoint.load(cache)
+    model, meta = load_trained(Path(run) / "snapshots" / f"epoch_{epoch:03d}.pt")
+    probs = predict(model, data.images, meta["mean"], model.arch.input_size, ten=ten, progress=progress)
+    checkpoint.save(probs, cache)
+    return probs
+
+
+def run_metrics(configs: list[TrainConfig], *, runs_dir: str | None = None, data_root: str | None = None,
+                progress: bool = False) -> pd.DataFrame:
+    """The metrics of each config's last epoch (training the run first if it is missing): one row per config.
+
+    Runs are shared: a config whose identity matches a longer run reads that run's row for its own epoch.
+    """
+    rows = []
+    for cfg in configs:
+        cfg = cfg.resolved()
+        run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+        metrics = pd.read_csv(run / "metrics.csv")
+        row = metrics[metrics.epoch == cfg.epochs]
+        if row.empty:
+            raise ValueError(f"{run} has no metrics for epoch {cfg.epochs}; epochs there: {metrics.epoch.tolist()}")
+        rows.append({"model": cfg.model, "seed": cfg.seed, "epochs": cfg.epochs, "run": run.name, "run_dir": str(run),
+                     "train_per_class": cfg.train_per_class, "split": cfg.split} | row.iloc[-1].drop(
+                         ["model", "profile", "seed", "epoch"]).to_dict())
+    return pd.DataFrame(rows)
+
+
+__all__ = ["Experiment", "load_experiment", "run_metrics", "run_predictions", "SNAPSHOT_EPOCHS"]

@@ -15,6 +15,8 @@ class Profile:
     input_size: int  # training/eval crop (224 = paper)
     resize: int  # shorter side resized to this, then centre-cropped square (256 = paper)
     epochs: int  # training budget (paper: 70)
+    ablation_epochs: int  # budget of each Table 2/3 row, so a dozen architectures fit the machine
+    scratch_steps: int  # SGD steps of a network trained from scratch on a few images per class (Tables 4-6)
     batch_size: int  # global mini-batch (paper: 128)
     train_per_class: int | None  # cap on training images per class (None = all)
     val_per_class: int | None  # cap on validation images per class (None = all)
@@ -33,6 +35,8 @@ PROFILES: dict[str, Profile] = {
         input_size=64,
         resize=73,
         epochs=2,
+        ablation_epochs=2,
+        scratch_steps=4,
         batch_size=32,
         train_per_class=12,
         val_per_class=6,
@@ -45,6 +49,8 @@ PROFILES: dict[str, Profile] = {
         input_size=112,
         resize=128,
         epochs=30,
+        ablation_epochs=10,
+        scratch_steps=400,
         batch_size=128,
         train_per_class=None,
         val_per_class=None,
@@ -57,6 +63,8 @@ PROFILES: dict[str, Profile] = {
         input_size=224,
         resize=256,
         epochs=70,
+        ablation_epochs=30,
+        scratch_steps=2000,
         batch_size=128,
         train_per_class=None,
         val_per_class=None,
@@ -69,6 +77,8 @@ PROFILES: dict[str, Profile] = {
         input_size=224,
         resize=256,
         epochs=70,
+        ablation_epochs=70,
+        scratch_steps=2000,
         batch_size=128,
         train_per_class=None,
         val_per_class=None,

@@ -28,8 +28,8 @@ from torch import nn
 from tqdm import tqdm
 
 from . import checkpoint
-from .data import ImageSet, batch_indices, center_crop, crop_flip, crop_params, load_split, per_class_subset, \
-    pixel_mean, ten_crop
+from .data import ImageSet, batch_indices, center_crop, crop_flip, crop_params, few_shot_split, load_split, \
+    per_class_subset, pixel_mean, ten_crop
 from .models import ConvNet, build_model, clip_feature_scale, eval_mode, model_from_arch
 from .profiles import get_profile
 
@@ -53,6 +53,11 @@ class TrainConfig:
     init: str = "paper"
     plateau_patience: int | None = None  # None: the profile's
     seed: int = 0
+    # Few-shot runs (Tables 4-6, trained from scratch): ``train_per_class`` images per class of the dataset's val
+    # split train, the rest are the test set; ``split`` picks the random split (``data.few_shot_split``). The test
+    # set is evaluated once, after the last epoch, and the lr schedule watches training accuracy, never the test.
+    train_per_class: int | None = None
+    split: int = 0
 
     def resolved(self) -> "TrainConfig":
         """Fill the profile's defaults in and validate every field."""
@@ -71,15 +76,22 @@ class TrainConfig:
             v = getattr(c, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite non-negative number, got {v!r}")
+        if c.train_per_class is not None and (not isinstance(c.train_per_class, int) or c.train_per_class < 1):
+            raise ValueError(f"train_per_class must be a positive int or None, got {c.train_per_class!r}")
+        if not isinstance(c.split, int) or isinstance(c.split, bool) or c.split < 0:
+            raise ValueError(f"split must be a non-negative int, got {c.split!r}")
         if c.clip_radius is not None and not (isinstance(c.clip_radius, (int, float)) and c.clip_radius > 0):
             raise ValueError(f"clip_radius must be a positive number or None (off), got {c.clip_radius!r}")
         return c
 
     def identity(self) -> dict:
         """The resolved config minus ``epochs``: a longer run of the same identity extends a shorter one."""
-        d = dataclasses.asdict(self.resolved())
-        d.pop("epochs")
-        return d
+        return _identity(dataclasses.asdict(self.resolved()))
+
+    @property
+    def few_shot(self) -> bool:
+        """Whether this run trains on ``train_per_class`` images per class (Tables 4-6)."""
+        return self.train_per_class is not None
 
     def key(self) -> str:
         """A short hash of ``identity()``: the run directory's name ends with it."""
@@ -89,6 +101,14 @@ class TrainConfig:
     def run_name(self) -> str:
         """``<model>-<profile>-s<seed>-<key>``."""
         return f"{self.model}-{self.profile}-s{self.seed}-{self.key()}"
+
+
+def _identity(config: dict) -> dict:
+    d = {k: v for k, v in config.items() if k != "epochs"}
+    if d.get("train_per_class") is None:  # runs from before few-shot fields existed keep their keys
+        d.pop("train_per_class", None)
+        d.pop("split", None)
+    return d
 
 
 def default_runs_dir() -> Path:
@@ -121,11 +141,18 @@ def prepare_data(cfg: TrainConfig, root: str | None = None, progress: bool = Tru
                  download: bool = True) -> tuple[ImageSet, ImageSet, torch.Tensor]:
     """The profile's train and val splits (uint8, cached) and the training split's per-pixel mean.
 
+    Few-shot configs split the dataset's val split instead: ``train_per_class`` per class to train, the rest to test.
+
     Imagenette is downloaded (torchvision, checksum-verified) when no local copy is found and ``download`` is set.
     """
     p = get_profile(cfg.profile)
-    train = load_split(cfg.dataset, "train", p.resize, root=root, progress=progress, download=download)
     val = load_split(cfg.dataset, "val", p.resize, root=root, progress=progress, download=download)
+    if cfg.few_shot:
+        tr, te = few_shot_split(val.labels, cfg.train_per_class, cfg.seed, cfg.split, max_test=p.val_per_class)
+        train = val.subset(torch.as_tensor(tr))
+        val = val.subset(torch.as_tensor(te))
+        return train, val, pixel_mean(train.images)
+    train = load_split(cfg.dataset, "train", p.resize, root=root, progress=progress, download=download)
     if p.train_per_class is not None:
         train = train.subset(per_class_subset(train.labels, p.train_per_class))
     if p.val_per_class is not None:
@@ -146,13 +173,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean:
         for idx in batch_indices(len(labels), batch_size, shuffle=False, rank=rank, world=world):
             x = images[idx].to(device, non_blocking=True)
             y = labels[idx].to(device)
-            with _autocast(device):
-                if ten:
-                    crops = ten_crop(x, mean, crop)  # (10, B, 3, c, c)
-                    logits = model(_fmt(crops.flatten(0, 1), device)).float().view(10, len(y), -1)
-                    prob = logits.softmax(-1).mean(0)
-                else:
-                    prob = model(_fmt(center_crop(x, mean, crop), device)).float().softmax(-1)
+            prob = _probs(model, x, mean, crop, ten, device)
             loss_sum += float(F.nll_loss(prob.clamp_min(1e-12).log(), y, reduction="sum"))
             k = min(5, prob.shape[1])
             pred = prob.topk(k, dim=1).indices
@@ -161,6 +182,39 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean:
             n += len(y)
     loss_sum, top1, top5, n = _allreduce([loss_sum, top1, top5, n], device)
     return dict(loss=loss_sum / n, top1=100 * top1 / n, top5=100 * top5 / n)
+
+
+def _probs(model: nn.Module, x: torch.Tensor, mean: torch.Tensor, crop: int, ten: bool,
+           device: torch.device) -> torch.Tensor:
+    with _autocast(device):
+        if ten:
+            crops = ten_crop(x, mean, crop)  # (10, B, 3, c, c)
+            logits = model(_fmt(crops.flatten(0, 1), device)).float().view(10, len(x), -1)
+            return logits.softmax(-1).mean(0)
+        return model(_fmt(center_crop(x, mean, crop), device)).float().softmax(-1)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, *, ten: bool = True,
+            batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+    """Class probabilities (N, classes) for uint8 images: the centre crop, or the softmax averaged over 10 crops.
+
+    Averaging these over models gives the paper's ensembles (Table 2).
+    """
+    device = next(model.parameters()).device
+    if ten:
+        batch_size = max(1, batch_size // 8)
+    out = []
+    with eval_mode(model):
+        for idx in tqdm(batch_indices(len(images), batch_size, shuffle=False), disable=not progress, desc="predict"):
+            out.append(_probs(model, images[idx].to(device), mean.to(device), crop, ten, device).cpu())
+    return torch.cat(out)
+
+
+def accuracy(probs: torch.Tensor, labels: torch.Tensor, k: int = 1) -> float:
+    """Top-``k`` accuracy (%) of class probabilities (or scores) against labels."""
+    k = min(k, probs.shape[1])
+    return 100 * int((probs.topk(k, dim=1).indices == labels[:, None]).any(1).sum()) / len(labels)
 
 
 def _autocast(device: torch.device):
@@ -185,6 +239,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
     out = Path(out_dir) if out_dir is not None else default_runs_dir() / cfg.run_name()
     ckpt_path = out / "checkpoint.pt"
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
 
     train_set, val_set, mean = prepare_data(cfg, root, progress and rank == 0)
     num_classes = len(train_set.classes)
@@ -198,7 +254,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     start = 0
     if ckpt_path.exists():
         state = checkpoint.load(ckpt_path)
-        saved = {k: v for k, v in state["config"].items() if k != "epochs"}
+        saved = _identity(state["config"])
         if saved != cfg.identity():
             diff = sorted(k for k in saved if saved[k] != cfg.identity().get(k))
             raise ValueError(f"{ckpt_path} belongs to a different config (differs in {diff}); "
@@ -220,6 +276,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
         net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    nan = float("nan")
     for epoch in range(start + 1, last + 1):
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
@@ -248,16 +305,18 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
                 raise FloatingPointError(f"loss became {loss_value} at epoch {epoch}; lower lr or check clip_radius")
         loss_sum, top1, top5, n = _allreduce([loss_sum, top1, top5, n], dev)
         train_time = time.perf_counter() - t0
-        val = evaluate(model, val_x, val_y, mean, p.input_size, device=dev)
-        is_snapshot = epoch in SNAPSHOT_EPOCHS or epoch == cfg.epochs
-        val10 = evaluate(model, val_x, val_y, mean, p.input_size, ten=True, device=dev) if is_snapshot else {}
+        final = epoch == cfg.epochs
+        is_snapshot = final or (epoch in SNAPSHOT_EPOCHS and not cfg.few_shot)
+        val = evaluate(model, val_x, val_y, mean, p.input_size, device=dev) if final or not cfg.few_shot else {}
+        val10 = evaluate(model, val_x, val_y, mean, p.input_size, ten=True, device=dev) \
+            if is_snapshot and not cfg.few_shot else {}
         row = dict(model=cfg.model, profile=cfg.profile, seed=cfg.seed, epoch=epoch, lr=opt.param_groups[0]["lr"],
                    train_loss=loss_sum / n, train_top1=100 * top1 / n, train_top5=100 * top5 / n,
-                   val_loss=val["loss"], val_top1=val["top1"], val_top5=val["top5"],
-                   val10_top1=val10.get("top1", float("nan")), val10_top5=val10.get("top5", float("nan")),
+                   val_loss=val.get("loss", nan), val_top1=val.get("top1", nan), val_top5=val.get("top5", nan),
+                   val10_top1=val10.get("top1", nan), val10_top5=val10.get("top5", nan),
                    train_images_per_s=n / train_time, epoch_seconds=time.perf_counter() - t0)
         rows.append(row)
-        sched.step(val["top1"])
+        sched.step(row["train_top1"] if cfg.few_shot else val["top1"])
         if rank == 0:
             state = dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                          epoch=epoch, metrics=rows, config=dataclasses.asdict(cfg), arch=arch.to_dict(),

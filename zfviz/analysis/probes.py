@@ -14,7 +14,7 @@ from sklearn.svm import LinearSVC
 from torch import nn
 from tqdm import tqdm
 
-from ..data import center_crop
+from ..data import center_crop, few_shot_split
 from ..models import eval_mode
 from .topk import readouts
 
@@ -38,30 +38,23 @@ def layer_features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, c
     return torch.cat(out)
 
 
-def split_per_class(labels: np.ndarray, k: int, rng: np.random.Generator, max_test: int | None = None):
-    """k random training indices per class; the rest (up to ``max_test`` per class) for testing."""
-    train, test = [], []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        if len(idx) <= k:
-            raise ValueError(f"class {c} has {len(idx)} images; need more than k={k}")
-        train.append(idx[:k])
-        test.append(idx[k:] if max_test is None else idx[k:k + max_test])
-    return np.concatenate(train), np.concatenate(test)
-
-
 def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int, *, classifier: str = "svm",
           splits: int = 5, seed: int = 0, max_test: int | None = None, C: float = 1.0) -> pd.DataFrame:
-    """Accuracy (%) of a linear SVM or softmax classifier trained on ``k`` images per class, one row per split."""
+    """Accuracy (%) of a linear SVM or softmax classifier on ``k`` images per class, one row per split.
+
+    Split ``s`` is ``few_shot_split(labels, k, seed, s)``: the one a from-scratch run with that seed and split uses.
+    Features are standardized; ``C`` is divided by the feature count, which is ``C`` for standardized features
+    scaled to about unit norm per sample, so one ``C`` regularizes a 30,000-d conv1 and a 2,000-d fc7 alike.
+    """
     if classifier not in ("svm", "softmax"):
         raise ValueError(f"unknown classifier {classifier!r}; valid: 'svm', 'softmax'")
     x = np.asarray(features, dtype=np.float32)
     y = np.asarray(labels)
-    rng = np.random.default_rng(seed)
     rows = []
     for s in range(splits):
-        tr, te = split_per_class(y, k, rng, max_test)
-        clf = LinearSVC(C=C, max_iter=5000) if classifier == "svm" else LogisticRegression(C=C, max_iter=2000)
+        tr, te = few_shot_split(y, k, seed, s, max_test)
+        c = C / x.shape[1]  # = C on features scaled to unit norm per sample: the same regularization for every layer
+        clf = LinearSVC(C=c, max_iter=5000) if classifier == "svm" else LogisticRegression(C=c, max_iter=2000)
         model = make_pipeline(StandardScaler(), clf).fit(x[tr], y[tr])
         rows.append({"classifier": classifier, "k": k, "split": s, "accuracy": 100 * model.score(x[te], y[te]),
                      "train": len(tr), "test": len(te)})
