@@ -12,7 +12,7 @@ export ZFVIZ_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all setup book site test nbval-references benchmark clean-site
+.PHONY: all setup book atlas site test nbval-references benchmark clean-site
 
 all: book  ## set up, run every chapter for $(PROFILE) (training what is not cached), build the site
 
@@ -25,7 +25,11 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed  ## create .venv and install zfviz with the pinned dev tools
 
 book: setup
+	$(PY) -m zfviz atlas --profile $(PROFILE) --no-progress
 	$(PY) -m zfviz book --profile $(PROFILE)
+
+atlas: setup  ## only regenerate the feature atlas pages (book/atlas) from the $(PROFILE) ZF model
+	$(PY) -m zfviz atlas --profile $(PROFILE)
 
 site: setup  ## only build the site from the committed executed notebooks (no training, about a minute)
 	$(PY) -m zfviz book --no-execute

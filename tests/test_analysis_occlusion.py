@@ -60,3 +60,32 @@ def test_bad_settings(model):
         occlusion(model, image, 0, 80, 4)
     with pytest.raises(ValueError, match=r"label 9 out of range: valid 0..3"):
         occlusion(model, image, 9, 16, 16)
+
+
+def test_projection_occlusion_against_a_direct_computation(model):
+    from zfviz.analysis.occlusion import projection_occlusion
+    from zfviz.deconv import project
+
+    torch.manual_seed(3)
+    images = torch.randn(3, 3, 64, 64, dtype=torch.float64)
+    size = 12
+    df = projection_occlusion(model, images, size, n_random=2, seed=5, batch_size=2)
+    assert len(df) == 3 and df.image.tolist() == [0, 1, 2]
+    for row in df.itertuples():
+        x = images[row.image]
+        act = readouts(model, x[None], ["conv5"])["conv5"][0]
+        ch = int(act.flatten(1).max(1).values.argmax())
+        assert ch == row.channel and act[ch].sum().item() == pytest.approx(row.activity)
+        energy = project(model, x[None], "conv5", ch)[0].abs().sum(0)
+        # brute force: the square with the most projection energy
+        best = max(((energy[y:y + size, x0:x0 + size].sum().item(), y, x0) for y in range(64 - size + 1)
+                    for x0 in range(64 - size + 1)))
+        assert (row.y, row.x) == best[1:]
+        occluded = x.clone()
+        occluded[:, row.y:row.y + size, row.x:row.x + size] = 0
+        after = readouts(model, occluded[None], ["conv5"])["conv5"][0, ch].sum().item()
+        assert row.drop_projection == pytest.approx(1 - after / row.activity, abs=1e-9)
+    again = projection_occlusion(model, images, size, n_random=2, seed=5)
+    assert again.equals(df)  # seeded random squares, batch size does not matter
+    with pytest.raises(ValueError, match="size must be an int in 1..64"):
+        projection_occlusion(model, images, 65)

@@ -144,3 +144,56 @@ def test_atomic_write_leaves_no_temporary_and_normal_permissions(tmp_path):
     with pytest.raises(RuntimeError):
         checkpoint.atomic_write(tmp_path / "b.pt", boom)
     assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]  # nothing half-written left behind
+
+
+def test_run_keys_of_existing_runs_do_not_change():
+    # adding config fields must not rename (and so retrain) the runs people already have cached
+    assert TrainConfig("zf", "cpu").run_name() == "zf-cpu-s0-04c31ebc54"
+    assert TrainConfig("alexnet", "cpu").run_name() == "alexnet-cpu-s0-41a5d64e7a"
+    few = TrainConfig("zf", "cpu", dataset="imagewoof", train_per_class=15, split=2)
+    assert few.few_shot and few.key() not in (TrainConfig("zf", "cpu").key(),
+                                              TrainConfig("zf", "cpu", dataset="imagewoof", train_per_class=15).key())
+
+
+def test_few_shot_run_trains_on_its_split_and_tests_once_at_the_end(tiny_folder, tmp_path):
+    from zfviz.data import few_shot_split, load_split
+    from zfviz.train import prepare_data
+
+    cfg = TrainConfig(dataset=str(tiny_folder), epochs=3, train_per_class=2, split=1,
+                      **{k: v for k, v in CFG.items() if k != "batch_size"}, batch_size=4)
+    train_set, test_set, _ = prepare_data(cfg, progress=False)
+    pool = load_split(str(tiny_folder), "val", 73, progress=False)
+    tr, te = few_shot_split(pool.labels, 2, cfg.seed, 1)
+    assert train_set.paths == [pool.paths[i] for i in tr] and test_set.paths == [pool.paths[i] for i in te]
+    df = train(cfg, tmp_path / "few", progress=False)
+    assert df.val_top1.isna().tolist() == [True, True, False]  # the test split is scored once, after training
+    assert df.val10_top1.isna().all()
+    assert sorted(p.name for p in (tmp_path / "few" / "snapshots").iterdir()) == ["epoch_003.pt"]
+    with pytest.raises(ValueError, match="train_per_class must be a positive int or None"):
+        TrainConfig(train_per_class=0).resolved()
+
+
+def test_predict_matches_evaluate_and_run_metrics_reads_the_epoch(tiny_folder, tmp_path):
+    from zfviz.experiment import run_metrics, run_predictions
+    from zfviz.train import accuracy, evaluate, prepare_data
+
+    cfg = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
+    runs = run_metrics([cfg], runs_dir=tmp_path)
+    row = runs.iloc[0]
+    assert row.epochs == 2 and row.run == cfg.run_name()
+    logged = pd.read_csv(tmp_path / cfg.run_name() / "metrics.csv").set_index("epoch")
+    assert row.val10_top1 == logged.loc[2, "val10_top1"]
+    _, val, _ = prepare_data(cfg, progress=False)
+    probs = run_predictions(tmp_path / cfg.run_name(), 2, val)
+    assert accuracy(probs, val.labels) == pytest.approx(row.val10_top1)
+    model, meta = load_trained(tmp_path / cfg.run_name() / "snapshots" / "epoch_002.pt")
+    e = evaluate(model, val.images, val.labels, meta["mean"], 64)
+    from zfviz.train import predict
+    assert accuracy(predict(model, val.images, meta["mean"], 64, ten=False), val.labels, 5) == pytest.approx(e["top5"])
+    assert (tmp_path / cfg.run_name() / "predictions").is_dir()  # cached: a second call reads the file
+    assert torch.equal(run_predictions(tmp_path / cfg.run_name(), 2, val), probs)
+    with pytest.raises(ValueError, match="no metrics for epoch 1"):
+        # a 1-epoch view of a run with epoch-1 snapshot but a trimmed metrics file
+        m = pd.read_csv(tmp_path / cfg.run_name() / "metrics.csv")
+        m[m.epoch != 1].to_csv(tmp_path / cfg.run_name() / "metrics.csv", index=False)
+        run_metrics([TrainConfig(dataset=str(tiny_folder), epochs=1, **CFG)], runs_dir=tmp_path)

@@ -63,6 +63,20 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _atlas(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .atlas import build_atlas
+    from .book import REPO
+    from .experiment import load_experiment
+
+    exp = load_experiment(args.model, args.profile, args.seed, data_root=args.data_root, progress=not args.no_progress)
+    out = Path(args.out) if args.out else REPO / "book" / "atlas"
+    maps = build_atlas(exp, out, layers=args.layers, progress=not args.no_progress)
+    print(f"[zfviz atlas] {len(maps)} maps of {exp.run.name} -> {out / 'index.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m zfviz", description=__doc__)
@@ -100,6 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--nbval-references", action="store_true",
                    help="instead: regenerate tests/nbval (smoke profile, only checked outputs kept)")
     b.set_defaults(func=_book)
+    a = sub.add_parser("atlas", help="write the feature atlas pages (every conv map's top-9 and evolution)")
+    a.add_argument("--model", default="zf", choices=list(VARIANTS))
+    a.add_argument("--profile", default="cpu", choices=list(PROFILES))
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")
+    a.add_argument("--layers", nargs="+", default=None, help="conv layers (default: all)")
+    a.add_argument("--out", default=None, help="default: book/atlas (what the site shows)")
+    a.add_argument("--no-progress", action="store_true")
+    a.set_defaults(func=_atlas)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,30 @@
+"""The feature atlas covers every map of every conv layer, one sheet each, and its pages link them all."""
+
+import re
+
+import pytest
+from PIL import Image
+
+from zfviz.atlas import build_atlas
+from zfviz.experiment import load_experiment
+from zfviz.models import feature_shapes
+
+
+def test_atlas_covers_every_map(tiny_folder, tmp_path):
+    exp = load_experiment("zf", "smoke", 3, dataset=str(tiny_folder), epochs=2, init="kaiming", lr=1e-3,
+                          batch_size=8, runs_dir=str(tmp_path / "runs"))
+    maps = build_atlas(exp, tmp_path / "atlas", k=4, thumb=16, progress=False)
+    shapes = feature_shapes(exp.model)
+    for layer in ("conv1", "conv2", "conv3", "conv4", "conv5"):
+        n = shapes[layer][0]
+        assert sorted(maps[maps.layer == layer].channel) == list(range(n))
+        page = (tmp_path / "atlas" / f"{layer}.md").read_text()
+        linked = re.findall(r"\]\((img/[^)]+\.webp)\)", page)
+        assert len(linked) == n and all((tmp_path / "atlas" / f).exists() for f in linked)
+    # a sheet: 2x2 projections beside 2x2 patches, then one projection per saved epoch (1 and 2) below
+    w, h = Image.open(tmp_path / "atlas" / maps.file.iloc[0]).size
+    assert (w, h) == (2 * (2 * 18 + 2) + 4, (2 * 18 + 2) + 4 + (16 + 4))
+    index = (tmp_path / "atlas" / "index.md").read_text()
+    assert all(f"]({layer}.md)" in index for layer in ("conv1", "conv5"))
+    with pytest.raises(ValueError, match="the atlas covers conv layers"):
+        build_atlas(exp, tmp_path / "bad", layers=["fc7"], progress=False)

@@ -1,0 +1,64 @@
+"""The companion report's small CNN and its data: shapes, the offline Fashion-MNIST fallback, clear errors."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from zfviz.mnist import FASHION_FILES, load_digits, predict_small, small_cnn, train_small
+
+
+def _write_idx(path, array, magic):
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def fake_fashion(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    src = tmp_path / "fashion"
+    src.mkdir()
+    for name, n in (("train", 40), ("t10k", 20)):
+        y = np.arange(n) % 10
+        x = (rng.random((n, 28, 28)) * 40).astype(np.uint8)
+        x[np.arange(n), 2 * y, :] = 255  # the class is a bright row: learnable
+        _write_idx(src / f"{name}-images-idx3-ubyte.gz", x, 2051)
+        _write_idx(src / f"{name}-labels-idx1-ubyte.gz", y, 2049)
+    monkeypatch.setenv("ZFVIZ_FASHION_MNIST", str(src))
+    return src
+
+
+def test_small_cnn_shapes():
+    model = small_cnn()
+    assert [n for n, _ in model.named_children()][:3] == ["conv1", "relu1", "conv2"]
+    assert model[:2](torch.zeros(1, 1, 28, 28)).shape == (1, 32, 13, 13)
+    assert model[:4](torch.zeros(1, 1, 28, 28)).shape == (1, 64, 6, 6)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_fashion_fallback_loads_and_trains(fake_fashion, tmp_path):
+    d = load_digits("fashion-mnist", root=tmp_path / "cache")
+    assert d.name == "Fashion-MNIST" and d.train_x.shape == (40, 1, 28, 28) and d.test_y.shape == (20,)
+    assert d.train_x.dtype == torch.uint8 and d.classes[0] == "T-shirt/top"
+    assert all((tmp_path / "cache" / "FashionMNIST" / "raw" / f).exists() for f in FASHION_FILES)
+    model = small_cnn()
+    hist = train_small(model, d.train_x, d.train_y, epochs=40, batch_size=8, lr=3e-3, progress=False)
+    assert hist.train_loss.iloc[-1] < hist.train_loss.iloc[0] / 3
+    assert (predict_small(model, d.test_x).argmax(1) == d.test_y).float().mean() > 0.5
+
+
+def test_clear_errors(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="valid: 'auto', 'mnist', 'fashion-mnist'"):
+        load_digits("cifar")
+    with pytest.raises(ValueError, match="MNIST is not cached"):
+        load_digits("mnist", root=tmp_path, download=False)
+    monkeypatch.setenv("ZFVIZ_FASHION_MNIST", str(tmp_path / "nowhere"))
+    monkeypatch.setattr("zfviz.mnist.FASHION_DIRS", ())
+    with pytest.raises(ValueError, match="dataset-fashion-mnist"):
+        load_digits("fashion-mnist", root=tmp_path)
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        train_small(small_cnn(), torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.long),
+                    epochs=0)

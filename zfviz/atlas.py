@@ -1,0 +1,125 @@
+"""The feature atlas: one book page per conv layer showing every feature map of a trained model, each as one small
+image sheet (its top-9 deconvnet projections beside the image patches, and the projection of its strongest
+activation at every saved epoch). ``python -m zfviz atlas`` writes it from a cached run."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torchvision.utils import make_grid
+from tqdm import tqdm
+
+from .analysis.topk import TopProjections, cut, project_top, top_activations
+from .checkpoint import atomic_write
+from .data import class_name
+from .experiment import Experiment
+from .models import CONV_LAYERS, layer_names
+from .plots import show_image, show_projection
+
+
+def _thumb(x: torch.Tensor, box: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(cut(x, box)[None].float(), size=(size, size), mode="bilinear", align_corners=False)[0]
+
+
+def _rgb(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(array).permute(2, 0, 1).float()
+
+
+def map_sheet(top: TopProjections, rows: pd.Index, evolution: list[tuple[TopProjections, int]], mean: torch.Tensor,
+              thumb: int = 40, k: int = 9) -> torch.Tensor:
+    """One map's sheet, RGB in [0, 1]: a grid of its top-k projections, the matching patches, and below them the
+    strongest projection at each saved epoch (``evolution``: a TopProjections and the row index of this map)."""
+    side = int(math.ceil(math.sqrt(k)))
+    crop = top.inputs.shape[-1]
+    mean_c = mean[..., (mean.shape[-2] - crop) // 2:, (mean.shape[-1] - crop) // 2:][..., :crop, :crop]
+    proj, patch = [], []
+    for i in rows:
+        box = top.projection.boxes[i]
+        proj.append(_rgb(show_projection(_thumb(top.projection.pixels[i], box, thumb))))
+        patch.append(_rgb(show_image(_thumb(top.inputs[i] + mean_c.to(top.inputs.device), box, thumb))))
+    blank = torch.ones(3, thumb, thumb)
+    proj += [blank] * (side * side - len(proj))
+    patch += [blank] * (side * side - len(patch))
+    upper = torch.cat([make_grid(proj, nrow=side, padding=2, pad_value=1), torch.ones(3, side * (thumb + 2) + 2, 4),
+                       make_grid(patch, nrow=side, padding=2, pad_value=1)], 2)
+    if evolution:
+        evo = [_rgb(show_projection(_thumb(tp.projection.pixels[i], tp.projection.boxes[i], thumb)))
+               for tp, i in evolution]
+        lower = make_grid(evo, nrow=len(evo), padding=2, pad_value=1)
+        width = max(upper.shape[2], lower.shape[2])
+        pad = lambda t: F.pad(t, (0, width - t.shape[2]), value=1.0)
+        upper = torch.cat([pad(upper), torch.ones(3, 4, width), pad(lower)], 1)
+    return upper.clamp(0, 1)
+
+
+def _save_webp(sheet: torch.Tensor, path: Path) -> None:
+    img = Image.fromarray((sheet.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: img.save(tmp, format="WEBP", quality=70, method=6))
+
+
+def build_atlas(exp: Experiment, out: str | Path, *, layers: list[str] | None = None, k: int = 9, thumb: int = 40,
+                progress: bool = True) -> pd.DataFrame:
+    """Write the atlas of ``exp``'s model into ``out``: ``index.md``, one ``<layer>.md`` per layer and one WebP sheet
+    per feature map under ``img/<layer>/``. Mines the validation split. Returns one row per map written."""
+    valid = [n for n in layer_names(exp.model) if n in CONV_LAYERS]
+    layers = valid if layers is None else layers
+    bad = [layer for layer in layers if layer not in valid]
+    if bad:
+        raise ValueError(f"unknown layers {bad}; the atlas covers conv layers: {valid}")
+    out = Path(out)
+    images, mean, crop = exp.val.images, exp.mean, exp.crop
+    table = top_activations(exp.model, images, mean, crop, layers, k=k, progress=progress)
+    top = project_top(exp.model, images, mean, crop, table)
+    t = top.table.reset_index(drop=True)
+    epochs = sorted(e for e in exp.snapshots() if e <= exp.epoch)
+    evolution: dict[int, tuple[TopProjections, pd.DataFrame]] = {}
+    for e in tqdm(epochs, disable=not progress, desc="epochs"):
+        net = exp.at_epoch(e).to(mean.device)
+        tp = project_top(net, images, mean, crop, top_activations(net, images, mean, crop, layers, k=1,
+                                                                   progress=False))
+        evolution[e] = (tp, tp.table.reset_index(drop=True).set_index(["layer", "channel"]))
+    labels = exp.val.labels
+    records = []
+    for layer in layers:
+        sel = t[t.layer == layer]
+        for ch, rows in tqdm(sel.groupby("channel"), disable=not progress, desc=f"{layer} sheets"):
+            rows = rows.sort_values("rank")
+            evo = [(tp, int(ix.index.get_loc((layer, ch)))) for tp, ix in (evolution[e] for e in epochs)]
+            sheet = map_sheet(top, rows.index, evo, mean.cpu(), thumb, k)
+            rel = Path("img") / layer / f"{layer}_{ch:04d}.webp"
+            _save_webp(sheet, out / rel)
+            counts = Counter(class_name(exp.val.classes[int(labels[i])]) for i in rows.image)
+            records.append({"layer": layer, "channel": int(ch), "file": str(rel), "top_value": float(rows.value.max()),
+                            "classes": ", ".join(f"{n} x{c}" if c > 1 else n for n, c in counts.most_common())})
+    maps = pd.DataFrame(records)
+    _write_pages(exp, out, maps, epochs, k)
+    return maps
+
+
+def _write_pages(exp: Experiment, out: Path, maps: pd.DataFrame, epochs: list[int], k: int) -> None:
+    run = f"`{exp.run.name}` (profile `{exp.profile.name}`, {exp.epoch} epochs)"
+    how = (f"Each sheet: left, the deconvnet projections of the map's {k} strongest activations over the validation "
+           f"split ({len(exp.val)} images, one activation per image), each cut to its receptive field; right, the "
+           f"image patches there; below, the projection of the map's strongest activation after epochs "
+           f"{', '.join(map(str, epochs))}. Captions list the classes of the {k} images.")
+    index = ["# Feature atlas", "", f"Every feature map of conv1-conv5 of {run}, generated by "
+             f"`python -m zfviz atlas --profile {exp.profile.name}`.", "", how, "",
+             "| layer | maps | page |", "|---|---|---|"]
+    for layer, part in maps.groupby("layer", sort=False):
+        index.append(f"| {layer} | {len(part)} | [{layer}]({layer}.md) |")
+        lines = [f"# Atlas: {layer}", "", f"All {len(part)} maps of {layer} of {run}. {how}", "",
+                 "::::{grid} 2 3 4 4", ":gutter: 1", ""]
+        for r in part.itertuples():
+            lines += [":::{grid-item}", f"**{layer} map {r.channel}**", "", r.classes, "",
+                      f"![{layer} map {r.channel}]({r.file})", ":::", ""]
+        lines += ["::::", ""]
+        atomic_write(out / f"{layer}.md", lambda tmp, text="\n".join(lines): Path(tmp).write_text(text))
+    atomic_write(out / "index.md", lambda tmp: Path(tmp).write_text("\n".join(index) + "\n"))

@@ -1,0 +1,133 @@
+"""The companion report's small CNN (Sec. 6): MNIST when torchvision can download it, otherwise Fashion-MNIST from
+Debian's ``dataset-fashion-mnist`` package; the model, and an Adam training loop over in-memory uint8 tensors."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .checkpoint import atomic_write
+from .data import batch_indices, cache_root
+
+FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)  # Debian's dataset-fashion-mnist
+FASHION_ENV = "ZFVIZ_FASHION_MNIST"
+FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte")
+
+
+@dataclass
+class Digits:
+    """A 28x28 greyscale classification set in memory: uint8 images (N, 1, 28, 28) and int64 labels."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list[str]
+
+
+def small_cnn(num_classes: int = 10, in_channels: int = 1, dropout: float = 0.3) -> nn.Sequential:
+    """The report's MNIST model: conv 3x3/2 (32) - conv 3x3/2 (64) - max pool 2 - fc 128 + dropout - fc."""
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(in_channels, 32, 3, stride=2)), ("relu1", nn.ReLU()),  # 28 -> 13
+        ("conv2", nn.Conv2d(32, 64, 3, stride=2)), ("relu2", nn.ReLU()),  # 13 -> 6
+        ("pool2", nn.MaxPool2d(2)), ("flatten", nn.Flatten()),  # 6 -> 3
+        ("fc3", nn.Linear(64 * 3 * 3, 128)), ("relu3", nn.ReLU()), ("drop3", nn.Dropout(dropout)),
+        ("fc4", nn.Linear(128, num_classes)),
+    ]))
+
+
+def _fashion_source() -> Path | None:
+    for d in ([os.environ[FASHION_ENV]] if os.environ.get(FASHION_ENV) else []) + list(FASHION_DIRS):
+        if all((Path(d) / f"{f}.gz").exists() or (Path(d) / f).exists() for f in FASHION_FILES):
+            return Path(d)
+    return None
+
+
+def load_digits(dataset: str = "auto", *, root: str | os.PathLike | None = None, download: bool = True) -> Digits:
+    """MNIST (``"mnist"``, torchvision's checksum-verified download), Fashion-MNIST (``"fashion-mnist"``, from
+    Debian's package or ``$ZFVIZ_FASHION_MNIST``), or ``"auto"``: MNIST if it is cached or downloads, else Fashion-MNIST.
+    """
+    from torchvision import datasets
+
+    if dataset not in ("auto", "mnist", "fashion-mnist"):
+        raise ValueError(f"unknown dataset {dataset!r}; valid: 'auto', 'mnist', 'fashion-mnist'")
+    root = Path(root) if root is not None else cache_root() / "digits"
+    errors = []
+    if dataset in ("auto", "mnist"):
+        try:
+            train = datasets.MNIST(root, train=True, download=download)
+            test = datasets.MNIST(root, train=False, download=download)
+            return Digits("MNIST", train.data[:, None], train.targets, test.data[:, None], test.targets,
+                          list(train.classes))
+        except (RuntimeError, OSError) as e:  # offline: torchvision raises after trying its mirrors
+            errors.append(f"MNIST: {e}")
+            if dataset == "mnist":
+                raise ValueError(f"MNIST is not cached under {root} and could not be downloaded: {e}") from e
+    src = _fashion_source()
+    if src is None:
+        raise ValueError("no digits dataset: " + "; ".join(errors) + f"; Fashion-MNIST not found in {FASHION_DIRS} "
+                         f"or ${FASHION_ENV} (install Debian's dataset-fashion-mnist, or point ${FASHION_ENV} at the "
+                         "four idx files)")
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for f in FASHION_FILES:  # torchvision reads the unpacked idx files from <root>/FashionMNIST/raw
+        if not (raw / f).exists():
+            packed = src / f"{f}.gz"
+            if packed.exists():
+                atomic_write(raw / f, lambda tmp, p=packed: shutil.copyfileobj(gzip.open(p), open(tmp, "wb")))
+            else:
+                atomic_write(raw / f, lambda tmp, p=src / f: shutil.copyfile(p, tmp))
+    train = datasets.FashionMNIST(root, train=True, download=False)
+    test = datasets.FashionMNIST(root, train=False, download=False)
+    return Digits("Fashion-MNIST", train.data[:, None], train.targets, test.data[:, None], test.targets,
+                  list(train.classes))
+
+
+def scale(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images on the small CNN's input scale, [-0.5, 0.5]."""
+    return x.float() / 255 - 0.5
+
+
+def train_small(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, epochs: int = 2,
+                batch_size: int = 128, lr: float = 1e-3, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """Adam on uint8 images (scaled to [-0.5, 0.5]); returns the loss and accuracy per epoch."""
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    rows = []
+    for epoch in range(1, epochs + 1):
+        gen = torch.Generator().manual_seed(seed * 1_000 + epoch)
+        model.train()
+        loss_sum = correct = 0.0
+        for idx in tqdm(batch_indices(len(labels), batch_size, shuffle=True, generator=gen), disable=not progress,
+                        desc=f"epoch {epoch}/{epochs}", leave=False):
+            logits = model(scale(images[idx]))
+            loss = F.cross_entropy(logits, labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            correct += float((logits.argmax(1) == labels[idx]).sum())
+        rows.append({"epoch": epoch, "train_loss": loss_sum / len(labels), "train_acc": 100 * correct / len(labels)})
+    model.eval()
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def predict_small(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Logits of the small CNN for uint8 images."""
+    model.eval()
+    return torch.cat([model(scale(images[i:i + batch_size])) for i in range(0, len(images), batch_size)])
