@@ -57,3 +57,21 @@ def test_bad_inputs(model):
         activation_maximization(model, "conv9", 0, 64)
     with pytest.raises(ValueError, match="unknown class in targets"):
         saliency(model, torch.zeros(1, 3, 64, 64), [9])
+
+
+def test_class_model_input_scale_is_a_change_of_units(model):
+    class Scaled(torch.nn.Module):
+        def __init__(self, inner, s):
+            super().__init__()
+            self.inner, self.s = inner, s
+
+        def forward(self, x):
+            return self.inner(self.s * x)
+
+    s = 37.0
+    x0 = torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(2)) * 20
+    a, ha = class_model(model, 1, 64, steps=5, init=x0, input_scale=s)
+    b, hb = class_model(Scaled(model, s), 1, 64, steps=5, init=x0 / s)
+    assert torch.allclose(a, s * b, rtol=1e-4, atol=1e-3) and ha.score.tolist() == pytest.approx(hb.score.tolist())
+    with pytest.raises(ValueError, match="input_scale must be a finite positive number"):
+        class_model(model, 1, 64, input_scale=float("inf"))

@@ -58,6 +58,13 @@ def test_bad_parameter_stops_with_one_clear_error(tmp_path):
         book.execute("01_training", tmp_path, {"profile": "laptop"}, progress=False)
     with pytest.raises(papermill.PapermillExecutionError, match="k must be an int in 1..25, got 'nine'"):
         book.execute("02_fig2_top9", tmp_path, {"profile": "smoke", "k": "nine"}, progress=False)
+    with pytest.raises(papermill.PapermillExecutionError, match="unknown class 'unicorn'; valid: tench"):
+        book.execute("12_companion_gradients", tmp_path, {"profile": "smoke", "class_models": ["unicorn"]},
+                     progress=False)
+    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown layers \['conv9'\]; valid"):
+        book.execute("11_table7_probes", tmp_path, {"profile": "smoke", "svm_layers": ["conv9"]}, progress=False)
+    with pytest.raises(papermill.PapermillExecutionError, match="seeds must be a non-empty list"):
+        book.execute("08_table2_imagenet", tmp_path, {"profile": "smoke", "seeds": "0"}, progress=False)
     assert not list(tmp_path.glob("*.ipynb")), "no half-written notebook is left behind"
 
 

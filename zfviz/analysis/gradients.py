@@ -63,13 +63,17 @@ def activation_maximization(model: nn.Module, layer: str, channel: int, size: in
 
 
 def class_model(model: nn.Module, target: int, size: int, *, steps: int = 100, step_size: float = 0.5,
-                alpha: float = 0.1, init: torch.Tensor | None = None,
+                alpha: float = 0.1, init: torch.Tensor | None = None, input_scale: float = 1.0,
                 seed: int = 0) -> tuple[torch.Tensor, pd.DataFrame]:
     """Class model visualization: gradient ascent on S_c(I) - alpha * ||I||_1, S_c the unnormalized class score.
 
-    ``init``: a starting image (3, size, size), e.g. the class's mean image; default N(0, 1) noise.
-    Returns the image and per step the score and the objective.
+    The model sees ``input_scale * I``: with the data's pixel standard deviation there, ``I`` is in standardized
+    units, where the report's step 0.5, alpha 0.1 and N(0, 1) noise were chosen. ``init``: a starting model input
+    (3, size, size), e.g. the class's mean image; default N(0, 1) noise in ``I`` units.
+    Returns the model input (``input_scale * I``) and per step the score and the objective.
     """
+    if not isinstance(input_scale, (int, float)) or not math.isfinite(input_scale) or input_scale <= 0:
+        raise ValueError(f"input_scale must be a finite positive number, got {input_scale!r}")
     _check_steps(steps, step_size)
     if not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
         raise ValueError(f"alpha must be a finite non-negative number, got {alpha!r}")
@@ -79,18 +83,20 @@ def class_model(model: nn.Module, target: int, size: int, *, steps: int = 100, s
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < c:
         raise ValueError(f"unknown class {target!r}: valid 0..{c - 1}")
     if init is None:
-        init = torch.randn(3, size, size, generator=torch.Generator().manual_seed(seed))
-    x = init.detach().clone().float().to(dev)[None].requires_grad_(True)
+        x = torch.randn(3, size, size, generator=torch.Generator().manual_seed(seed))
+    else:
+        x = init.detach().clone().float() / input_scale
+    x = x.to(dev)[None].requires_grad_(True)
     history = []
     with _frozen(model):
         for t in range(steps):
-            score = model(x)[0, target]
+            score = model(input_scale * x)[0, target]
             objective = score - alpha * x.abs().sum()
             (grad,) = torch.autograd.grad(objective, x)
             history.append({"step": t, "score": float(score.detach()), "objective": float(objective.detach())})
             with torch.no_grad():
                 x += step_size * grad
-    return x.detach()[0], pd.DataFrame(history)
+    return input_scale * x.detach()[0], pd.DataFrame(history)
 
 
 def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | list[int]) -> torch.Tensor:
