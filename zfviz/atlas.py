@@ -116,7 +116,7 @@ def _write_pages(exp: Experiment, out: Path, maps: pd.DataFrame, epochs: list[in
     for layer, part in maps.groupby("layer", sort=False):
         index.append(f"| {layer} | {len(part)} | [{layer}]({layer}.md) |")
         lines = [f"# Atlas: {layer}", "", f"All {len(part)} maps of {layer} of {run}. {how}", "",
-                 "::::{grid} 2 3 4 4", ":gutter: 1", ""]
+                 "::::{grid} 1 2 3 3", ":gutter: 1", ""]
         for r in part.itertuples():
             lines += [":::{grid-item}", f"**{layer} map {r.channel}**", "", r.classes, "",
                       f"![{layer} map {r.channel}]({r.file})", ":::", ""]
