@@ -197,3 +197,12 @@ def test_predict_matches_evaluate_and_run_metrics_reads_the_epoch(tiny_folder, t
         m = pd.read_csv(tmp_path / cfg.run_name() / "metrics.csv")
         m[m.epoch != 1].to_csv(tmp_path / cfg.run_name() / "metrics.csv", index=False)
         run_metrics([TrainConfig(dataset=str(tiny_folder), epochs=1, **CFG)], runs_dir=tmp_path)
+
+
+def test_ten_crop_only_at_the_end_changes_no_weights(tiny_folder, tmp_path):
+    cfg = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
+    every = train(cfg, tmp_path / "every", progress=False)
+    final = train(cfg, tmp_path / "final", progress=False, ten_crop_every_snapshot=False)
+    assert every.val10_top1.notna().tolist() == [True, True] and final.val10_top1.notna().tolist() == [False, True]
+    assert final.val10_top1.iloc[-1] == every.val10_top1.iloc[-1]
+    _assert_same_weights(_weights(tmp_path / "every" / "checkpoint.pt"), _weights(tmp_path / "final" / "checkpoint.pt"))

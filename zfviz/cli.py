@@ -26,7 +26,8 @@ def _train(args: argparse.Namespace) -> int:
                       plateau_patience=args.plateau_patience, train_per_class=args.train_per_class, split=args.split)
     out = args.out or default_runs_dir() / cfg.run_name()
     try:
-        df = train(cfg, out, root=args.data_root, device=args.device, progress=not args.no_progress)
+        df = train(cfg, out, root=args.data_root, device=args.device, progress=not args.no_progress,
+                   ten_crop_every_snapshot=not args.ten_crop_final_only)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--train-per-class", type=int, default=None,
                    help="few-shot (Tables 4-6): train on this many images per class of the val split, test on the rest")
     t.add_argument("--split", type=int, default=0, help="which random few-shot split")
+    t.add_argument("--ten-crop-final-only", action="store_true",
+                   help="score 10-crop validation only after the last epoch, not at every snapshot epoch")
     t.add_argument("--init", default="paper", choices=["paper", "kaiming"])
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")

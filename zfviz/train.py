@@ -226,10 +226,13 @@ def _fmt(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: str | None = None,
-          device: str | None = None, progress: bool = True, stop_after: int | None = None) -> pd.DataFrame:
+          device: str | None = None, progress: bool = True, stop_after: int | None = None,
+          ten_crop_every_snapshot: bool = True) -> pd.DataFrame:
     """Train (or resume) the run ``cfg`` into ``out_dir``; returns the per-epoch metrics as a tidy DataFrame.
 
     ``stop_after`` ends this call after that epoch (the run stays resumable), e.g. to time-box a session.
+    ``ten_crop_every_snapshot=False`` scores 10-crop validation only after the last epoch (snapshots are still saved;
+    the weights are the same either way): a saving when only the final number is wanted, as for Table 3's rows.
     """
     cfg = cfg.resolved()
     p = get_profile(cfg.profile)
@@ -309,7 +312,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
         is_snapshot = final or (epoch in SNAPSHOT_EPOCHS and not cfg.few_shot)
         val = evaluate(model, val_x, val_y, mean, p.input_size, device=dev) if final or not cfg.few_shot else {}
         val10 = evaluate(model, val_x, val_y, mean, p.input_size, ten=True, device=dev) \
-            if is_snapshot and not cfg.few_shot else {}
+            if is_snapshot and not cfg.few_shot and (final or ten_crop_every_snapshot) else {}
         row = dict(model=cfg.model, profile=cfg.profile, seed=cfg.seed, epoch=epoch, lr=opt.param_groups[0]["lr"],
                    train_loss=loss_sum / n, train_top1=100 * top1 / n, train_top5=100 * top5 / n,
                    val_loss=val.get("loss", nan), val_top1=val.get("top1", nan), val_top5=val.get("top5", nan),
