@@ -34,6 +34,7 @@ from .models import ConvNet, build_model, clip_feature_scale, eval_mode, model_f
 from .profiles import get_profile
 
 SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
+CHECKPOINT_SECONDS = 30.0  # the resumable checkpoint is written at least this often (and after every longer epoch)
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
 
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     nan = float("nan")
+    saved_at = time.perf_counter()
     for epoch in range(start + 1, last + 1):
         t0 = time.perf_counter()
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
@@ -328,7 +330,11 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
                 checkpoint.save(_snapshot(state), out / "snapshots" / f"epoch_{epoch:03d}.pt")
             pd.DataFrame(rows).to_csv(out / "metrics.csv.tmp", index=False)
             os.replace(out / "metrics.csv.tmp", out / "metrics.csv")
-            checkpoint.save(state, ckpt_path)  # last: a checkpoint implies its snapshot and metrics exist
+            # Resumable state after every epoch, except that epochs of a few seconds (few-shot runs) save at most
+            # every CHECKPOINT_SECONDS: a resume then redoes those epochs and ends with the same weights.
+            if epoch == last or is_snapshot or time.perf_counter() - saved_at >= CHECKPOINT_SECONDS:
+                checkpoint.save(state, ckpt_path)  # last: a checkpoint implies its snapshot and metrics exist
+                saved_at = time.perf_counter()
         if world > 1:
             dist.barrier()
     return pd.DataFrame(rows)
