@@ -43,17 +43,14 @@ from IPython.display import Markdown, display
 
 from zfviz.experiment import run_metrics, run_predictions
 from zfviz.paper import TABLE2
+from zfviz.params import check_int, check_int_list
 from zfviz.profiles import get_profile
 from zfviz.report import structure
 from zfviz.train import TrainConfig, accuracy, prepare_data
 
 p = get_profile(profile)
-epochs = p.ablation_epochs if epochs is None else epochs
-if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-    raise ValueError(f"epochs must be a positive int or None, got {epochs!r}")
-if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
-        and len(set(seeds)) == len(seeds)):
-    raise ValueError(f"seeds must be a non-empty list of distinct non-negative ints, got {seeds!r}")
+epochs = check_int("epochs", p.ablation_epochs if epochs is None else epochs)
+check_int_list("seeds", seeds)
 ARCHS = {"alexnet": "AlexNet replica", "zf": "ZF (Fig. 3)", "zf-wide": "ZF, layers 3,4,5: 512,1024,512 maps"}
 runs = run_metrics([TrainConfig(m, profile, seed=s, epochs=epochs) for m in ARCHS for s in seeds],
                    runs_dir=runs_dir, data_root=data_root)

@@ -44,17 +44,15 @@ from IPython.display import Markdown, display
 
 from zfviz.experiment import run_metrics
 from zfviz.paper import TABLE3
+from zfviz.params import check_int, check_int_list
 from zfviz.profiles import get_profile
 from zfviz.report import structure
 from zfviz.train import TrainConfig
 
 p = get_profile(profile)
-epochs = p.ablation_epochs if epochs is None else epochs
-if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-    raise ValueError(f"epochs must be a positive int or None, got {epochs!r}")
-for name, v in (("seeds", seeds), ("baseline_seeds", baseline_seeds)):
-    if not (isinstance(v, list) and v and all(isinstance(s, int) and s >= 0 for s in v) and len(set(v)) == len(v)):
-        raise ValueError(f"{name} must be a non-empty list of distinct non-negative ints, got {v!r}")
+epochs = check_int("epochs", p.ablation_epochs if epochs is None else epochs)
+check_int_list("seeds", seeds)
+check_int_list("baseline_seeds", baseline_seeds)
 runs = run_metrics([TrainConfig(m, profile, seed=s, epochs=epochs) for m in TABLE3.index for s in seeds],
                    runs_dir=runs_dir, data_root=data_root)
 base = run_metrics([TrainConfig(m, profile, seed=s, epochs=epochs) for m in ("alexnet", "zf") for s in baseline_seeds],

@@ -52,21 +52,17 @@ from zfviz.analysis.probes import layer_features, probe, summarize
 from zfviz.data import load_split
 from zfviz.experiment import load_experiment, run_metrics
 from zfviz.paper import TRANSFER
+from zfviz.params import check_int, check_int_list
 from zfviz.report import structure
 from zfviz.train import TrainConfig
 
 for name, v in (("seed", seed), ("model_seed", model_seed)):
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {v!r}")
+    check_int(name, v, minimum=0)
 for name, v in (("splits", splits), ("scratch_batch", scratch_batch)):
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-if not (isinstance(per_class, list) and per_class and all(isinstance(k, int) and k >= 1 for k in per_class)):
-    raise ValueError(f"per_class must be a non-empty list of positive ints, got {per_class!r}")
+    check_int(name, v)
+check_int_list("per_class", per_class, minimum=1)
 exp = load_experiment(model, profile, model_seed, data_root=data_root, runs_dir=runs_dir)
-steps = exp.profile.scratch_steps if scratch_steps is None else scratch_steps
-if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-    raise ValueError(f"scratch_steps must be a positive int or None, got {scratch_steps!r}")
+steps = check_int("scratch_steps", exp.profile.scratch_steps if scratch_steps is None else scratch_steps)
 pool = load_split(target, "val", exp.profile.resize, root=data_root, progress=False)
 n_classes = len(pool.classes)
 display(Markdown(f"Source model `{exp.run.name}` (Imagenette, {exp.epoch} epochs); target `{target}`: "
@@ -80,6 +76,9 @@ features = layer_features(exp.model, pool.images, exp.mean, exp.crop, "fc7", pro
 pre = pd.concat([probe(features, pool.labels, k, classifier="softmax", splits=splits, seed=seed,
                        max_test=exp.profile.val_per_class) for k in per_class])
 pre["training"] = "pretrained"
+if not pre.converged.all():
+    display(Markdown(f"The softmax solver stopped at its iteration cap on {int((~pre.converged).sum())} of "
+                     f"{len(pre)} fits (their accuracies are still reported)."))
 
 # %% [markdown]
 # ## From scratch: the same architecture, only the target's few images

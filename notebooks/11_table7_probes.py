@@ -47,15 +47,13 @@ from zfviz.data import load_split
 from zfviz.experiment import load_experiment
 from zfviz.models import layer_names
 from zfviz.paper import TABLE7
+from zfviz.params import check_int, check_int_list
 from zfviz.report import structure
 
 for name, v in (("seed", seed), ("model_seed", model_seed)):
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {v!r}")
-if not isinstance(splits, int) or isinstance(splits, bool) or splits < 1:
-    raise ValueError(f"splits must be a positive int, got {splits!r}")
-if not (isinstance(per_class, list) and per_class and all(isinstance(k, int) and k >= 1 for k in per_class)):
-    raise ValueError(f"per_class must be a non-empty list of positive ints, got {per_class!r}")
+    check_int(name, v, minimum=0)
+check_int("splits", splits)
+check_int_list("per_class", per_class, minimum=1)
 exp = load_experiment(model, profile, model_seed, data_root=data_root, runs_dir=runs_dir)
 valid = layer_names(exp.model)
 bad = [layer for layer in svm_layers + softmax_layers if layer not in valid]
@@ -85,6 +83,7 @@ paper = TABLE7.set_index(["classifier", "layer"])
 table["Caltech-101 30/class (different dataset)"] = paper.caltech101_30.reindex(table.index)
 table["Caltech-256 60/class (different dataset)"] = paper.caltech256_60.reindex(table.index)
 table["features"] = [dims[layer] for _, layer in table.index]
+table["solver converged (share of fits)"] = results.groupby(["classifier", "layer"]).converged.mean().reindex(table.index)
 table.round(1)
 
 # %% tags=["hide-input"]

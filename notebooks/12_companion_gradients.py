@@ -62,13 +62,13 @@ from zfviz.data import center_crop, class_name, per_class_subset
 from zfviz.deconv import project
 from zfviz.experiment import load_experiment
 from zfviz.mnist import load_digits, predict_small, scale, small_cnn, train_small
+from zfviz.params import check_int
 from zfviz.plots import show_image, show_projection
 from zfviz.report import structure
 
 for name, v in (("digit_epochs", digit_epochs), ("am_channels", am_channels), ("cm_steps", cm_steps),
                 ("am_steps", am_steps), ("occluder", occluder), ("stride", stride)):
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_int(name, v)
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)
 net = exp.model.cpu()
 mean = exp.mean.cpu()

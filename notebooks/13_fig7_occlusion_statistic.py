@@ -46,11 +46,11 @@ from scipy.stats import wilcoxon
 from zfviz.analysis.occlusion import projection_occlusion
 from zfviz.data import center_crop, class_name
 from zfviz.experiment import load_experiment
+from zfviz.params import check_int
 from zfviz.report import structure
 
 for name, v in (("n_images", n_images), ("occluder", occluder), ("n_random", n_random)):
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
+    check_int(name, v)
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)
 size = max(1, round(occluder * exp.crop / 224))
 pick = torch.randperm(len(exp.val), generator=torch.Generator().manual_seed(sample_seed))[:n_images].sort().values

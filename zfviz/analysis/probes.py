@@ -3,10 +3,13 @@ repeated random splits (scikit-learn), mean +- std."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -40,7 +43,8 @@ def layer_features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, c
 
 def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int, *, classifier: str = "svm",
           splits: int = 5, seed: int = 0, max_test: int | None = None, C: float = 1.0) -> pd.DataFrame:
-    """Accuracy (%) of a linear SVM or softmax classifier on ``k`` images per class, one row per split.
+    """Accuracy (%) of a linear SVM or softmax classifier on ``k`` images per class, one row per split (with whether
+    the solver converged).
 
     Split ``s`` is ``few_shot_split(labels, k, seed, s)``: the one a from-scratch run with that seed and split uses.
     Features are standardized; ``C`` is divided by the feature count, which is ``C`` for standardized features
@@ -55,9 +59,12 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
         tr, te = few_shot_split(y, k, seed, s, max_test)
         c = C / x.shape[1]  # = C on features scaled to unit norm per sample: the same regularization for every layer
         clf = LinearSVC(C=c, max_iter=5000) if classifier == "svm" else LogisticRegression(C=c, max_iter=2000)
-        model = make_pipeline(StandardScaler(), clf).fit(x[tr], y[tr])
+        with warnings.catch_warnings(record=True) as caught:  # reported per split instead of printed
+            warnings.simplefilter("always", ConvergenceWarning)
+            model = make_pipeline(StandardScaler(), clf).fit(x[tr], y[tr])
+        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         rows.append({"classifier": classifier, "k": k, "split": s, "accuracy": 100 * model.score(x[te], y[te]),
-                     "train": len(tr), "test": len(te)})
+                     "train": len(tr), "test": len(te), "converged": converged})
     return pd.DataFrame(rows)
 
 
