@@ -71,3 +71,19 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
 def summarize(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Mean and std of accuracy over splits, grouped by ``by``."""
     return results.groupby(by, sort=False)["accuracy"].agg(["mean", "std", "count"]).reset_index()
+
+
+def layer_probes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, crop: int,
+                 layers: dict[str, list[str]], per_class: list[int], *, splits: int = 5, seed: int = 0,
+                 max_test: int | None = None) -> pd.DataFrame:
+    """Table 7: for each classifier (``"svm"``/``"softmax"``) and each of its layers, ``probe`` the layer's features
+    with every k in ``per_class``; one row per split, with the layer and its feature count."""
+    rows = []
+    for layer in dict.fromkeys(name for names in layers.values() for name in names):
+        f = layer_features(model, images, mean, crop, layer, progress=False)
+        for classifier, names in layers.items():
+            if layer in names:
+                for k in per_class:
+                    r = probe(f, labels, k, classifier=classifier, splits=splits, seed=seed, max_test=max_test)
+                    rows.append(r.assign(layer=layer, features=f.shape[1]))
+    return pd.concat(rows, ignore_index=True)
