@@ -152,3 +152,18 @@ def test_filter_stats_flags_dead_filters(setup):
     df = filter_stats(model, images, mean, 64, "conv1")
     assert len(df) == model.conv1.out_channels and bool(df.dead[3]) and df.dead.sum() >= 1
     assert df.rms[3] == 0 and df.peak[3] == 0
+
+
+def test_layer_probes_rows_per_layer_classifier_k_and_split():
+    from zfviz.analysis.probes import layer_probes
+
+    torch.manual_seed(0)
+    model = zfnet(3, width=0.125, input_size=64, init="kaiming").eval()
+    images = torch.randint(0, 256, (30, 3, 72, 72), dtype=torch.uint8)
+    labels = torch.arange(30) % 3
+    df = layer_probes(model, images, labels, pixel_mean(images), 64, {"svm": ["conv1", "fc7"], "softmax": ["fc7"]},
+                      [2, 4], splits=2)
+    assert len(df) == (2 + 1) * 2 * 2
+    assert set(df.groupby(["classifier", "layer"]).size().index) == {("svm", "conv1"), ("svm", "fc7"),
+                                                                     ("softmax", "fc7")}
+    assert (df[df.layer == "fc7"].features == model.fc7.out_features).all()
