@@ -77,8 +77,8 @@ class TrainConfig:
             v = getattr(c, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite non-negative number, got {v!r}")
-        if c.train_per_class is not None and (not isinstance(c.train_per_class, int) or isinstance(c.train_per_class, bool)
-                                              or c.train_per_class < 1):
+        k = c.train_per_class
+        if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 1):
             raise ValueError(f"train_per_class must be a positive int or None, got {c.train_per_class!r}")
         if not isinstance(c.split, int) or isinstance(c.split, bool) or c.split < 0:
             raise ValueError(f"split must be a non-negative int, got {c.split!r}")
