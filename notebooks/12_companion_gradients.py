@@ -52,19 +52,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
 from zfviz.analysis.gradients import activation_maximization, class_model, saliency
 from zfviz.analysis.occlusion import as_grid, occlusion
-from zfviz.data import center_crop, class_name, per_class_subset
+from zfviz.data import center_crop, class_name, crop_of, per_class_subset
 from zfviz.deconv import project
 from zfviz.experiment import load_experiment
 from zfviz.mnist import load_digits, predict_small, scale, small_cnn, train_small
 from zfviz.params import check_int
 from zfviz.plots import show_image, show_projection
 from zfviz.report import structure
+from zfviz.train import accuracy
 
 for name, v in (("digit_epochs", digit_epochs), ("am_channels", am_channels), ("cm_steps", cm_steps),
                 ("am_steps", am_steps), ("occluder", occluder), ("stride", stride)):
@@ -74,6 +74,7 @@ net = exp.model.cpu()
 mean = exp.mean.cpu()
 wnids = exp.val.classes
 names = [class_name(w) for w in wnids]
+crop_mean = crop_of(mean, exp.crop)  # the mean image under the model's crop, to show inputs as pictures
 
 
 def class_index(c: str) -> int:
@@ -97,7 +98,7 @@ keep = per_class_subset(data.train_y, exp.profile.train_per_class)  # the profil
 torch.manual_seed(seed)
 small = small_cnn(len(data.classes))
 history = train_small(small, data.train_x[keep], data.train_y[keep], epochs=digit_epochs, seed=seed, progress=False)
-test_acc = 100 * float((predict_small(small, data.test_x).argmax(1) == data.test_y).float().mean())
+test_acc = accuracy(predict_small(small, data.test_x), data.test_y)
 display(Markdown(f"{data.name}: {len(keep)} training images, {digit_epochs} epochs of Adam; "
                  f"**test accuracy {test_acc:.1f}%** on {len(data.test_y)} images."))
 history.round(3)
@@ -179,8 +180,7 @@ for j, c in enumerate(cm_targets):
             prob = float(net(img[None]).softmax(-1)[0, c])
         cm_rows.append({"class": names[c], "init": init_name, "score before": hist.score.iloc[0],
                         "score after": hist.score.iloc[-1], "P(class) after": prob})
-        axes[i, j].imshow(show_projection(img) if init is None else show_image(img, center_crop(
-            mean[None], torch.zeros(()), exp.crop)[0]))
+        axes[i, j].imshow(show_projection(img) if init is None else show_image(img, crop_mean))
         axes[i, j].set_title(f"{names[c]}\nfrom {init_name}", fontsize=8)
         axes[i, j].set_axis_off()
 plt.tight_layout()
@@ -199,7 +199,6 @@ cms.round(3)
 
 # %% tags=["hide-input"]
 size, step = max(1, round(occluder * exp.crop / 224)), max(1, round(stride * exp.crop / 224))
-crop_mean = center_crop(mean[None], torch.zeros(()), exp.crop)[0]
 rows = []
 fig, axes = plt.subplots(len(cmp_targets), 4, figsize=(9, 2.3 * len(cmp_targets)), squeeze=False)
 for r, c in enumerate(cmp_targets):

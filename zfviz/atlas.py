@@ -16,16 +16,12 @@ from PIL import Image
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from .analysis.topk import TopProjections, cut, project_top, top_activations
+from .analysis.topk import TopProjections, project_top, top_activations
 from .checkpoint import atomic_write
-from .data import class_name
+from .data import class_name, crop_of
 from .experiment import Experiment
 from .models import CONV_LAYERS, layer_names
-from .plots import show_image, show_projection
-
-
-def _thumb(x: torch.Tensor, box: torch.Tensor, size: int) -> torch.Tensor:
-    return F.interpolate(cut(x, box)[None].float(), size=(size, size), mode="bilinear", align_corners=False)[0]
+from .plots import resized_patch, show_image, show_projection
 
 
 def _rgb(array: np.ndarray) -> torch.Tensor:
@@ -38,19 +34,19 @@ def map_sheet(top: TopProjections, rows: pd.Index, evolution: list[tuple[TopProj
     strongest projection at each saved epoch (``evolution``: a TopProjections and the row index of this map)."""
     side = int(math.ceil(math.sqrt(k)))
     crop = top.inputs.shape[-1]
-    mean_c = mean[..., (mean.shape[-2] - crop) // 2:, (mean.shape[-1] - crop) // 2:][..., :crop, :crop]
+    mean_c = crop_of(mean, crop)
     proj, patch = [], []
     for i in rows:
         box = top.projection.boxes[i]
-        proj.append(_rgb(show_projection(_thumb(top.projection.pixels[i], box, thumb))))
-        patch.append(_rgb(show_image(_thumb(top.inputs[i] + mean_c.to(top.inputs.device), box, thumb))))
+        proj.append(_rgb(show_projection(resized_patch(top.projection.pixels[i], box, thumb))))
+        patch.append(_rgb(show_image(resized_patch(top.inputs[i] + mean_c.to(top.inputs.device), box, thumb))))
     blank = torch.ones(3, thumb, thumb)
     proj += [blank] * (side * side - len(proj))
     patch += [blank] * (side * side - len(patch))
     upper = torch.cat([make_grid(proj, nrow=side, padding=2, pad_value=1), torch.ones(3, side * (thumb + 2) + 2, 4),
                        make_grid(patch, nrow=side, padding=2, pad_value=1)], 2)
     if evolution:
-        evo = [_rgb(show_projection(_thumb(tp.projection.pixels[i], tp.projection.boxes[i], thumb)))
+        evo = [_rgb(show_projection(resized_patch(tp.projection.pixels[i], tp.projection.boxes[i], thumb)))
                for tp, i in evolution]
         lower = make_grid(evo, nrow=len(evo), padding=2, pad_value=1)
         width = max(upper.shape[2], lower.shape[2])

@@ -34,6 +34,8 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
+from .params import check_int
+
 DATA_ENV = "ZFVIZ_DATA"
 CACHE_ENV = "ZFVIZ_CACHE"
 CACHE_VERSION = 1
@@ -144,9 +146,9 @@ def few_shot_split(labels: torch.Tensor | np.ndarray, k: int, seed: int, split: 
     The same ``(labels, k, seed, split)`` always gives the same indices, so a network trained from scratch on a split
     and a probe on pretrained features of that split see exactly the same images (Tables 4-7).
     """
-    for name, v in (("k", k), ("seed", seed), ("split", split)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (1 if name == "k" else 0):
-            raise ValueError(f"{name} must be a {'positive' if name == 'k' else 'non-negative'} int, got {v!r}")
+    check_int("k", k)
+    check_int("seed", seed, minimum=0)
+    check_int("split", split, minimum=0)
     y = np.asarray(labels)
     rng = np.random.default_rng([int(seed), int(split)])
     train, test = [], []
@@ -273,6 +275,11 @@ def center_crop(images: torch.Tensor, mean: torch.Tensor, crop: int) -> torch.Te
     """Mean-subtract a uint8 batch and take the centre ``crop`` square."""
     x = images.float() - mean.to(images.device)
     return TF.center_crop(x, [crop, crop])
+
+
+def crop_of(image: torch.Tensor, crop: int) -> torch.Tensor:
+    """The centre ``crop`` square of an image or of the mean image: the region ``center_crop`` gives the model."""
+    return TF.center_crop(image, [crop, crop])
 
 
 def ten_crop(images: torch.Tensor, mean: torch.Tensor, crop: int) -> torch.Tensor:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from . import checkpoint
 from .data import ImageSet
 from .models import ConvNet
 from .profiles import Profile, get_profile
-from . import checkpoint
 from .train import SNAPSHOT_EPOCHS, TrainConfig, ensure_trained, load_trained, predict, prepare_data
 
 

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from .checkpoint import atomic_write
 from .data import batch_indices, cache_root
+from .params import check_int
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)  # Debian's dataset-fashion-mnist
 FASHION_ENV = "ZFVIZ_FASHION_MNIST"
@@ -55,6 +56,14 @@ def _fashion_source() -> Path | None:
     return None
 
 
+def _unpack(src: Path, name: str, dest: str | os.PathLike) -> None:
+    if (src / f"{name}.gz").exists():
+        with gzip.open(src / f"{name}.gz") as fin, open(dest, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+    else:
+        shutil.copyfile(src / name, dest)
+
+
 def load_digits(dataset: str = "auto", *, root: str | os.PathLike | None = None, download: bool = True) -> Digits:
     """MNIST (``"mnist"``, torchvision's checksum-verified download), Fashion-MNIST (``"fashion-mnist"``, from
     Debian's package or ``$ZFVIZ_FASHION_MNIST``), or ``"auto"``: MNIST if it is cached or downloads, else Fashion-MNIST.
@@ -84,11 +93,7 @@ def load_digits(dataset: str = "auto", *, root: str | os.PathLike | None = None,
     raw.mkdir(parents=True, exist_ok=True)
     for f in FASHION_FILES:  # torchvision reads the unpacked idx files from <root>/FashionMNIST/raw
         if not (raw / f).exists():
-            packed = src / f"{f}.gz"
-            if packed.exists():
-                atomic_write(raw / f, lambda tmp, p=packed: shutil.copyfileobj(gzip.open(p), open(tmp, "wb")))
-            else:
-                atomic_write(raw / f, lambda tmp, p=src / f: shutil.copyfile(p, tmp))
+            atomic_write(raw / f, lambda tmp, f=f: _unpack(src, f, tmp))
     train = datasets.FashionMNIST(root, train=True, download=False)
     test = datasets.FashionMNIST(root, train=False, download=False)
     return Digits("Fashion-MNIST", train.data[:, None], train.targets, test.data[:, None], test.targets,
@@ -103,8 +108,7 @@ def scale(x: torch.Tensor) -> torch.Tensor:
 def train_small(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, epochs: int = 2,
                 batch_size: int = 128, lr: float = 1e-3, seed: int = 0, progress: bool = True) -> pd.DataFrame:
     """Adam on uint8 images (scaled to [-0.5, 0.5]); returns the loss and accuracy per epoch."""
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    check_int("epochs", epochs)
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rows = []

@@ -1,10 +1,13 @@
-"""Checks for chapter parameters (papermill passes whatever the user typed): one clear error each."""
+"""Checks for ints in chapter parameters (papermill passes whatever the user typed) and library arguments: one clear
+error each, naming the parameter."""
 
 from __future__ import annotations
 
+import numbers
+
 
 def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .analysis.topk import TopProjections, cut
+from .data import crop_of
 
 
 def show_projection(x: torch.Tensor, quantile: float = 0.995) -> np.ndarray:
@@ -27,7 +28,8 @@ def show_image(x: torch.Tensor, mean: torch.Tensor | None = None) -> np.ndarray:
     return (x / 255).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
-def _patch(x: torch.Tensor, box: torch.Tensor, size: int) -> torch.Tensor:
+def resized_patch(x: torch.Tensor, box: torch.Tensor, size: int) -> torch.Tensor:
+    """The part of an image or projection inside a receptive-field box, resized to ``size`` x ``size``."""
     return F.interpolate(cut(x, box)[None].float(), size=(size, size), mode="bilinear", align_corners=False)[0]
 
 
@@ -40,7 +42,7 @@ def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: li
     boxes = tp.projection.boxes[torch.tensor(sel.index.to_numpy())]
     size = int((boxes[:, 2:] - boxes[:, :2]).max())
     crop = tp.inputs.shape[-1]
-    mean_c = mean[..., (mean.shape[-2] - crop) // 2:, (mean.shape[-1] - crop) // 2:][..., :crop, :crop]
+    mean_c = crop_of(mean, crop)
     n = len(channels)
     grid_rows = int(math.ceil(n / cols))
     fig = plt.figure(figsize=(cols * 2 * side * cell + cols * 0.3, grid_rows * side * cell + 0.4))
@@ -52,10 +54,10 @@ def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: li
         for r, idx in enumerate(part.index):
             box = tp.projection.boxes[idx]
             ax = fig.add_subplot(inner[r // side, r % side])
-            ax.imshow(show_projection(_patch(tp.projection.pixels[idx], box, size)))
+            ax.imshow(show_projection(resized_patch(tp.projection.pixels[idx], box, size)))
             ax.set_axis_off()
             ax = fig.add_subplot(inner[r // side, side + 1 + r % side])
-            ax.imshow(show_image(_patch(tp.inputs[idx] + mean_c.to(tp.inputs.device), box, size)))
+            ax.imshow(show_image(resized_patch(tp.inputs[idx] + mean_c.to(tp.inputs.device), box, size)))
             ax.set_axis_off()
             if r == 0:
                 ax.set_title(f"{layer} map {ch}", fontsize=7, loc="left", x=-1.25 * side)
@@ -93,7 +95,7 @@ def evolution_figure(by_epoch: dict[int, TopProjections], layer: str, channels: 
             idx = t.index[(t.layer == layer) & (t.channel == ch) & (t["rank"] == 0)][0]
             box = tp.projection.boxes[idx]
             size = int((box[2:] - box[:2]).max())
-            axes[i, j].imshow(show_projection(_patch(tp.projection.pixels[idx], box, size)))
+            axes[i, j].imshow(show_projection(resized_patch(tp.projection.pixels[idx], box, size)))
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
             if i == 0:

@@ -9,7 +9,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..deconv import project_many
 from ..models import eval_mode
+from ..params import check_int
 from .topk import readouts
 
 
@@ -86,15 +88,12 @@ def projection_occlusion(model: nn.Module, images: torch.Tensor, size: int, *, l
     its total activity unoccluded, the relative drop under the projection square and the mean relative drop under the
     random ones (drop = 1 - occluded / unoccluded), and the projection square's top-left corner.
     """
-    from ..deconv import project_many
-
     if images.dim() != 4:
         raise ValueError(f"images must be (N, 3, H, W), got shape {tuple(images.shape)}")
     h, w = images.shape[-2:]
     if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= min(h, w):
         raise ValueError(f"size must be an int in 1..{min(h, w)}, got {size!r}")
-    if not isinstance(n_random, int) or isinstance(n_random, bool) or n_random < 1:
-        raise ValueError(f"n_random must be a positive int, got {n_random!r}")
+    check_int("n_random", n_random)
     g = torch.Generator().manual_seed(seed)
     rand = torch.stack([torch.randint(0, h - size + 1, (len(images), n_random), generator=g),
                         torch.randint(0, w - size + 1, (len(images), n_random), generator=g)], 2)  # (N, R, 2)

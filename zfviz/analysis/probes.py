@@ -54,10 +54,10 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
         raise ValueError(f"unknown classifier {classifier!r}; valid: 'svm', 'softmax'")
     x = np.asarray(features, dtype=np.float32)
     y = np.asarray(labels)
+    c = C / x.shape[1]  # = C on features scaled to unit norm per sample: the same regularization for every layer
     rows = []
     for s in range(splits):
         tr, te = few_shot_split(y, k, seed, s, max_test)
-        c = C / x.shape[1]  # = C on features scaled to unit norm per sample: the same regularization for every layer
         clf = LinearSVC(C=c, max_iter=5000) if classifier == "svm" else LogisticRegression(C=c, max_iter=2000)
         with warnings.catch_warnings(record=True) as caught:  # reported per split instead of printed
             warnings.simplefilter("always", ConvergenceWarning)
