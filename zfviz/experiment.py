@@ -59,16 +59,19 @@ def load_experiment(model: str = "zf", profile: str = "cpu", seed: int = 0, *, d
     return Experiment(net, run, get_profile(profile), cfg, train, val, mean.to(dev), int(meta["epoch"]))
 
 
-def run_predictions(run: Path, epoch: int, data: ImageSet, *, ten: bool = True, progress: bool = False) -> torch.Tensor:
+def run_predictions(run: Path, epoch: int, data: ImageSet, *, ten: bool = True, device: str | None = None,
+                    progress: bool = False) -> torch.Tensor:
     """Class probabilities of the run's epoch-``epoch`` snapshot on ``data`` (10-crop by default), cached in the run.
 
-    The cache is keyed by the images' paths, so another split or profile never reads a stale file.
+    The cache is keyed by the images' paths, so another split or profile never reads a stale file. The model runs on
+    ``device`` (default: the GPU when there is one); the probabilities come back on the CPU.
     """
     key = hashlib.sha256("\n".join(data.paths).encode()).hexdigest()[:12]
     cache = Path(run) / "predictions" / f"{'ten' if ten else 'centre'}_epoch_{epoch:03d}_{key}.pt"
     if cache.exists():
         return checkpoint.load(cache)
-    model, meta = load_trained(Path(run) / "snapshots" / f"epoch_{epoch:03d}.pt")
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, meta = load_trained(Path(run) / "snapshots" / f"epoch_{epoch:03d}.pt", dev)
     probs = predict(model, data.images, meta["mean"], model.arch.input_size, ten=ten, progress=progress)
     checkpoint.save(probs, cache)
     return probs
