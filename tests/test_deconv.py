@@ -112,7 +112,8 @@ def test_matches_independent_reference_with_lrn(layer, trained, images, trained_
 def trained_model(tmp_path_factory):
     """A ZF model trained a few epochs on the synthetic folder (weights far from their init)."""
     from conftest import make_imagefolder
-    from zfviz.train import TrainConfig, load_trained, train
+    from zfviz.runs import TrainConfig, load_trained
+    from zfviz.train import train
 
     root = make_imagefolder(tmp_path_factory.mktemp("deconv-data"), {"train": 16, "val": 4}, size=96)
     out = tmp_path_factory.mktemp("deconv-run")

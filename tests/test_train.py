@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from zfviz import checkpoint
-from zfviz.train import TrainConfig, load_trained, train
+from zfviz.runs import TrainConfig, load_trained
+from zfviz.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 # Tiny but real: the smoke profile's model (width 1/8, 64 px) on the 3-class synthetic folder.
@@ -51,13 +52,11 @@ def test_resume_in_process_is_exact(tiny_folder, tmp_path):
     train(cfg, tmp_path / "resumed", progress=False)
     _assert_same_weights(_weights(tmp_path / "straight" / "checkpoint.pt"),
                          _weights(tmp_path / "resumed" / "checkpoint.pt"))
-    # a finished shorter run of the same identity is extended, not restarted
+    # the budget is part of a run's identity (its lr schedule depends on it): a shorter budget is another run
     short = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
-    assert short.run_name() == cfg.run_name()
-    train(short, tmp_path / "extended", progress=False)
-    train(cfg, tmp_path / "extended", progress=False)
-    _assert_same_weights(_weights(tmp_path / "straight" / "checkpoint.pt"),
-                         _weights(tmp_path / "extended" / "checkpoint.pt"))
+    assert short.run_name() != cfg.run_name()
+    with pytest.raises(ValueError, match=r"belongs to a different run \(differs in \['epochs', 'anneal'\]\)"):
+        train(short, tmp_path / "straight", progress=False)
 
 
 def _cli(tiny_folder, out, epochs, extra=()):
@@ -120,7 +119,7 @@ def test_config_and_checkpoint_errors(tiny_folder, tmp_path):
         load_trained(tmp_path / "garbage.pt")
     train(TrainConfig(dataset=str(tiny_folder), epochs=1, **CFG), tmp_path / "run", progress=False)
     other = TrainConfig(dataset=str(tiny_folder), epochs=1, **(CFG | {"seed": 4}))
-    with pytest.raises(ValueError, match=r"different config \(differs in \['seed'\]\)"):
+    with pytest.raises(ValueError, match=r"different run \(differs in \['seed'\]\)"):
         train(other, tmp_path / "run", progress=False)
 
 
@@ -146,22 +145,36 @@ def test_atomic_write_leaves_no_temporary_and_normal_permissions(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]  # nothing half-written left behind
 
 
-def test_run_keys_of_existing_runs_do_not_change():
-    # adding config fields must not rename (and so retrain) the runs people already have cached
-    assert TrainConfig("zf", "cpu").run_name() == "zf-cpu-s0-04c31ebc54"
-    assert TrainConfig("alexnet", "cpu").run_name() == "alexnet-cpu-s0-41a5d64e7a"
-    few = TrainConfig("zf", "cpu", dataset="imagewoof", train_per_class=15, split=2)
-    assert few.few_shot and few.key() not in (TrainConfig("zf", "cpu").key(),
-                                              TrainConfig("zf", "cpu", dataset="imagewoof", train_per_class=15).key())
+def test_run_identity_covers_config_geometry_schedule_and_data(tiny_folder, tmp_path, monkeypatch):
+    from zfviz import profiles
+    from conftest import make_imagefolder
+
+    base = TrainConfig(dataset=str(tiny_folder), **CFG)
+    key = base.key()
+    assert key == TrainConfig(dataset=str(tiny_folder), **CFG).key()  # stable
+    assert base.run_name() == f"zf-smoke-s3-{key}"
+    assert TrainConfig(dataset=str(tiny_folder), epochs=3, **CFG).key() != key  # budget (and so the schedule)
+    assert TrainConfig(dataset=str(tiny_folder), **(CFG | {"lr": 2e-3})).key() != key
+    few = TrainConfig(dataset=str(tiny_folder), train_per_class=2, split=1, **CFG)
+    assert few.few_shot and few.key() not in (key, TrainConfig(dataset=str(tiny_folder), train_per_class=2, **CFG).key())
+    # geometry: editing a profile never reuses runs trained at the old geometry
+    monkeypatch.setitem(profiles.PROFILES, "smoke", profiles.PROFILES["smoke"].replace(input_size=60))
+    assert TrainConfig(dataset=str(tiny_folder), **CFG).key() != key
+    monkeypatch.undo()
+    # data: the same files elsewhere keep the key; a changed file list gives a new one
+    copy = make_imagefolder(tmp_path / "copy", {"train": 16, "val": 6})
+    assert TrainConfig(dataset=str(copy), **CFG).key() == key
+    (copy / "val" / "a_red" / "val_000.jpg").unlink()
+    assert TrainConfig(dataset=str(copy), **CFG).key() != key
 
 
 def test_few_shot_run_trains_on_its_split_and_tests_once_at_the_end(tiny_folder, tmp_path):
     from zfviz.data import few_shot_split, load_split
-    from zfviz.train import prepare_data
+    from zfviz.runs import load_data
 
     cfg = TrainConfig(dataset=str(tiny_folder), epochs=3, train_per_class=2, split=1,
                       **{k: v for k, v in CFG.items() if k != "batch_size"}, batch_size=4)
-    train_set, test_set, _ = prepare_data(cfg, progress=False)
+    train_set, test_set = load_data(cfg, progress=False)
     pool = load_split(str(tiny_folder), "val", 73, progress=False)
     tr, te = few_shot_split(pool.labels, 2, cfg.seed, 1)
     assert train_set.paths == [pool.paths[i] for i in tr] and test_set.paths == [pool.paths[i] for i in te]
@@ -169,13 +182,13 @@ def test_few_shot_run_trains_on_its_split_and_tests_once_at_the_end(tiny_folder,
     assert df.val_top1.isna().tolist() == [True, True, False]  # the test split is scored once, after training
     assert df.val10_top1.isna().all()
     assert sorted(p.name for p in (tmp_path / "few" / "snapshots").iterdir()) == ["epoch_003.pt"]
-    with pytest.raises(ValueError, match="train_per_class must be a positive int or None"):
+    with pytest.raises(ValueError, match="train_per_class must be a positive int, got 0"):
         TrainConfig(train_per_class=0).resolved()
 
 
 def test_predict_matches_evaluate_and_run_metrics_reads_the_epoch(tiny_folder, tmp_path):
-    from zfviz.experiment import run_metrics, run_predictions
-    from zfviz.train import accuracy, evaluate, prepare_data
+    from zfviz.evaluate import accuracy, evaluate, predict
+    from zfviz.runs import load_data, run_metrics, run_predictions
 
     cfg = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
     runs = run_metrics([cfg], runs_dir=tmp_path)
@@ -183,20 +196,14 @@ def test_predict_matches_evaluate_and_run_metrics_reads_the_epoch(tiny_folder, t
     assert row.epochs == 2 and row.run == cfg.run_name()
     logged = pd.read_csv(tmp_path / cfg.run_name() / "metrics.csv").set_index("epoch")
     assert row.val10_top1 == logged.loc[2, "val10_top1"]
-    _, val, _ = prepare_data(cfg, progress=False)
+    _, val = load_data(cfg, progress=False)
     probs = run_predictions(tmp_path / cfg.run_name(), 2, val)
     assert accuracy(probs, val.labels) == pytest.approx(row.val10_top1)
     model, meta = load_trained(tmp_path / cfg.run_name() / "snapshots" / "epoch_002.pt")
     e = evaluate(model, val.images, val.labels, meta["mean"], 64)
-    from zfviz.train import predict
     assert accuracy(predict(model, val.images, meta["mean"], 64, ten=False), val.labels, 5) == pytest.approx(e["top5"])
     assert (tmp_path / cfg.run_name() / "predictions").is_dir()  # cached: a second call reads the file
     assert torch.equal(run_predictions(tmp_path / cfg.run_name(), 2, val), probs)
-    with pytest.raises(ValueError, match="no metrics for epoch 1"):
-        # a 1-epoch view of a run with epoch-1 snapshot but a trimmed metrics file
-        m = pd.read_csv(tmp_path / cfg.run_name() / "metrics.csv")
-        m[m.epoch != 1].to_csv(tmp_path / cfg.run_name() / "metrics.csv", index=False)
-        run_metrics([TrainConfig(dataset=str(tiny_folder), epochs=1, **CFG)], runs_dir=tmp_path)
 
 
 def test_ten_crop_only_at_the_end_changes_no_weights(tiny_folder, tmp_path):

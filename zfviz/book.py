@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from .locks import exclusive
+from .paths import repo_root
+
+REPO = repo_root() or Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 RESULTS = REPO / "book" / "results"  # executed notebooks the site renders (committed for the most faithful profile)
+
+
+def _need_checkout() -> None:
+    if repo_root() is None:
+        raise FileNotFoundError("the book's chapters live in a source checkout (notebooks/, book/); clone the "
+                                "repository and install it with pip install -e .")
+
+
+def declared_parameters(name: str) -> dict[str, str]:
+    """The parameters a chapter declares in its ``parameters`` cell, with their default expressions."""
+    import jupytext
+    import papermill as pm
+
+    nb = jupytext.read(NOTEBOOKS / f"{name}.py")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"{name}.ipynb"
+        jupytext.write(nb, path)
+        return {k: v["default"] for k, v in pm.inspect_notebook(str(path)).items()}
+
+
+def check_parameters(name: str, parameters: dict) -> None:
+    """One clear error for a parameter the chapter does not declare (papermill would only warn and ignore it)."""
+    declared = declared_parameters(name)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {unknown} for chapter {name}; "
+                         f"valid: {', '.join(declared)}")
 
 
 def chapters() -> list[str]:
@@ -22,9 +54,11 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     import jupytext
     import papermill as pm
 
+    _need_checkout()
     names = chapters()
     if name not in names:
         raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(names)}")
+    check_parameters(name, parameters)
     nb = jupytext.read(NOTEBOOKS / f"{name}.py")
     out_dir.mkdir(parents=True, exist_ok=True)
     src = out_dir / f".{name}.input.ipynb"
@@ -44,6 +78,46 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
         src.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return out_dir / f"{name}.ipynb"
+
+
+def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progress: bool = True,
+                 log=print) -> Path:
+    """Execute chapters into ``out`` as one unit: under a lock, into a staging copy of ``out`` that replaces it only
+    when every chapter (and the summary and claims table) succeeded. A failure leaves ``out`` as it was."""
+    _need_checkout()
+    for name in names:  # every name and parameter checked before anything runs
+        if name not in chapters():
+            raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(chapters())}")
+        check_parameters(name, parameters)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(out.parent / f".{out.name}.lock", wait=False, what=f"the results folder {out}"):
+        for stale in out.parent.glob(f".staging-{out.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".staging-{out.name}-", dir=out.parent))
+        try:
+            if out.is_dir():
+                shutil.copytree(out, stage, dirs_exist_ok=True)
+            for name in names:
+                log(f"[zfviz book] executing {name} ({', '.join(f'{k}={v}' for k, v in parameters.items())})")
+                execute(name, stage, parameters, progress=progress)
+            if out == RESULTS:
+                write_claims(stage)
+                write_summary(stage)
+            _swap(stage, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return out
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Replace folder ``out`` by ``new`` (two renames; the old folder is removed after)."""
+    old = out.with_name(f".staging-{out.name}-old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(new, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def build_site(builder: str = "html", strict: bool = True) -> Path:

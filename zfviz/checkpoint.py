@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 
-def atomic_write(path: str | os.PathLike, write: "callable") -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` then rename onto ``path``: readers see the old file or the new one, never half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except (OSError, RuntimeError) as e:
+            free = shutil.disk_usage(path.parent).free
+            if free < 64 * 2**20 or "No space left" in str(e):
+                raise OSError(f"cannot write {path}: its disk is full ({free / 2**20:.0f} MB free); free space "
+                              "and rerun (the run resumes from its last checkpoint)") from None
+            raise
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         umask = os.umask(0)
@@ -45,4 +54,8 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> A
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated file, not a torch file, or pickled code objects
-        raise ValueError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        if "weights_only" in first or "Weights only load failed" in first:
+            first = "it is not a plain tensor checkpoint (loading it would need to run pickled code)"
+        raise ValueError(f"cannot load checkpoint {path}: {type(e).__name__}: {first}; delete the file (a run "
+                         "resumes from its last good checkpoint or starts again)") from None

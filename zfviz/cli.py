@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+from pathlib import Path
 
-from .models import VARIANTS
+from .models import INITS, VARIANTS
 from .profiles import PROFILES
 
 
 def _train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
-    from .train import TrainConfig, default_runs_dir, train
+    from .runs import TrainConfig, finished, run_dir
+    from .train import resolve_device, train
 
+    resolve_device(args.device)  # a bad device fails before any data is read
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
         import torch
@@ -23,8 +27,9 @@ def _train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(model=args.model, profile=args.profile, dataset=args.dataset, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
                       clip_radius=None if args.no_clip else args.clip_radius, init=args.init, seed=args.seed,
-                      plateau_patience=args.plateau_patience, train_per_class=args.train_per_class, split=args.split)
-    out = args.out or default_runs_dir() / cfg.run_name()
+                      train_per_class=args.train_per_class, split=args.split,
+                      classes=tuple(args.classes) if args.classes else None).resolved()
+    out = Path(args.out) if args.out else run_dir(cfg, root=args.data_root)
     try:
         df = train(cfg, out, root=args.data_root, device=args.device, progress=not args.no_progress,
                    ten_crop_every_snapshot=not args.ten_crop_final_only)
@@ -33,7 +38,9 @@ def _train(args: argparse.Namespace) -> int:
             dist.destroy_process_group()
     if int(os.environ.get("RANK", "0")) == 0 and len(df):
         last = df.iloc[-1]
-        print(f"{out}: epoch {int(last.epoch)} val top-1 {last.val_top1:.2f}% (10-crop {last.val10_top1:.2f}%), "
+        ten = "" if last.val10_top1 != last.val10_top1 else f" (10-crop {last.val10_top1:.2f}%)"
+        state = "finished" if finished(out, cfg.epochs) else "stopped"
+        print(f"{out}: {state} at epoch {int(last.epoch)}/{cfg.epochs}, val top-1 {last.val_top1:.2f}%{ten}, "
               f"train top-1 {last.train_top1:.2f}%")
     return 0
 
@@ -82,26 +89,30 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m zfviz", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    from .runs import TrainConfig  # defaults come from the config, declared once
+
+    d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     t = sub.add_parser("train", help="train a model (resumes from the run directory's checkpoint)")
-    t.add_argument("--model", default="zf", choices=list(VARIANTS))
-    t.add_argument("--profile", default="cpu", choices=list(PROFILES))
-    t.add_argument("--dataset", default="imagenette", help="imagenette, imagewoof, imagenet, or an ImageFolder root")
+    t.add_argument("--model", default=d["model"], choices=list(VARIANTS))
+    t.add_argument("--profile", default=d["profile"], choices=list(PROFILES))
+    t.add_argument("--dataset", default=None,
+                   help="imagenette, imagewoof, imagenet, or an ImageFolder root; default: the profile's")
     t.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")
     t.add_argument("--epochs", type=int, default=None, help="default: the profile's")
     t.add_argument("--batch-size", type=int, default=None, help="global batch; default: the profile's")
-    t.add_argument("--lr", type=float, default=1e-2)
-    t.add_argument("--weight-decay", type=float, default=5e-4)
-    t.add_argument("--dropout", type=float, default=0.5)
-    t.add_argument("--clip-radius", type=float, default=0.1)
+    t.add_argument("--lr", type=float, default=d["lr"])
+    t.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    t.add_argument("--dropout", type=float, default=d["dropout"])
+    t.add_argument("--clip-radius", type=float, default=d["clip_radius"])
     t.add_argument("--no-clip", action="store_true", help="turn feature scale clipping off (Fig. 6a)")
-    t.add_argument("--plateau-patience", type=int, default=None, help="default: the profile's")
     t.add_argument("--train-per-class", type=int, default=None,
                    help="few-shot (Tables 4-6): train on this many images per class of the val split, test on the rest")
-    t.add_argument("--split", type=int, default=0, help="which random few-shot split")
+    t.add_argument("--split", type=int, default=d["split"], help="which random few-shot split")
+    t.add_argument("--classes", nargs="+", default=None, help="train on these class folders only")
     t.add_argument("--ten-crop-final-only", action="store_true",
                    help="score 10-crop validation only after the last epoch, not at every snapshot epoch")
-    t.add_argument("--init", default="paper", choices=["paper", "kaiming"])
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--init", default=None, choices=list(INITS), help="default: the profile's")
+    t.add_argument("--seed", type=int, default=d["seed"])
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     t.add_argument("--out", default=None, help="run directory (default: $ZFVIZ_RUNS/<model>-<profile>-s<seed>-<hash>)")
     t.add_argument("--no-progress", action="store_true")
@@ -129,6 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as e:  # every failure ends in one line naming what was wrong, never a traceback
+        print(f"error: {_one_line(e)}", file=sys.stderr)
         return 2
+
+
+def _one_line(e: BaseException) -> str:
+    """An exception as one line; exceptions from outside zfviz keep their type name."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, (ValueError, FileNotFoundError, FloatingPointError)) or type(e).__name__ == "BusyError":
+        return text
+    return f"{type(e).__name__}: {text}"

@@ -34,16 +34,17 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
+from .locks import exclusive
 from .params import check_int
+from .paths import cache_root, data_root
 
-DATA_ENV = "ZFVIZ_DATA"
-CACHE_ENV = "ZFVIZ_CACHE"
 CACHE_VERSION = 1
 KNOWN = {
     "imagenette": ("imagenette-224", "imagenette2-160", "imagenette2-320", "imagenette2"),
     "imagewoof": ("imagewoof-224", "imagewoof2-160", "imagewoof2-320", "imagewoof2"),
     "imagenet": ("imagenet", "ILSVRC2012"),
 }
+DOWNLOAD_HOST = "s3.amazonaws.com"  # where torchvision's Imagenette archives live
 
 
 CLASS_NAMES = {  # Imagenette and Imagewoof (see ../shared/data/README.md)
@@ -59,20 +60,6 @@ CLASS_NAMES = {  # Imagenette and Imagewoof (see ../shared/data/README.md)
 def class_name(wnid: str) -> str:
     """A readable name for a WordNet id (the id itself if unknown)."""
     return CLASS_NAMES.get(wnid, wnid)
-
-
-def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The data root: ``root`` if given, else ``$ZFVIZ_DATA``, else ``~/.cache/zfviz/data``."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "zfviz" / "data"
-
-
-def cache_root() -> Path:
-    """Where decoded caches live: ``$ZFVIZ_CACHE`` or ``~/.cache/zfviz``."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "zfviz"
 
 
 def find_split(dataset: str | os.PathLike, split: str, root: str | os.PathLike | None = None,
@@ -96,15 +83,30 @@ def find_split(dataset: str | os.PathLike, split: str, root: str | os.PathLike |
     for name in KNOWN[str(dataset)]:
         if (base / name / split).is_dir():
             return base / name / split
+    tried = ", ".join(str(base / n / split) for n in KNOWN[str(dataset)])
+    where = (f"no {dataset} {split!r} split found (tried {tried}); point --data-root or $ZFVIZ_DATA at a folder "
+             f"holding {KNOWN[str(dataset)][0]}/")
     if download and str(dataset) == "imagenette":
+        if not online():
+            raise FileNotFoundError(f"{where}; offline, so torchvision cannot download Imagenette either")
         from torchvision.datasets import Imagenette  # fetches the archive and checks its md5
 
+        base.mkdir(parents=True, exist_ok=True)
         size = "320" if min_size > 160 else "160"
         Imagenette(str(base), split=split, size=f"{size}px", download=True)
         return base / f"imagenette2-{size}" / split
-    hint = " or pass download=True (Imagenette only)" if str(dataset) == "imagenette" else ""
-    tried = ", ".join(str(base / n / split) for n in KNOWN[str(dataset)])
-    raise FileNotFoundError(f"no {dataset} {split!r} split found (tried {tried}); set ${DATA_ENV}{hint}")
+    raise FileNotFoundError(where + (" (or allow the Imagenette download)" if str(dataset) == "imagenette" else ""))
+
+
+def online(host: str = DOWNLOAD_HOST, timeout: float = 3.0) -> bool:
+    """Whether ``host`` resolves and accepts a connection on 443 (so a download can be tried)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 @dataclass
@@ -182,15 +184,23 @@ def load_image(path: str | os.PathLike, resize: int) -> torch.Tensor:
     try:
         with Image.open(path) as im:
             im.draft("RGB", (resize, resize))  # JPEG: decode at a reduced scale >= resize (fast for ImageNet)
-            img = TF.pil_to_tensor(im.convert("RGB"))
+            img = TF.pil_to_tensor(_to_rgb(im))
     except (OSError, UnidentifiedImageError, ValueError) as e:
         raise ValueError(f"cannot decode image {path}: {e}. Remove or replace the file and retry.") from None
     img = TF.resize(img, [resize], antialias=True)
     return TF.center_crop(img, [resize, resize])
 
 
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """RGB 8 bit; 16- and 32-bit greyscale (PIL modes I;16*, I) are scaled to 0..255, not clipped to white."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        return Image.fromarray(np.clip(a / top * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
+    return im.convert("RGB")
+
+
 def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progress: bool) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
     try:
         arr = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
@@ -208,30 +218,98 @@ def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progres
         meta = dict(classes=classes, paths=[os.path.relpath(s[0], folder) for s in samples],
                     source=str(folder.resolve()), resize=resize, version=CACHE_VERSION)
         (tmp / "meta.json").write_text(json.dumps(meta))
-        try:
-            os.replace(tmp, out)  # atomic: a reader sees the whole cache or none
-        except OSError:
-            if not (out / "meta.json").exists():  # not a concurrent build that finished first
-                raise
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a shared cache should be readable like any other folder
+        os.replace(tmp, out)  # atomic: a reader sees the whole cache or none
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _read_cache(out: Path) -> ImageSet:
+    meta = json.loads((out / "meta.json").read_text())
+    images = torch.from_numpy(np.load(out / "images.npy", mmap_mode="c", allow_pickle=False))
+    labels = torch.from_numpy(np.load(out / "labels.npy", allow_pickle=False))
+    if len(images) != len(labels) or len(labels) != len(meta["paths"]):
+        raise ValueError(f"{len(images)} images, {len(labels)} labels and {len(meta['paths'])} paths")
+    return ImageSet(images, labels, meta["classes"], meta["paths"], meta["source"])
+
+
 def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str | os.PathLike | None = None,
                download: bool = False, progress: bool = True) -> ImageSet:
-    """Decode (once, then from cache) every image of a split to uint8 ``resize`` x ``resize``."""
-    if not isinstance(resize, int) or resize < 8:
+    """Decode (once, then from cache) every image of a split to uint8 ``resize`` x ``resize``.
+
+    One process builds a cache at a time (a lock per cache); a cache that cannot be read (truncated, edited) is
+    rebuilt, and the leftovers of a killed build are removed.
+    """
+    if not isinstance(resize, int) or isinstance(resize, bool) or resize < 8:
         raise ValueError(f"resize must be an int >= 8, got {resize!r}")
     folder = find_split(dataset, split, root, download, min_size=resize)
     samples, classes = _list_folder(folder)
     key = _fingerprint(folder, samples, resize)
     out = cache_root() / "decoded" / f"{folder.parent.name}-{split}-{resize}-{key}"
-    if not (out / "meta.json").exists():
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _read_cache(out)
+    except (OSError, ValueError, KeyError):
+        pass
+    with exclusive(out.parent / f".{out.name}.lock", wait=True, what=f"the decoded cache {out}"):
+        for stale in out.parent.glob(f"{out.name}.tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            return _read_cache(out)  # built by another process while this one waited
+        except (OSError, ValueError, KeyError):
+            shutil.rmtree(out, ignore_errors=True)  # missing or unreadable: rebuild
         _build_cache(folder, samples, classes, resize, out, progress)
-    meta = json.loads((out / "meta.json").read_text())
-    images = torch.from_numpy(np.load(out / "images.npy", mmap_mode="c", allow_pickle=False))
-    labels = torch.from_numpy(np.load(out / "labels.npy", allow_pickle=False))
-    return ImageSet(images, labels, meta["classes"], meta["paths"], meta["source"])
+    return _read_cache(out)
+
+
+def dataset_identity(dataset: str | os.PathLike, splits: tuple[str, ...], root: str | os.PathLike | None = None,
+                     download: bool = False) -> dict:
+    """What a run's identity records of its data: the class list and a fingerprint of every file (path relative to
+    the split, class, size in bytes) of the ``splits`` it reads. Train and val class lists must agree.
+
+    Unlike the decode cache's key, this ignores where the folder is and file times, so the same data copied elsewhere
+    reuses the same runs, while a swapped class or a replaced image gives new ones.
+    """
+    h = hashlib.sha256()
+    classes = None
+    for split in splits:
+        folder = find_split(dataset, split, root, download)
+        samples, cls = _list_folder(folder)
+        if classes is not None and cls != classes:
+            only_a, only_b = sorted(set(classes) - set(cls)), sorted(set(cls) - set(classes))
+            raise ValueError(f"the {splits[0]!r} and {split!r} splits of {dataset} have different class folders "
+                             f"(only in {splits[0]}: {only_a}; only in {split}: {only_b}); labels would not line up")
+        classes = cls
+        for path, label in samples:
+            h.update(f"{split}/{os.path.relpath(path, folder)}:{label}:{os.stat(path).st_size}\n".encode())
+    if len(classes) < 2:
+        raise ValueError(f"{dataset} has {len(classes)} class folder ({classes}); classification needs at least 2")
+    return {"classes": classes, "files": h.hexdigest()[:16]}
+
+
+def prepare_data(dataset: str | os.PathLike, resize: int, *, train_per_class: int | None = None,
+                 val_per_class: int | None = None, few_shot: int | None = None, seed: int = 0, split: int = 0,
+                 root: str | os.PathLike | None = None, progress: bool = True,
+                 download: bool = True) -> tuple[ImageSet, ImageSet]:
+    """A run's train and val splits (uint8, cached), with the profile's per-class caps.
+
+    ``few_shot`` k: split the dataset's val split instead, k images per class to train and the rest (capped at
+    ``val_per_class``) to test (``few_shot_split``). Train and val must have the same class folders.
+    """
+    val = load_split(dataset, "val", resize, root=root, progress=progress, download=download)
+    if few_shot is not None:
+        tr, te = few_shot_split(val.labels, few_shot, seed, split, max_test=val_per_class)
+        return val.subset(torch.as_tensor(tr)), val.subset(torch.as_tensor(te))
+    train = load_split(dataset, "train", resize, root=root, progress=progress, download=download)
+    if train.classes != val.classes:
+        only_t, only_v = sorted(set(train.classes) - set(val.classes)), sorted(set(val.classes) - set(train.classes))
+        raise ValueError(f"train and val of {dataset} have different class folders (only in train: {only_t}; only "
+                         f"in val: {only_v}); labels would not line up")
+    if train_per_class is not None:
+        train = train.subset(per_class_subset(train.labels, train_per_class))
+    if val_per_class is not None:
+        val = val.subset(per_class_subset(val.labels, val_per_class))
+    return train, val
 
 
 def pixel_mean(images: torch.Tensor, chunk: int = 1024) -> torch.Tensor:

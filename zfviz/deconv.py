@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import CONV_LAYERS, eval_mode, readout_name
+from .models import CONV_LAYERS, eval_mode, readout_name, to_model_device
 
 
 class Unpool(nn.Module):
@@ -119,6 +119,16 @@ def _check_layer(deconv: Deconvnet, layer: str) -> None:
         raise ValueError(f"unknown layer {layer!r}; the deconvnet projects from: {', '.join(deconv.conv_layers())}")
 
 
+def _check_images(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a float tensor (N, 3, H, W) of mean-subtracted pixels, got {shape}")
+    if images.dtype != dtype:
+        raise ValueError(f"images must be mean-subtracted pixels of the model's dtype {dtype}, got {images.dtype}"
+                         + ("; use data.center_crop on uint8 images" if not images.is_floating_point() else ""))
+    return images
+
+
 def receptive_field(model: nn.Module, layer: str, positions: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
     """Input boxes (T, 4) = (y0, x0, y1, x1), end-exclusive, clipped, seen by readout ``positions`` (T, 2) of ``layer``."""
     stop = readout_name(model, layer)
@@ -150,6 +160,7 @@ def project_many(model: nn.Module, images: torch.Tensor, layer: str, channels: t
     """
     deconv = Deconvnet(model)
     _check_layer(deconv, layer)
+    images = _check_images(to_model_device(model, images), next(model.parameters()).dtype)
     with eval_mode(model):
         act, trace = deconv.up(images, layer)
     n, c, h, w = act.shape
@@ -168,7 +179,10 @@ def project_many(model: nn.Module, images: torch.Tensor, layer: str, channels: t
         flat = maps.flatten(1).argmax(1)
         positions = torch.stack([flat // w, flat % w], 1)
     else:
-        positions = torch.as_tensor(positions, dtype=torch.long, device=images.device).reshape(-1, 2)
+        positions = torch.as_tensor(positions, dtype=torch.long, device=images.device)
+        if positions.numel() % 2 or (positions.dim() >= 1 and positions.shape[-1] != 2):
+            raise ValueError(f"positions must be (y, x) pairs, shape (T, 2), got shape {tuple(positions.shape)}")
+        positions = positions.reshape(-1, 2)
         if len(positions) != len(channels):
             raise ValueError(f"positions has {len(positions)} rows but channels has {len(channels)}")
         bad = (positions < 0).any(1) | (positions[:, 0] >= h) | (positions[:, 1] >= w)

@@ -13,7 +13,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -47,7 +47,6 @@ class Arch:
     fc_names: tuple[str, ...]
     input_size: int = 224
     dropout: float = 0.5
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """A JSON-serializable description (stored with every checkpoint)."""
@@ -56,7 +55,7 @@ class Arch:
     @staticmethod
     def from_dict(d: dict) -> "Arch":
         """Inverse of ``to_dict``."""
-        d = dict(d)
+        d = {k: v for k, v in d.items() if k != "extra"}  # a field of early checkpoints, never used
         d["convs"] = tuple(ConvSpec(**c) for c in d["convs"])
         d["fc_units"] = tuple(d["fc_units"])
         d["fc_names"] = tuple(d["fc_names"])
@@ -93,29 +92,59 @@ class ConvNet(nn.Sequential):
         layers["fc8"] = nn.Linear(features, arch.num_classes)
         super().__init__(layers)
         self.arch = arch
-        self.feature_size = features
         init_weights(self, init)
 
-    def conv_specs(self) -> dict[str, ConvSpec]:
-        """The conv blocks present in this model, by layer name."""
-        return {s.name: s for s in self.arch.convs}
+
+INITS = ("paper", "transported", "kaiming")
+
+
+def _fan_in(m: nn.Module) -> int:
+    return m.weight[0].numel()
+
+
+def paper_twin(arch: Arch) -> "ConvNet | None":
+    """The same variant at the paper's geometry (width 1, 224 px input, 1000 classes), or None if unnamed."""
+    if arch.name not in VARIANTS:
+        return None
+    return ConvNet(make_arch(**VARIANTS[arch.name], dropout=arch.dropout), init="kaiming")
+
+
+def init_stds(model: "ConvNet", scheme: str) -> dict[str, float]:
+    """The weight standard deviation of every conv/fc layer under ``scheme`` (``paper`` and ``transported``).
+
+    ``paper``: N(0, 1e-2) everywhere (Sec. 3). ``transported``: the paper's init carried to a reduced geometry, each
+    layer's std scaled by sqrt(fan-in of the paper-geometry layer / fan-in here), so that every layer multiplies the
+    signal variance by the same factor as in the paper's full-width 224 px model. At paper geometry the two agree
+    (fc8 excepted, whose fan-in does not depend on the class count).
+    """
+    layers = {n: m for n, m in model.named_children() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    if scheme == "paper":
+        return {n: 1e-2 for n in layers}
+    twin = paper_twin(model.arch)
+    if twin is None:
+        raise ValueError(f"init 'transported' needs a named variant ({', '.join(VARIANTS)}), got {model.arch.name!r}")
+    ref = dict(twin.named_children())
+    return {n: 1e-2 * math.sqrt(_fan_in(ref[n]) / _fan_in(m)) for n, m in layers.items()}
 
 
 def init_weights(model: nn.Module, scheme: str = "paper") -> None:
-    """Initialize in place: ``paper`` = N(0, 1e-2) weights, zero biases (Sec. 3); ``kaiming`` = He-normal, zero biases.
+    """Initialize in place, zero biases: ``paper`` N(0, 1e-2) (Sec. 3), ``transported`` (see ``init_stds``), or
+    ``kaiming`` (He-normal).
 
-    With the paper's init the signal shrinks 3-5x per layer at half width, so training sits near chance for about
-    two epochs before it takes off; it does train. He init on the paper's [-128, 128] inputs gives huge logits and
-    diverges at lr 1e-2: it is only an option (the unit tests use it with a small lr on synthetic data).
+    At half width and 112 px the paper's N(0, 1e-2) shrinks the signal 3-5x more per layer than in the paper's
+    model, and training sits near chance for about two epochs; ``transported`` restores the paper's per-layer gains.
+    He init on the paper's [-128, 128] inputs gives huge logits and diverges at lr 1e-2 (the unit tests use it with
+    a small lr on synthetic data).
     """
-    if scheme not in ("paper", "kaiming"):
-        raise ValueError(f"unknown init {scheme!r}; valid: 'paper', 'kaiming'")
-    for m in model.modules():
+    if scheme not in INITS:
+        raise ValueError(f"unknown init {scheme!r}; valid: {', '.join(map(repr, INITS))}")
+    stds = init_stds(model, scheme) if scheme != "kaiming" else {}
+    for name, m in model.named_modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            if scheme == "paper":
-                nn.init.normal_(m.weight, 0.0, 1e-2)
-            else:
+            if scheme == "kaiming":
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            else:
+                nn.init.normal_(m.weight, 0.0, stds.get(name, 1e-2))
             nn.init.zeros_(m.bias)
 
 
@@ -226,17 +255,21 @@ def model_from_arch(arch: Arch | dict, init: str = "paper") -> ConvNet:
 
 
 @torch.no_grad()
-def clip_feature_scale(model: nn.Module, radius: float = 0.1) -> int:
-    """Feature scale clipping (Sec. 3): renormalize conv filters whose RMS exceeds ``radius``; returns how many."""
-    clipped = 0
+def clip_feature_scale(model: nn.Module, radius: float = 0.1) -> torch.Tensor:
+    """Feature scale clipping (Sec. 3): renormalize conv filters whose RMS exceeds ``radius``.
+
+    Returns how many filters were clipped as a 0-d tensor on the weights' device (no host sync).
+    """
+    clipped = None
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             w = m.weight
             rms = w.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
             scale = (radius / rms).clamp(max=1.0)
-            clipped += int((scale < 1.0).sum())
+            n = (scale < 1.0).sum()
+            clipped = n if clipped is None else clipped + n
             w.mul_(scale)
-    return clipped
+    return clipped if clipped is not None else torch.zeros((), dtype=torch.long)
 
 
 @contextmanager
@@ -272,23 +305,54 @@ def readout_name(model: nn.Module, layer: str) -> str:
     return layer if layer == "fc8" else f"relu{i}"
 
 
-def forward_to(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
-    """Run ``model`` on ``x`` up to ``layer``'s readout (see ``readout_name``) and return that activation."""
-    stop = readout_name(model, layer)
+def walk(model: nn.Module, x: torch.Tensor, until: str | None = None) -> Iterator[tuple[str, nn.Module, torch.Tensor]]:
+    """Run ``model`` module by module on ``x``, yielding (name, module, output) after each, up to ``until``.
+
+    The one walk through a model's layers: readouts, forward_to, feature_shapes and the deconvnet all use it.
+    """
     for name, module in model.named_children():
         x = module(x)
-        if name == stop:
-            return x
-    raise AssertionError("unreachable")
+        yield name, module, x
+        if name == until:
+            return
+
+
+def readouts(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+    """The readout activation of each of ``layers`` (see ``readout_name``) from one forward pass.
+
+    ``x`` is moved to the model's device first (the device rule of every analysis function).
+    """
+    stops = {readout_name(model, layer): layer for layer in layers}
+    last = max((n for n, _ in model.named_children() if n in stops), key=list(dict(model.named_children())).index,
+               default=None)
+    out: dict[str, torch.Tensor] = {}
+    for name, _, y in walk(model, to_model_device(model, x), last):
+        if name in stops:
+            out[stops[name]] = y
+    return out
+
+
+def forward_to(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
+    """Run ``model`` on ``x`` up to ``layer``'s readout (see ``readout_name``) and return that activation."""
+    return readouts(model, x, [layer])[layer]
 
 
 def feature_shapes(model: nn.Module, input_size: int | None = None) -> dict[str, tuple[int, ...]]:
     """Output shape (C, H, W) of every named module for one input of the model's size."""
     size = input_size or model.arch.input_size
-    x = torch.zeros(1, 3, size, size)
-    shapes = {}
+    x = torch.zeros(1, 3, size, size, device=model_device(model))
     with torch.no_grad():
-        for name, module in model.named_children():
-            x = module(x)
-            shapes[name] = tuple(x.shape[1:])
-    return shapes
+        return {name: tuple(y.shape[1:]) for name, _, y in walk(model, x)}
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's parameters (CPU for a model without any)."""
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def to_model_device(model: nn.Module, *tensors: torch.Tensor):
+    """Move tensors to the model's device (one tensor in, one out; several in, a tuple out)."""
+    dev = model_device(model)
+    moved = tuple(t.to(dev) if isinstance(t, torch.Tensor) else t for t in tensors)
+    return moved[0] if len(moved) == 1 else moved

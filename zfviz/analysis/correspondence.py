@@ -17,8 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..models import eval_mode
-from .topk import readouts
+from ..models import eval_mode, readouts, to_model_device
 
 
 def mask_square(image: torch.Tensor, center: tuple[int, int], size: int, fill: float = 0.0) -> torch.Tensor:
@@ -48,6 +47,7 @@ def correspondence(model: nn.Module, images: torch.Tensor, masks: dict[str, list
     location, layer, i, j, distance; ``summarize`` turns it into Table 1's mean +- std.
     """
     rows = []
+    images = to_model_device(model, images)
     with eval_mode(model):
         base = readouts(model, images, list(layers))
         for name, centres in masks.items():

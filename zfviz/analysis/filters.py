@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from ..data import center_crop
-from ..models import eval_mode
-from .topk import readouts
+from ..models import eval_mode, model_device, readouts
 
 
 @torch.no_grad()
@@ -19,7 +18,7 @@ def filter_stats(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, cro
     A filter is dead when its strongest activation over all images is below ``dead_fraction`` of the median
     filter's strongest activation (it never responds noticeably).
     """
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     peak = None
     with eval_mode(model):
         for s in range(0, len(images), batch_size):

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..models import eval_mode, forward_to
+from ..models import eval_mode, forward_to, model_device, to_model_device
 
 
 def _check_steps(steps: int, step_size: float) -> None:
@@ -44,7 +44,7 @@ def activation_maximization(model: nn.Module, layer: str, channel: int, size: in
     and the objective per step.
     """
     _check_steps(steps, step_size)
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     with torch.no_grad():
         n = forward_to(model, torch.zeros(1, 3, size, size, device=dev), layer).shape[1]
     if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel < n:
@@ -77,7 +77,7 @@ def class_model(model: nn.Module, target: int, size: int, *, steps: int = 100, s
     _check_steps(steps, step_size)
     if not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha < 0:
         raise ValueError(f"alpha must be a finite non-negative number, got {alpha!r}")
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     with torch.no_grad():
         c = model(torch.zeros(1, 3, size, size, device=dev)).shape[1]
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < c:
@@ -101,6 +101,7 @@ def class_model(model: nn.Module, target: int, size: int, *, steps: int = 100, s
 
 def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | list[int]) -> torch.Tensor:
     """Vanilla-gradient saliency (N, H, W): max over colour channels of |d S_c / d I| for each image's class."""
+    images = to_model_device(model, images)
     targets = torch.as_tensor(targets, dtype=torch.long, device=images.device).flatten()
     if len(targets) != len(images):
         raise ValueError(f"{len(targets)} targets for {len(images)} images")

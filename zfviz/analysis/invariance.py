@@ -8,8 +8,7 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from ..models import eval_mode
-from .topk import readouts
+from ..models import eval_mode, model_device, readouts
 
 TRANSFORMS = ("translate", "scale", "rotate")
 # The paper's sweeps (Fig. 5): vertical shifts of -60..60 px at 224 px crops, scale 1..1.8, rotation 0..350 degrees.
@@ -49,7 +48,7 @@ def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mea
     then prob_true.
     """
     sweeps = sweeps or PAPER_SWEEPS
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     rows = []
     with eval_mode(model):
         for i in range(len(images)):

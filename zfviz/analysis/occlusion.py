@@ -10,18 +10,23 @@ import torch
 from torch import nn
 
 from ..deconv import project_many
-from ..models import eval_mode
+from ..models import eval_mode, readouts, to_model_device
 from ..params import check_int
-from .topk import readouts
 
 
-def occluder_positions(size: int, image_size: int, window: int, stride: int) -> list[int]:
+def occluder_positions(image_size: int, window: int, stride: int) -> list[int]:
     """Top/left offsets of the occluder along one axis: 0, stride, ... until the image is covered; the last square
-    may stick out and is clipped at the border (captum's grid: ceil((size - window) / stride) + 1 positions)."""
+    may stick out and is clipped at the border (captum's grid: ceil((size - window) / stride) + 1 positions).
+
+    A stride larger than the window would leave strips never occluded and place squares outside the image: an error.
+    """
     if not (isinstance(window, int) and isinstance(stride, int)) or window < 1 or stride < 1:
         raise ValueError(f"occluder size and stride must be positive ints, got size={window!r}, stride={stride!r}")
     if window > image_size:
         raise ValueError(f"occluder size {window} exceeds the image size {image_size}")
+    if stride > window:
+        raise ValueError(f"occluder stride {stride} exceeds its size {window}: parts of the image would never be "
+                         "covered; use a stride of at most the size")
     return [i * stride for i in range(math.ceil((image_size - window) / stride) + 1)]
 
 
@@ -37,8 +42,9 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
     """
     if image.dim() != 3:
         raise ValueError(f"image must be (3, H, W), got shape {tuple(image.shape)}")
+    image = to_model_device(model, image)
     h, w = image.shape[-2:]
-    ys, xs = occluder_positions(size, h, size, stride), occluder_positions(size, w, size, stride)
+    ys, xs = occluder_positions(h, size, stride), occluder_positions(w, size, stride)
     with eval_mode(model):
         base = image[None]
         act0 = readouts(model, base, [layer])[layer]
@@ -90,6 +96,9 @@ def projection_occlusion(model: nn.Module, images: torch.Tensor, size: int, *, l
     """
     if images.dim() != 4:
         raise ValueError(f"images must be (N, 3, H, W), got shape {tuple(images.shape)}")
+    images = to_model_device(model, images)
+    if not bool(torch.isfinite(images).all()):
+        raise ValueError("images contain NaN or infinite values")
     h, w = images.shape[-2:]
     if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= min(h, w):
         raise ValueError(f"size must be an int in 1..{min(h, w)}, got {size!r}")

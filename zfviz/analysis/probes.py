@@ -18,8 +18,8 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import center_crop, few_shot_split
-from ..models import eval_mode
-from .topk import readouts
+from ..models import eval_mode, model_device, readouts
+from ..params import check_int
 
 
 @torch.no_grad()
@@ -29,7 +29,7 @@ def layer_features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, c
 
     ``pool_to``: adaptive max-pool conv maps to ``pool_to`` x ``pool_to`` first, to keep low layers tractable.
     """
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     out = []
     with eval_mode(model):
         for s in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"{layer} features"):
@@ -54,6 +54,9 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
         raise ValueError(f"unknown classifier {classifier!r}; valid: 'svm', 'softmax'")
     x = np.asarray(features, dtype=np.float32)
     y = np.asarray(labels)
+    if x.ndim != 2 or len(x) != len(y):
+        raise ValueError(f"features must be (N, D) with one row per label: got shape {x.shape} for {len(y)} labels")
+    splits = check_int("splits", splits)
     c = C / x.shape[1]  # = C on features scaled to unit norm per sample: the same regularization for every layer
     rows = []
     for s in range(splits):

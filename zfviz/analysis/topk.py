@@ -13,21 +13,7 @@ from tqdm import tqdm
 
 from ..data import center_crop
 from ..deconv import Projection, project_many
-from ..models import eval_mode, readout_name
-
-
-@torch.no_grad()
-def readouts(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-    """The readout activation of each of ``layers`` (see ``models.readout_name``) from one forward pass."""
-    stops = {readout_name(model, layer): layer for layer in layers}
-    out: dict[str, torch.Tensor] = {}
-    for name, module in model.named_children():
-        x = module(x)
-        if name in stops:
-            out[stops[name]] = x
-            if len(out) == len(stops):
-                break
-    return out
+from ..models import eval_mode, model_device, readouts
 
 
 @torch.no_grad()
@@ -41,7 +27,7 @@ def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, 
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     best: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     widths: dict[str, int] = {}
     with eval_mode(model):
@@ -87,7 +73,7 @@ class TopProjections:
 def project_top(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, table: pd.DataFrame,
                 chunk: int = 256) -> TopProjections:
     """Deconvnet projections of the rows of ``top_activations`` (one layer at a time, images forwarded once)."""
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     parts, inputs, projections = [], [], []
     with eval_mode(model):
         for layer, rows in table.groupby("layer", sort=False):

@@ -1,0 +1,288 @@
+"""Runs: what identifies a trained model, where it lives, when it is finished, and reading it back.
+
+A run's identity is its resolved ``TrainConfig`` (every field, the epoch budget included), the profile's geometry and
+lr schedule, and the identity of its data (class list and file fingerprint, ``data.dataset_identity``). The run
+directory ``<model>-<profile>-s<seed>-<hash>`` is named by a hash of it, so a changed dataset, profile or budget
+trains a new run instead of silently reusing an old one.
+
+A run is *finished* only when ``DONE.json``, written last, exists and agrees with the final snapshot and the metrics.
+Anything short of that (a kill at any moment, a lost or truncated final snapshot) resumes or repairs itself when the
+same run is asked for again (``ensure_trained``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from . import checkpoint
+from .data import KNOWN, ImageSet, dataset_identity, prepare_data
+from .evaluate import predict
+from .models import INITS, VARIANTS, ConvNet, model_from_arch
+from .params import check_int
+from .paths import runs_root
+from .profiles import anneal_epochs, get_profile
+
+KEY_VERSION = 2  # 1: config minus epochs (before run identity included geometry and data)
+SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (with the profile's geometry and the data: its identity)."""
+
+    model: str = "zf"
+    profile: str = "cpu"
+    dataset: str | None = None  # None: the profile's
+    epochs: int | None = None  # None: the profile's
+    batch_size: int | None = None  # None: the profile's
+    lr: float = 1e-2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4  # not stated by ZF; Krizhevsky et al.'s value, whose code theirs was based on
+    dropout: float = 0.5
+    clip_radius: float | None = 0.1  # feature scale clipping; None turns it off (Fig. 6a)
+    init: str | None = None  # None: the profile's (models.INITS)
+    seed: int = 0
+    # Few-shot runs (Tables 4-6, trained from scratch): ``train_per_class`` images per class of the dataset's val
+    # split train, the rest are the test set; ``split`` picks the random split (``data.few_shot_split``). The test
+    # set is evaluated once, after the last epoch.
+    train_per_class: int | None = None
+    split: int = 0
+    # Train on these class folders only (e.g. a source model on 5 classes for held-out-class transfer).
+    classes: tuple[str, ...] | None = None
+
+    def resolved(self) -> "TrainConfig":
+        """Fill the profile's defaults in and validate every field (one clear error each)."""
+        p = get_profile(self.profile)
+        c = dataclasses.replace(
+            self,
+            dataset=p.dataset if self.dataset is None else str(self.dataset),
+            epochs=p.epochs if self.epochs is None else self.epochs,
+            batch_size=p.batch_size if self.batch_size is None else self.batch_size,
+            init=p.init if self.init is None else self.init,
+            classes=None if self.classes is None else tuple(self.classes),
+        )
+        if c.model not in VARIANTS:
+            raise ValueError(f"unknown model {c.model!r}; valid models: {', '.join(VARIANTS)}")
+        check_int("epochs", c.epochs)
+        if c.epochs > 10_000:
+            raise ValueError(f"epochs must be at most 10000, got {c.epochs}")
+        check_int("batch_size", c.batch_size)
+        check_int("seed", c.seed, minimum=0)
+        if c.seed > MAX_SEED:
+            raise ValueError(f"seed must be an int in 0..{MAX_SEED}, got {c.seed}")
+        for name, hi in (("lr", math.inf), ("weight_decay", math.inf), ("momentum", 1.0), ("dropout", 1.0)):
+            v = getattr(c, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v < hi:
+                bound = "finite non-negative number" if hi == math.inf else f"number in [0, {hi:g})"
+                raise ValueError(f"{name} must be a {bound}, got {v!r}")
+        if c.init not in INITS:
+            raise ValueError(f"unknown init {c.init!r}; valid: {', '.join(INITS)}")
+        k = c.train_per_class
+        if k is not None:
+            check_int("train_per_class", k)
+        check_int("split", c.split, minimum=0)
+        if c.clip_radius is not None and (isinstance(c.clip_radius, bool) or not isinstance(c.clip_radius, (int, float))
+                                          or not math.isfinite(c.clip_radius) or c.clip_radius <= 0):
+            raise ValueError(f"clip_radius must be a positive number or None (off), got {c.clip_radius!r}")
+        if c.classes is not None and (len(c.classes) < 2 or len(set(c.classes)) != len(c.classes)):
+            raise ValueError(f"classes must list at least 2 distinct class folders, got {list(c.classes)}")
+        return c
+
+    @property
+    def few_shot(self) -> bool:
+        """Whether this run trains on ``train_per_class`` images per class (Tables 4-6)."""
+        return self.train_per_class is not None
+
+    def splits(self) -> tuple[str, ...]:
+        """The dataset splits this run reads."""
+        return ("val",) if self.few_shot else ("train", "val")
+
+    def identity(self, root: str | os.PathLike | None = None) -> dict:
+        """The run's identity: resolved config, profile geometry and lr schedule, and the data's identity."""
+        c = self.resolved()
+        p = get_profile(c.profile)
+        config = {k: v for k, v in dataclasses.asdict(c).items()
+                  if not (k in ("train_per_class", "classes") and v is None) and not (k == "split" and not c.few_shot)}
+        if c.classes is not None:
+            config["classes"] = list(c.classes)
+        if c.dataset not in KNOWN:  # a folder: the data identity below says what it holds, wherever it is
+            config["dataset"] = "<folder>"
+        return {"key_version": KEY_VERSION, "config": config, "geometry": p.geometry(),
+                "anneal": anneal_epochs(c.epochs, p.anneal_at), "data": dataset_identity(c.dataset, c.splits(), root)}
+
+    def key(self, root: str | os.PathLike | None = None) -> str:
+        """A short hash of ``identity()``: the run directory's name ends with it."""
+        blob = json.dumps(self.identity(root), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    def run_name(self, root: str | os.PathLike | None = None) -> str:
+        """``<model>-<profile>-s<seed>-<key>``."""
+        return f"{self.model}-{self.profile}-s{self.seed}-{self.key(root)}"
+
+
+def run_dir(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None,
+            root: str | os.PathLike | None = None) -> Path:
+    """Where the run of ``cfg`` lives (``paths.runs_root``)."""
+    return runs_root(runs_dir) / cfg.run_name(root)
+
+
+def load_data(cfg: TrainConfig, root: str | os.PathLike | None = None, progress: bool = True,
+              download: bool = True) -> tuple[ImageSet, ImageSet]:
+    """The train and val (or few-shot train and test) splits a run trains and is scored on."""
+    c = cfg.resolved()
+    p = get_profile(c.profile)
+    train, val = prepare_data(c.dataset, p.resize, train_per_class=p.train_per_class, val_per_class=p.val_per_class,
+                              few_shot=c.train_per_class, seed=c.seed, split=c.split, root=root, progress=progress,
+                              download=download)
+    if c.classes is not None:
+        train, val = (restrict_classes(s, list(c.classes)) for s in (train, val))
+    return train, val
+
+
+def restrict_classes(data: ImageSet, classes: list[str]) -> ImageSet:
+    """The images of ``classes`` only, relabelled 0..len(classes)-1 in that order."""
+    unknown = [c for c in classes if c not in data.classes]
+    if unknown:
+        raise ValueError(f"unknown classes {unknown}; valid: {data.classes}")
+    old = torch.tensor([data.classes.index(c) for c in classes])
+    keep = torch.nonzero(torch.isin(data.labels, old)).flatten()
+    sub = data.subset(keep)
+    remap = torch.full((len(data.classes),), -1, dtype=torch.long)
+    remap[old] = torch.arange(len(classes))
+    return ImageSet(sub.images, remap[sub.labels], list(classes), sub.paths, sub.source)
+
+
+# ---- finishing ---------------------------------------------------------------------------------------------------
+
+DONE = "DONE.json"
+
+
+def snapshot_path(run: Path, epoch: int) -> Path:
+    """``<run>/snapshots/epoch_NNN.pt``."""
+    return Path(run) / "snapshots" / f"epoch_{epoch:03d}.pt"
+
+
+def finished(run: str | os.PathLike, epochs: int) -> bool:
+    """Whether the run finished ``epochs``: its marker exists and matches the final snapshot's size and the metrics."""
+    run = Path(run)
+    try:
+        done = json.loads((run / DONE).read_text())
+        snap = snapshot_path(run, epochs)
+        return (done.get("epoch") == epochs and snap.stat().st_size == done.get("snapshot_bytes")
+                and epochs in set(pd.read_csv(run / "metrics.csv").epoch))
+    except (OSError, ValueError, KeyError, AttributeError, pd.errors.EmptyDataError):
+        return False
+
+
+def mark_finished(run: Path, epochs: int) -> None:
+    """Write ``DONE.json`` (last, atomically): the run's final snapshot and metrics are complete."""
+    done = {"epoch": epochs, "snapshot_bytes": snapshot_path(run, epochs).stat().st_size}
+    checkpoint.atomic_write(run / DONE, lambda tmp: Path(tmp).write_text(json.dumps(done)))
+
+
+# ---- reading runs back --------------------------------------------------------------------------------------------
+
+def load_trained(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[ConvNet, dict]:
+    """Load a snapshot or checkpoint: the model in eval mode and its metadata (config, mean, classes, epoch)."""
+    state = checkpoint.load(path, map_location="cpu")
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a zfviz checkpoint (it holds a {type(state).__name__}, not a dict)")
+    for key in ("model", "arch"):
+        if key not in state:
+            raise ValueError(f"{path} is not a zfviz checkpoint (no {key!r} entry)")
+    try:
+        model = model_from_arch(state["arch"])
+        model.load_state_dict(state["model"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise ValueError(f"{path} is not a zfviz checkpoint of a known architecture: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0]}") from None
+    meta = {k: v for k, v in state.items() if k not in ("model", "optimizer", "scheduler")}
+    return model.to(device).eval(), meta
+
+
+def ensure_trained(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None, *,
+                   root: str | os.PathLike | None = None, **kwargs) -> Path:
+    """The run directory of ``cfg``, training, finishing or repairing it first unless it is finished.
+
+    If another process is training the same run, this waits for it (then finds it finished).
+    """
+    from .train import train  # the loop imports this module
+
+    cfg = cfg.resolved()
+    out = run_dir(cfg, runs_dir, root)
+    if not finished(out, cfg.epochs):
+        train(cfg, out, root=root, wait=True, **kwargs)
+    return out
+
+
+def run_metrics(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
+                data_root: str | os.PathLike | None = None, progress: bool = False) -> pd.DataFrame:
+    """The metrics of each config's last epoch (training the run first if it is not finished): one row per config."""
+    rows = []
+    for cfg in configs:
+        cfg = cfg.resolved()
+        run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+        metrics = pd.read_csv(run / "metrics.csv")
+        row = metrics[metrics.epoch == cfg.epochs]
+        if row.empty:  # cannot happen for a finished run; say how to repair rather than fail obscurely
+            raise ValueError(f"{run} has no metrics for epoch {cfg.epochs}; delete {run / DONE} and rerun to repair")
+        rows.append({"model": cfg.model, "seed": cfg.seed, "epochs": cfg.epochs, "run": run.name, "run_dir": str(run),
+                     "init": cfg.init, "clip_radius": cfg.clip_radius, "train_per_class": cfg.train_per_class,
+                     "split": cfg.split} | row.iloc[-1].drop(["model", "profile", "seed", "epoch"]).to_dict())
+    return pd.DataFrame(rows)
+
+
+def run_curves(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
+               data_root: str | os.PathLike | None = None, progress: bool = False) -> pd.DataFrame:
+    """Every epoch's metrics of each config's run (trained first if needed), tidy: one row per (run, epoch)."""
+    parts = []
+    for cfg in configs:
+        cfg = cfg.resolved()
+        run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+        m = pd.read_csv(run / "metrics.csv")
+        parts.append(m[m.epoch <= cfg.epochs].assign(run=run.name, init=cfg.init, clip_radius=cfg.clip_radius))
+    return pd.concat(parts, ignore_index=True)
+
+
+def run_predictions(run: str | os.PathLike, epoch: int, data: ImageSet, *, ten: bool = True,
+                    device: str | None = None, progress: bool = False) -> torch.Tensor:
+    """Class probabilities of the run's epoch-``epoch`` snapshot on ``data`` (10-crop by default), cached in the run.
+
+    The cache is keyed by the images' paths, so another split or profile never reads a stale file. The model runs on
+    ``device`` (default: the GPU when there is one); the probabilities come back on the CPU.
+    """
+    key = hashlib.sha256("\n".join(data.paths).encode()).hexdigest()[:12]
+    cache = Path(run) / "predictions" / f"{'ten' if ten else 'centre'}_epoch_{epoch:03d}_{key}.pt"
+    if cache.exists():
+        try:
+            return checkpoint.load(cache)
+        except ValueError:
+            pass  # unreadable: recompute
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, meta = load_trained(snapshot_path(Path(run), epoch), dev)
+    if meta.get("classes") is not None and list(meta["classes"]) != list(data.classes):
+        raise ValueError(f"{run} was trained on classes {meta['classes']}, the data has {data.classes}")
+    probs = predict(model, data.images, meta["mean"], model.arch.input_size, ten=ten, progress=progress)
+    checkpoint.save(probs, cache)
+    return probs
+
+
+def snapshot_epochs(epochs: int, few_shot: bool = False) -> list[int]:
+    """The epochs a run of ``epochs`` saves weights at: the paper's Fig. 4 epochs within the budget, and the last."""
+    return [epochs] if few_shot else sorted({e for e in SNAPSHOT_EPOCHS if e <= epochs} | {epochs})
+
+
+def lr_at(epoch: int, cfg: TrainConfig) -> float:
+    """The learning rate of a run during ``epoch`` (1-based) under its profile's schedule."""
+    c = cfg.resolved()
+    return c.lr * 0.1 ** sum(epoch > e for e in anneal_epochs(c.epochs, get_profile(c.profile).anneal_at))
