@@ -14,89 +14,91 @@
 # # Training the ZF model (Sec. 3)
 #
 # **The paper.** The model of Fig. 3 is trained on ImageNet 2012 (1.3M images, 1000 classes): resize the shorter
-# side to 256, centre 256x256 crop, subtract the per-pixel mean, random 224x224 crops with horizontal flips; SGD with
-# mini-batch 128, learning rate $10^{-2}$ annealed by hand when validation error plateaus, momentum 0.9, dropout 0.5
-# in fc6/fc7, weights initialized to $N(0, 10^{-2})$, biases 0, and *feature scale clipping*: any conv filter whose
-# RMS exceeds 0.1 is renormalized to 0.1. 70 epochs took 12 days on a GTX580. Table 2 reports the single ZF model at
-# **38.4% top-1 / 16.5% top-5 validation error** (10-crop) on 1000 classes.
+# side to 256, centre 256x256 crop, subtract the per-pixel mean, and train on **10 fixed 224x224 sub-crops** per
+# image (4 corners and the centre, with and without horizontal flip); SGD with mini-batch 128, learning rate
+# $10^{-2}$ **annealed by hand when the validation error plateaus**, momentum 0.9, dropout 0.5 in fc6/fc7, weights
+# $N(0, 10^{-2})$, biases 0, and *feature scale clipping* (any conv filter whose RMS exceeds 0.1 is renormalized to
+# 0.1). 70 epochs took 12 days on one GTX580. Table 2 reports the single ZF model at 38.4% top-1 / 16.5% top-5
+# validation error (10-crop) on 1000 classes.
 #
-# **Here.** The same recipe, one code path, at the size of the chosen `profile` (see the introduction): Imagenette
-# (10 ImageNet classes) stands in for ImageNet; the annealing is automated (lr / 10 after `plateau_patience` epochs
-# without a better validation top-1); weight decay 5e-4 (not stated in the paper; Krizhevsky's value).
+# **Here.** The same recipe, one code path, at the size of the chosen `profile`, on Imagenette (10 ImageNet
+# classes), with three deliberate differences:
+# - *Augmentation*: random 224-equivalent crops with flips (more varied than the paper's 10 fixed crops); evaluation
+#   uses the paper's 10 crops.
+# - *Annealing*: a fixed rule stands in for the hand: lr / 10 after 60% and after 85% of any budget
+#   (`zfviz.profiles.ANNEAL_AT`), so every run ends annealed twice; the table below checks that validation is flat
+#   at the end of every seed. The cost: nothing beyond the budget; a longer budget would be a different run.
+# - *Init at reduced geometry*: at half width and 112 px, N(0, 1e-2) shrinks the signal 3-5x more per layer than
+#   in the paper's model and training sits at chance for about two epochs (the Table 3 chapter measures this for
+#   every row). The cpu profile therefore uses the paper's init *transported*: each layer's std scaled by
+#   sqrt(paper fan-in / fan-in here), which gives every layer the paper model's signal gain (at paper geometry it
+#   is the paper's init). Weight decay 5e-4 (not stated in the paper; Krizhevsky et al.'s value).
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | imagenet
-model = "zf"  # any name in zfviz.models.VARIANTS
-seed = 0
-epochs = None  # None: the profile's budget
-data_root = None  # None: $ZFVIZ_DATA
-runs_dir = None  # None: $ZFVIZ_RUNS or ./runs (trained runs are cached there and reused)
+models = ["zf", "alexnet"]  # any names in zfviz.models.VARIANTS
+seeds = [0, 1, 2]
+data_root = None  # None: $ZFVIZ_DATA, or ../shared/data beside the checkout
+runs_dir = None  # None: $ZFVIZ_RUNS, or runs/ of the checkout (trained runs are cached there and reused)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 
+from zfviz.models import VARIANTS
+from zfviz.params import check_int_list, check_names, reject_unknown_parameters
+from zfviz.profiles import anneal_epochs, get_profile
 from zfviz.report import structure
+from zfviz.runs import TrainConfig, convergence, run_curves
 
-from zfviz.profiles import get_profile
-from zfviz.train import TrainConfig, ensure_trained
-
-cfg = TrainConfig(model=model, profile=profile, seed=seed, epochs=epochs).resolved()
+reject_unknown_parameters(globals())
 p = get_profile(profile)
-run = ensure_trained(cfg, runs_dir, root=data_root, progress=False)
-metrics = pd.read_csv(run / "metrics.csv")
-display(Markdown(f"Run `{run.name}`: {cfg.model}, profile **{p.name}** (width {p.width}, {p.input_size}px crops of "
-                 f"{p.resize}px images), {len(metrics)} epochs, seed {cfg.seed}."))
+check_names("models", models, list(VARIANTS))
+check_int_list("seeds", seeds)
+curves = run_curves([TrainConfig(m, profile, seed=s) for m in models for s in seeds], runs_dir=runs_dir,
+                    data_root=data_root)
+display(Markdown(f"Profile **{p.name}**: width {p.width}, {p.input_size} px crops of {p.resize} px images, "
+                 f"{p.epochs} epochs, lr / 10 after epochs {anneal_epochs(p.epochs, p.anneal_at)}, init "
+                 f"`{p.init}`; runs: {', '.join(sorted(curves.run.unique()))}."))
 
 # %% [markdown]
-# ## Learning curves
-# Train accuracy is measured on the augmented training crops with dropout on, as the paper's train error; validation
-# uses the centre crop each epoch and the paper's 10 crops at the snapshot epochs.
+# ## Learning curves, per seed
+# Train accuracy is measured on the augmented training crops with dropout on, as the paper's train error;
+# validation uses the centre crop each epoch (lines) and the paper's 10 crops at the snapshot epochs (dots).
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-axes[0].plot(metrics.epoch, metrics.train_loss, label="train")
-axes[0].plot(metrics.epoch, metrics.val_loss, label="val (centre crop)")
-axes[0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-axes[1].plot(metrics.epoch, metrics.train_top1, label="train top-1")
-axes[1].plot(metrics.epoch, metrics.val_top1, label="val top-1 (centre)")
-tc = metrics.dropna(subset=["val10_top1"])
-axes[1].plot(tc.epoch, tc.val10_top1, "o", label="val top-1 (10-crop)")
-axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(0, 100))
-axes[2].semilogy(metrics.epoch, metrics.lr)
-axes[2].set(xlabel="epoch", ylabel="learning rate", title="lr (annealed on plateau)")
-for ax in axes[:2]:
-    ax.legend(fontsize=8)
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
+for (m, s), c in curves.groupby(["model", "seed"]):
+    color = "tab:blue" if m == models[0] else "tab:gray"
+    axes[0].plot(c.epoch, c.val_top1, color=color, alpha=0.8, label=f"{m} seed {s}")
+    axes[0].plot(c.epoch, c.val10_top1, "o", color=color, ms=3)
+    axes[1].plot(c.epoch, c.train_top1, color=color, alpha=0.8)
+    axes[2].semilogy(c.epoch, c.lr, color=color, alpha=0.8)
+axes[0].set(xlabel="epoch", ylabel="val top-1 %", title="validation (centre; dots: 10-crop)", ylim=(0, 100))
+axes[1].set(xlabel="epoch", ylabel="train top-1 %", title="training (augmented, dropout on)", ylim=(0, 100))
+axes[2].set(xlabel="epoch", ylabel="learning rate", title="lr: /10 after 60% and 85% of the budget")
+axes[0].legend(fontsize=7)
 fig.tight_layout()
+plt.show()
 
 # %% [markdown]
-# ## Against the paper
+# ## Did every run converge?
+# *Flat* means the centre-crop validation top-1 of the last three epochs varies by less than one point (max minus
+# min), after both lr annealings.
 
 # %% tags=["hide-input"]
-last = metrics.iloc[-1]
-chance = 100 * (1 - 1 / 10)
-table = pd.DataFrame(
-    {
-        "paper (ImageNet-1k, 224px, width 1)": [38.4, 16.5, 70, "GTX580: ~4.1 h"],
-        f"ours ({cfg.dataset}, {p.input_size}px, width {p.width})": [
-            round(100 - last.val10_top1, 1), round(100 - last.val10_top5, 1), int(last.epoch),
-            f"{metrics.epoch_seconds.median():.0f} s (median)"],
-    },
-    index=["val top-1 error % (10-crop)", "val top-5 error % (10-crop)", "epochs", "time per epoch"],
-)
-table
+table = convergence(curves)
+table.round(2)
 
 # %% tags=["hide-input"]
-slow_start = metrics.loc[metrics.val_top1 < 15, "epoch"].tolist()
-verdict = "reproduced" if last.val10_top1 >= 70 else "not reproduced"
+flat = int(table.flat.sum())
 display(Markdown(
-    f"**Verdict: not comparable** as a number (10 easy classes, not 1000; chance error here is {chance:.0f}%). "
-    f"As a recipe check (the paper's optimizer, init, clipping and augmentation train this architecture well): "
-    f"**{verdict}**, {last.val10_top1:.1f}% 10-crop top-1 (goal for the cpu profile: at least 70%). "
-    f"With the paper's N(0, 0.01) init the network stays near chance (below 15% val top-1) in epochs "
-    f"{', '.join(map(str, slow_start)) or 'none'}: the activations shrink several-fold per layer at init, so the "
-    "first updates are tiny; it then takes off without any change to the recipe."))
+    f"**Convergence: {flat} of {len(table)} runs are flat** at the end of their budget (lr annealed "
+    f"{int(table.annealings.min())} times in every run). 10-crop validation top-1: "
+    + "; ".join(f"{m} {g.val10_top1.mean():.1f}% (sd {g.val10_top1.std():.1f}, {len(g)} seeds)"
+                for m, g in table.groupby("model", sort=False))
+    + ". Not comparable as numbers with the paper's 61.6% (10 easy classes, not 1000; chance here is 10%). The "
+    "claims that rest on these models are decided in their chapters, by the claims registry."))
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(table, verdict))
+print(structure(table, "not comparable"))

@@ -47,9 +47,15 @@ from zfviz.report import structure
 from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import topk_figure
+from zfviz.params import check_int, check_names, reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 if not isinstance(k, int) or not 1 <= k <= 25:
     raise ValueError(f"k must be an int in 1..25, got {k!r}")
+check_int("maps_per_layer", maps_per_layer)
+check_int("pick_seed", pick_seed, minimum=0)
+check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5"])
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)
 table = top_activations(exp.model, exp.val.images, exp.mean, exp.crop, layers, k=k, progress=False)
 display(Markdown(f"Model `{exp.run.name}` after epoch {exp.epoch}; top-{k} over {len(exp.val)} validation images; "

@@ -42,6 +42,9 @@ from zfviz.report import structure
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import evolution_figure
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)
 epochs = sorted(exp.snapshots())

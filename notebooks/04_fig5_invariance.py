@@ -46,6 +46,9 @@ from zfviz.analysis.invariance import PAPER_SWEEPS, invariance, transform
 from zfviz.data import class_name
 from zfviz.experiment import load_experiment
 from zfviz.plots import show_image
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 if not (isinstance(layers, list) and len(layers) == 2):
     raise ValueError(f"layers must be a list of two layer names (low, high), e.g. ['conv1', 'fc7']; got {layers!r}")

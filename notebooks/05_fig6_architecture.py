@@ -20,8 +20,8 @@
 # accuracy (Table 2: 38.4% against 40.5% top-1 error). (a) Without feature scale clipping, a few first-layer
 # filters dominate.
 #
-# **Here.** Three models of the same profile and seed: ZF, the AlexNet replica, and ZF trained without feature scale
-# clipping (for `noclip_epochs` epochs, so its accuracy is not comparable with the other two). Dead filters: a
+# **Here.** Three models of the same profile and seed, trained for the same number of epochs: ZF, the AlexNet
+# replica, and ZF trained without feature scale clipping. Dead filters: a
 # conv1 filter whose strongest activation over the validation set is under 1% of the median filter's. Dominance:
 # the largest conv1 filter RMS over the median.
 
@@ -33,7 +33,6 @@ runs_dir = None
 layer2_maps = 8  # conv2 maps projected per model for panels (d) and (e)
 k = 4  # top activations per conv2 map
 pick_seed = 0
-noclip_epochs = 10  # the run without clipping only has to show its filters (panel a), so it gets a shorter budget
 
 # %% tags=["hide-input"]
 from pathlib import Path
@@ -49,21 +48,16 @@ from zfviz.analysis.filters import filter_stats
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import filter_bank, topk_figure
-from zfviz.train import TrainConfig, default_runs_dir, load_trained
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 zf = load_experiment("zf", profile, seed, data_root=data_root, runs_dir=runs_dir)
-noclip_run = Path(runs_dir or default_runs_dir()) / TrainConfig(profile=profile, seed=seed, clip_radius=None).run_name()
-if not isinstance(noclip_epochs, int) or noclip_epochs < 1:
-    raise ValueError(f"noclip_epochs must be a positive int, got {noclip_epochs!r}")
 alex = load_experiment("alexnet", profile, seed, data_root=data_root, runs_dir=runs_dir)
-try:
-    noclip = load_experiment("zf", profile, seed, data_root=data_root, runs_dir=runs_dir, clip_radius=None,
-                             epochs=min(noclip_epochs, zf.config.epochs))
-    noclip_model, noclip_note = noclip.model, f"trained {noclip.epoch} epochs"
-except FloatingPointError as e:  # training without clipping blew up: show the last weights it saved
-    noclip_model, meta = load_trained(noclip_run / "checkpoint.pt")
-    noclip_note = f"diverged ({e}); last saved epoch {meta['epoch']}"
-display(Markdown(f"ZF `{zf.run.name}`, AlexNet `{alex.run.name}`; ZF without clipping: {noclip_note}."))
+noclip = load_experiment("zf", profile, seed, data_root=data_root, runs_dir=runs_dir, clip_radius=None)
+noclip_model, noclip_run = noclip.model, noclip.run
+display(Markdown(f"ZF `{zf.run.name}`, AlexNet `{alex.run.name}`, ZF without clipping `{noclip.run.name}`, "
+                 f"{zf.epoch} epochs each."))
 
 # %% tags=["hide-input"]
 filter_bank(noclip_model.conv1.weight, title="(a) ZF conv1 without feature scale clipping")

@@ -52,19 +52,20 @@ from zfviz.report import structure
 from zfviz.analysis.correspondence import dog_landmarks
 from zfviz.analysis.occlusion import occlusion
 from zfviz.analysis.topk import project_top, top_activations
-from zfviz.data import center_crop, class_name, load_image
+from zfviz.data import center_crop, class_name, crop_of, load_image
 from zfviz.deconv import project
 from zfviz.experiment import load_experiment
 from zfviz.plots import occlusion_panels, show_image
+from zfviz.params import check_files, reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 for name, v in (("occluder", occluder), ("stride", stride), ("others", others)):
     if not isinstance(v, int) or v < 1:
         raise ValueError(f"{name} must be a positive int, got {v!r}")
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)
 root = Path(exp.val.source)
-missing = [e for e in examples if not (root / e).is_file()]
-if missing:
-    raise ValueError(f"examples not found under {root}: {missing}")
+check_files("examples", examples, str(root))
 size, step = max(1, round(occluder * exp.crop / 224)), max(1, round(stride * exp.crop / 224))
 wnids = exp.val.classes
 names = [class_name(w) for w in wnids]
@@ -75,14 +76,14 @@ display(Markdown(f"Model `{exp.run.name}`; occluder {size} px, stride {step} px 
 results = []
 for rel in examples:
     raw = load_image(root / rel, exp.profile.resize)
-    x = center_crop(raw[None], exp.mean.cpu(), exp.crop)[0]
+    x = center_crop(raw[None].to(exp.device), exp.mean, exp.crop)[0]
     label = wnids.index(rel.split("/")[0])
     occ = occlusion(exp.model, x, label, size, step)
     ch = occ.attrs["channel"]
     own = project(exp.model, x[None], "conv5", ch)[0]
     tp = project_top(exp.model, exp.val.images, exp.mean, exp.crop, conv5[conv5.channel == ch])
-    occlusion_panels(show_image(x, center_crop(exp.mean.cpu()[None], torch.zeros(()), exp.crop)[0]), occ, own,
-                     list(tp.projection.pixels), names, label, size)
+    occlusion_panels(show_image(x.cpu(), crop_of(exp.mean, exp.crop).cpu()), occ, own.cpu(),
+                     list(tp.projection.pixels.cpu()), names, label, size)
     plt.show()
     u = occ.attrs["unoccluded"]
     worst = occ.loc[occ.prob_true.idxmin()]

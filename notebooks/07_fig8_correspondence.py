@@ -53,12 +53,17 @@ from zfviz.data import center_crop, load_image
 from zfviz.experiment import load_experiment
 from zfviz.models import feature_shapes, readout_name
 from zfviz.plots import show_image
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 if not isinstance(mask, int) or mask < 1:
     raise ValueError(f"mask must be a positive int (pixels at 224), got {mask!r}")
 if not isinstance(random_draws, int) or random_draws < 1:
     raise ValueError(f"random_draws must be a positive int, got {random_draws!r}")
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)
+if not 1 <= mask <= 224:
+    raise ValueError(f"mask must be at most the paper's 224 px crop, got {mask}")
 root = Path(exp.val.source).parent
 files = dog_landmarks(exp.profile.resize, exp.crop).file
 sizes = [Image.open(root / f).size[::-1] for f in files]  # (height, width) of the photos as this dataset has them

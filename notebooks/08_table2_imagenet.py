@@ -41,12 +41,16 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from zfviz.experiment import run_metrics, run_predictions
+from zfviz.runs import run_metrics, run_predictions
 from zfviz.paper import TABLE2
 from zfviz.params import check_int, check_int_list
 from zfviz.profiles import get_profile
 from zfviz.report import structure
-from zfviz.train import TrainConfig, accuracy, prepare_data
+from zfviz.evaluate import accuracy
+from zfviz.runs import TrainConfig, load_data
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 p = get_profile(profile)
 epochs = check_int("epochs", p.ablation_epochs if epochs is None else epochs)
@@ -63,7 +67,7 @@ display(Markdown(f"{len(runs)} runs at {epochs} epochs (seeds {seeds}) and 2 at 
 # ## Ensembles: the seeds' 10-crop softmax, averaged
 
 # %% tags=["hide-input"]
-_, val, _ = prepare_data(TrainConfig(profile=profile), data_root, progress=False)
+_, val = load_data(TrainConfig(profile=profile), data_root, progress=False)
 probs = {(r.model, r.seed): run_predictions(Path(r.run_dir), epochs, val) for r in runs.itertuples()}
 for (m, s), pr in probs.items():  # the cached predictions reproduce the training loop's own 10-crop numbers
     logged = runs.set_index(["model", "seed"]).loc[(m, s), "val10_top1"]

@@ -42,12 +42,15 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zfviz.experiment import run_metrics
+from zfviz.runs import run_metrics
 from zfviz.paper import TABLE3
 from zfviz.params import check_int, check_int_list
 from zfviz.profiles import get_profile
 from zfviz.report import structure
-from zfviz.train import TrainConfig
+from zfviz.runs import TrainConfig
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 p = get_profile(profile)
 epochs = check_int("epochs", p.ablation_epochs if epochs is None else epochs)

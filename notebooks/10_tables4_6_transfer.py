@@ -50,11 +50,15 @@ from IPython.display import Markdown, display
 
 from zfviz.analysis.probes import layer_features, probe, summarize
 from zfviz.data import load_split
-from zfviz.experiment import load_experiment, run_metrics
+from zfviz.experiment import load_experiment
+from zfviz.runs import run_metrics
 from zfviz.paper import TRANSFER
 from zfviz.params import check_int, check_int_list
 from zfviz.report import structure
-from zfviz.train import TrainConfig
+from zfviz.runs import TrainConfig
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 for name, v in (("seed", seed), ("model_seed", model_seed)):
     check_int(name, v, minimum=0)
@@ -90,7 +94,7 @@ def epochs_for(k: int) -> int:
 
 
 configs = [TrainConfig(model, profile, dataset=target, train_per_class=k, split=s, seed=seed,
-                       batch_size=scratch_batch, epochs=epochs_for(k), plateau_patience=epochs_for(k))
+                       batch_size=scratch_batch, epochs=epochs_for(k))
            for k in per_class for s in range(splits)]
 scratch = run_metrics(configs, runs_dir=runs_dir, data_root=data_root)
 scratch = scratch.rename(columns={"train_per_class": "k", "val_top1": "accuracy"})[

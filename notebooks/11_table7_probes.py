@@ -49,6 +49,9 @@ from zfviz.models import layer_names
 from zfviz.paper import TABLE7
 from zfviz.params import check_int, check_int_list
 from zfviz.report import structure
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 for name, v in (("seed", seed), ("model_seed", model_seed)):
     check_int(name, v, minimum=0)

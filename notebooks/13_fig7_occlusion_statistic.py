@@ -47,6 +47,9 @@ from zfviz.data import center_crop, class_name
 from zfviz.experiment import load_experiment
 from zfviz.params import check_int
 from zfviz.report import structure
+from zfviz.params import reject_unknown_parameters
+
+reject_unknown_parameters(globals())
 
 for name, v in (("n_images", n_images), ("occluder", occluder), ("n_random", n_random)):
     check_int(name, v)

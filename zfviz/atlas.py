@@ -5,6 +5,8 @@ activation at every saved epoch). ``python -m zfviz atlas`` writes it from a cac
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from tqdm import tqdm
 
 from .analysis.topk import TopProjections, project_top, top_activations
 from .checkpoint import atomic_write
+from .locks import exclusive
 from .data import class_name, crop_of
 from .experiment import Experiment
 from .models import CONV_LAYERS, layer_names
@@ -64,13 +67,35 @@ def _save_webp(sheet: torch.Tensor, path: Path) -> None:
 def build_atlas(exp: Experiment, out: str | Path, *, layers: list[str] | None = None, k: int = 9, thumb: int = 40,
                 progress: bool = True) -> pd.DataFrame:
     """Write the atlas of ``exp``'s model into ``out``: ``index.md``, one ``<layer>.md`` per layer and one WebP sheet
-    per feature map under ``img/<layer>/``. Mines the validation split. Returns one row per map written."""
+    per feature map under ``img/<layer>/``. Mines the validation split. Returns one row per map written.
+
+    The atlas is built in a staging folder beside ``out`` (under a lock: one writer) and replaces ``out`` whole only
+    when complete, so an interrupted build never leaves a mixed atlas.
+    """
     valid = [n for n in layer_names(exp.model) if n in CONV_LAYERS]
     layers = valid if layers is None else layers
-    bad = [layer for layer in layers if layer not in valid]
-    if bad:
-        raise ValueError(f"unknown layers {bad}; the atlas covers conv layers: {valid}")
+    bad = [layer for layer in layers if not isinstance(layer, str) or layer not in valid]
+    if not isinstance(layers, list) or bad or not layers:
+        raise ValueError(f"unknown layers {bad or layers}; the atlas covers conv layers: {valid}")
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"atlas output {out} exists and is not a directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(out.parent / f".{out.name}.lock", wait=False, what=f"the atlas folder {out}"):
+        for stale in out.parent.glob(f".staging-{out.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".staging-{out.name}-", dir=out.parent))
+        try:
+            maps = _build(exp, stage, layers, k, thumb, progress)
+            from .book import _swap
+
+            _swap(stage, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+    return maps
+
+
+def _build(exp: Experiment, out: Path, layers: list[str], k: int, thumb: int, progress: bool) -> pd.DataFrame:
     images, mean, crop = exp.val.images, exp.mean, exp.crop
     table = top_activations(exp.model, images, mean, crop, layers, k=k, progress=progress)
     top = project_top(exp.model, images, mean, crop, table)
@@ -78,7 +103,7 @@ def build_atlas(exp: Experiment, out: str | Path, *, layers: list[str] | None = 
     epochs = sorted(e for e in exp.snapshots() if e <= exp.epoch)
     evolution: dict[int, tuple[TopProjections, pd.DataFrame]] = {}
     for e in tqdm(epochs, disable=not progress, desc="epochs"):
-        net = exp.at_epoch(e).to(mean.device)
+        net = exp.at_epoch(e)
         tp = project_top(net, images, mean, crop, top_activations(net, images, mean, crop, layers, k=1,
                                                                    progress=False))
         evolution[e] = (tp, tp.table.reset_index(drop=True).set_index(["layer", "channel"]))

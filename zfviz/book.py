@@ -114,6 +114,7 @@ def _swap(new: Path, out: Path) -> None:
     """Replace folder ``out`` by ``new`` (two renames; the old folder is removed after)."""
     old = out.with_name(f".staging-{out.name}-old")
     shutil.rmtree(old, ignore_errors=True)
+    os.chmod(new, 0o755)  # mkdtemp makes 0700
     if out.exists():
         os.replace(out, old)
     os.replace(new, out)
@@ -171,29 +172,84 @@ def make_nbval_references(names: list[str] | None = None, progress: bool = True)
     return out
 
 
-def verdict_summary(results: Path = RESULTS) -> str:
-    """A Markdown page listing, per executed chapter, its title, profile and verdict line, read from its outputs."""
+def collect_evidence(results: Path = RESULTS) -> list:
+    """The evidence every executed chapter in ``results`` carries (``claims.show`` outputs), newest profile wins."""
     import nbformat
 
-    lines = ["# Results at a glance", "",
-             "Each row is copied from the executed chapter (its title, the profile it ran with, and the verdict line it",
-             "computed); nothing here is typed by hand. Open a chapter for the figure, the table and the reasoning.", "",
-             "| chapter | profile | verdict |", "|---|---|---|"]
+    from .claims import Evidence
+
+    found = []
     for name in chapters():
         path = results / f"{name}.ipynb"
         if not path.exists():
-            lines.append(f"| {name} | not executed | |")
             continue
         nb = nbformat.read(path, as_version=4)
-        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), name)
-        profile = nb.metadata.get("papermill", {}).get("parameters", {}).get("profile", "?")
-        verdicts = [o["data"]["text/markdown"] for c in nb.cells if c.cell_type == "code"
-                    for o in c.get("outputs", []) if "**Verdict" in o.get("data", {}).get("text/markdown", "")]
-        text = verdicts[-1].replace("\n", " ").replace("|", "/") if verdicts else "no verdict found"
-        lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {text} |")
+        for cell in nb.cells:
+            for o in cell.get("outputs", []) if cell.cell_type == "code" else []:
+                ev = o.get("metadata", {}).get("zfviz_evidence")
+                if ev:
+                    found.append(Evidence.from_dict(dict(ev) | {"chapter": name}))
+    return found
+
+
+def write_claims(results: Path = RESULTS) -> Path:
+    """``results/claims.csv`` from the evidence of the executed chapters, decided by the registry. Rows of profiles
+    whose chapters were not re-executed are kept from the existing file."""
+    import pandas as pd
+
+    from .checkpoint import atomic_write
+    from .claims import COLUMNS, table
+
+    new = table(collect_evidence(results))
+    path = results / "claims.csv"
+    if path.exists():
+        old = pd.read_csv(path)
+        new = pd.concat([old[~old.profile.isin(set(new.profile))], new], ignore_index=True)
+    new = new[COLUMNS].sort_values(["profile", "claim"], key=lambda s: s.map(_claim_order) if s.name == "claim"
+                                   else s, kind="stable", ignore_index=True)
+    return atomic_write(path, lambda tmp: new.to_csv(tmp, index=False, float_format="%.4g"))
+
+
+def _claim_order(claim: str) -> tuple:
+    import re
+
+    m = re.fullmatch(r"C(\d+)([a-z]?)", claim)
+    return (0, int(m.group(1)), m.group(2)) if m else (1, 0, claim)
+
+
+def verdict_summary(results: Path = RESULTS) -> str:
+    """The summary page: one row per claim, the registry's verdict per profile side by side, linked to the chapter
+    that supplies its evidence; rendered from ``claims.csv``, nothing typed by hand."""
+    import pandas as pd
+
+    from .claims import REGISTRY
+
+    lines = ["# Results at a glance", "",
+             "Every verdict below comes from the claims registry (`zfviz/claims.py`): a statistic, its 95% CI and n,",
+             "and a decision rule fixed before the results. It is rendered from `book/results/claims.csv`, which",
+             "`python -m zfviz book` writes from the evidence the executed chapters carry. Vocabulary: reproduced,",
+             "not reproduced, inconclusive (the effect is within its uncertainty, or too few seeds/images), not",
+             "testable at this scale, not comparable.", ""]
+    path = results / "claims.csv"
+    if not path.exists():
+        return "\n".join(lines + ["No claims table yet: run `python -m zfviz book --profile cpu`.", ""])
+    df = pd.read_csv(path)
+    profiles = [p for p in ("smoke", "cpu", "gpu", "imagenet") if p in set(df.profile)]
+    lines += ["| claim | | " + " | ".join(profiles) + " | evidence |", "|---|---|" + "---|" * len(profiles) + "---|"]
+    for cid, c in REGISTRY.items():
+        cells = []
+        for p in profiles:
+            r = df[(df.claim == cid) & (df.profile == p)]
+            if r.empty:
+                cells.append("")
+                continue
+            r = r.iloc[0]
+            num = "" if pd.isna(r.estimate) else f" ({r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n={r.n})"
+            cells.append(f"{r.verdict}{num}")
+        links = ", ".join(f"[{ch[:2]}]({ch}.ipynb)" for ch in c.chapters if (results / f"{ch}.ipynb").exists())
+        indent = "&nbsp;&nbsp;" if cid[-1].isalpha() and cid[:-1] in REGISTRY else ""
+        lines.append(f"| {indent}{cid} | {c.title} | " + " | ".join(cells) + f" | {links} |")
     return "\n".join(lines) + "\n"
-
-
 def write_summary(results: Path = RESULTS) -> Path:
     """Write ``verdict_summary`` to ``results/summary.md`` (atomically)."""
     from .checkpoint import atomic_write

@@ -45,9 +45,18 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _book(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _default_profile(args: argparse.Namespace) -> str:
+    if args.profile:
+        return args.profile
+    import torch
 
+    profile = "gpu" if torch.cuda.is_available() else "cpu"
+    print(f"[zfviz] profile {profile} ({'CUDA found' if profile == 'gpu' else 'no CUDA GPU found'}); "
+          "choose with --profile", flush=True)
+    return profile
+
+
+def _book(args: argparse.Namespace) -> int:
     from . import book
 
     names = args.only or book.chapters()
@@ -56,15 +65,10 @@ def _book(args: argparse.Namespace) -> int:
             print(f"[zfviz book] reference {path}")
         return 0
     if not args.no_execute:
-        out = Path(args.out) if args.out else book.RESULTS
-        params = {"profile": args.profile}
-        if args.data_root:
-            params["data_root"] = args.data_root
-        for name in names:
-            print(f"[zfviz book] executing {name} (profile {args.profile}) -> {out}", flush=True)
-            book.execute(name, out, params, progress=not args.no_progress)
-    if not args.no_execute and not args.out:
-        book.write_summary()
+        params = {"profile": _default_profile(args)} | ({"data_root": args.data_root} if args.data_root else {})
+        out = book.execute_book(names, params, Path(args.out) if args.out else book.RESULTS,
+                                progress=not args.no_progress)
+        print(f"[zfviz book] executed {len(names)} chapter(s) -> {out}")
     if not args.no_build:
         site = book.build_site()
         print(f"[zfviz book] site: {site / 'index.html'}")
@@ -72,13 +76,12 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def _atlas(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .atlas import build_atlas
     from .book import REPO
     from .experiment import load_experiment
 
-    exp = load_experiment(args.model, args.profile, args.seed, data_root=args.data_root, progress=not args.no_progress)
+    profile = _default_profile(args)
+    exp = load_experiment(args.model, profile, args.seed, data_root=args.data_root, progress=not args.no_progress)
     out = Path(args.out) if args.out else REPO / "book" / "atlas"
     maps = build_atlas(exp, out, layers=args.layers, progress=not args.no_progress)
     print(f"[zfviz atlas] {len(maps)} maps of {exp.run.name} -> {out / 'index.md'}")
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--no-progress", action="store_true")
     t.set_defaults(func=_train)
     b = sub.add_parser("book", help="execute the chapter notebooks for a profile (papermill), then build the site")
-    b.add_argument("--profile", default="cpu", choices=list(PROFILES))
+    b.add_argument("--profile", default=None, choices=list(PROFILES), help="default: gpu with CUDA, else cpu")
     b.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA inside the notebooks")
     b.add_argument("--only", nargs="+", default=None, help="chapters to execute (default: all)")
     b.add_argument("--out", default=None, help="where executed notebooks go (default: book/results, what the site shows)")
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     b.set_defaults(func=_book)
     a = sub.add_parser("atlas", help="write the feature atlas pages (every conv map's top-9 and evolution)")
     a.add_argument("--model", default="zf", choices=list(VARIANTS))
-    a.add_argument("--profile", default="cpu", choices=list(PROFILES))
+    a.add_argument("--profile", default=None, choices=list(PROFILES), help="default: gpu with CUDA, else cpu")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")
     a.add_argument("--layers", nargs="+", default=None, help="conv layers (default: all)")

@@ -121,7 +121,11 @@ def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch
     a[y:y + size, x:x + size] = 0.5
     axes[0].imshow(a)
     axes[0].set_title(f"(a) {class_names[true_label]}", fontsize=9)
-    extent = (0, image.shape[1], image.shape[0], 0)
+    # each value belongs at its occluder's centre: cell edges half a stride either side of the centres
+    cy, cx = sorted(occ.y.unique() + size / 2), sorted(occ.x.unique() + size / 2)
+    sy = cy[1] - cy[0] if len(cy) > 1 else size
+    sx = cx[1] - cx[0] if len(cx) > 1 else size
+    extent = (cx[0] - sx / 2, cx[-1] + sx / 2, cy[-1] + sy / 2, cy[0] - sy / 2)
     im = axes[1].imshow(as_grid(occ, "map_activity").numpy(), cmap="viridis", extent=extent)
     fig.colorbar(im, ax=axes[1], fraction=0.046)
     axes[1].set_title(f"(b) total activity, conv5 map {occ.attrs['channel']}", fontsize=9)
@@ -136,11 +140,55 @@ def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch
     labels = sorted(set(pred.flatten().tolist()))
     cmap = plt.get_cmap("tab10", len(class_names))
     axes[4].imshow(pred, cmap=cmap, vmin=-0.5, vmax=len(class_names) - 0.5, extent=extent, interpolation="nearest")
+    for ax in axes[[1, 3, 4]]:
+        ax.set_xlim(0, image.shape[1])
+        ax.set_ylim(image.shape[0], 0)
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(c)) for c in labels]
     axes[4].legend(handles, [class_names[c] for c in labels], fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     axes[4].set_title("(e) most probable label", fontsize=9)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def randomization_figure(summaries: dict[str, pd.DataFrame], title: str | None = None) -> plt.Figure:
+    """Adebayo et al.'s Fig. 2 layout: similarity to the trained model's map (mean and 95% CI over images) as the
+    layers are randomized from the top down; one panel per similarity metric, one line per method."""
+    fig, axes = plt.subplots(1, len(summaries), figsize=(5.6 * len(summaries), 3.8), squeeze=False)
+    for ax, (metric, df) in zip(axes[0], summaries.items()):
+        for method, part in df.groupby("method", sort=False):
+            part = part.sort_values("randomized")
+            ax.plot(part.randomized, part["mean"], marker="o", ms=3, label=method)
+            ax.fill_between(part.randomized, part.ci_low, part.ci_high, alpha=0.2)
+        stages = df.drop_duplicates("randomized").sort_values("randomized")
+        ax.set_xticks(stages.randomized, stages.stage, rotation=45, fontsize=8)
+        ax.axhline(0, color="gray", lw=0.6)
+        ax.set(xlabel="randomized down to (cumulative, from the top)", ylabel=f"{metric} to the trained map",
+               ylim=(-0.3, 1.05))
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def maps_grid(images: torch.Tensor, mean: torch.Tensor, maps: dict[str, dict[str, torch.Tensor]],
+              method: str) -> plt.Figure:
+    """For a few images (rows): the image, then one method's map at each stage of randomization (columns)."""
+    stages = list(maps)
+    n = len(images)
+    fig, axes = plt.subplots(n, len(stages) + 1, figsize=(1.9 * (len(stages) + 1), 1.9 * n + 0.3), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(show_image(images[i].cpu(), mean.cpu()))
+        for j, stage in enumerate(stages):
+            axes[i, j + 1].imshow(maps[stage][method][i].numpy(), cmap="magma")
+            if i == 0:
+                axes[i, j + 1].set_title(stage if stage == "trained" else f"random down to {stage}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    axes[0, 0].set_title("image", fontsize=8)
+    fig.suptitle(f"{method}: the trained model's strongest conv5 unit, as the weights are randomized", fontsize=9)
     fig.tight_layout()
     return fig

@@ -254,6 +254,21 @@ def run_curves(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None
     return pd.concat(parts, ignore_index=True)
 
 
+def convergence(curves: pd.DataFrame, last: int = 3, tolerance: float = 1.0) -> pd.DataFrame:
+    """Per run of ``run_curves``: final 10-crop and centre val top-1, the number of lr annealings, and whether the
+    centre-crop val top-1 of the ``last`` epochs varies by less than ``tolerance`` points (``flat``)."""
+    rows = []
+    for run, c in curves.groupby("run", sort=False):
+        c = c.sort_values("epoch")
+        tail = c.val_top1.tail(last)
+        rows.append({"model": c.model.iloc[0], "seed": int(c.seed.iloc[0]), "epochs": int(c.epoch.max()),
+                     "val10_top1": c.val10_top1.dropna().iloc[-1] if c.val10_top1.notna().any() else math.nan,
+                     "val_top1": c.val_top1.iloc[-1], "last_epochs_range": float(tail.max() - tail.min()),
+                     "annealings": int((c.lr.diff() < 0).sum()), "run": run})
+    df = pd.DataFrame(rows)
+    return df.assign(flat=df.last_epochs_range < tolerance)
+
+
 def run_predictions(run: str | os.PathLike, epoch: int, data: ImageSet, *, ten: bool = True,
                     device: str | None = None, progress: bool = False) -> torch.Tensor:
     """Class probabilities of the run's epoch-``epoch`` snapshot on ``data`` (10-crop by default), cached in the run.

@@ -47,9 +47,9 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
     ys, xs = occluder_positions(h, size, stride), occluder_positions(w, size, stride)
     with eval_mode(model):
         base = image[None]
+        p0 = model(base).softmax(-1)[0]
         act0 = readouts(model, base, [layer])[layer]
         channel = int(act0[0].flatten(1).max(1).values.argmax())  # the map with the strongest activation
-        p0 = model(base).softmax(-1)[0]
         if not 0 <= label < p0.numel():
             raise ValueError(f"label {label} out of range: valid 0..{p0.numel() - 1}")
         grid = [(i, j, y, x) for i, y in enumerate(ys) for j, x in enumerate(xs)]

@@ -1,0 +1,247 @@
+"""Sanity checks for the deconvnet (beyond the paper): does a projection show the network, or the image?
+
+- Cascading randomization (Adebayo et al. 2018): re-initialize the weights from the top layer down, one layer at a
+  time, and compare each method's map of the same (image, unit) before and after (Spearman rank correlation of the
+  absolute maps, SSIM). A map that does not change when the weights it depends on are random cannot be showing
+  what those weights learned.
+- Unit against switches (Mahendran & Vedaldi 2016): projections of different units at the same place of the same
+  image, against the same unit projected through another image's pooling switches.
+- Maps compared: the deconvnet projection of the strongest conv5 unit, the plain gradient of that same unit (the
+  deconvnet differs from it only in how ReLUs pass the signal down), the gradient saliency of the class score, and
+  occlusion of the class probability (expected to change: it depends on every weight).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from scipy.stats import spearmanr
+from torch import nn
+
+from ..deconv import Deconvnet, project_many
+from ..models import eval_mode, init_stds, layer_names, readouts, to_model_device
+
+METHODS = ("deconvnet", "unit gradient", "saliency", "occlusion")
+
+
+def randomize_layers(model: nn.Module, layers: list[str], *, scheme: str = "transported", seed: int = 0) -> nn.Module:
+    """A copy of ``model`` with ``layers`` re-initialized as at the start of training (``models.init_stds``)."""
+    m = copy.deepcopy(model)
+    stds = init_stds(m, scheme) if scheme != "kaiming" else {}
+    g = torch.Generator().manual_seed(seed)
+    for name in layers:
+        layer = m.get_submodule(name)
+        std = stds[name] if name in stds else (2.0 / layer.weight[0].numel()) ** 0.5
+        w = torch.randn(layer.weight.shape, generator=g) * std
+        with torch.no_grad():
+            layer.weight.copy_(w.to(layer.weight))
+            layer.bias.zero_()
+    return m
+
+
+def cascade(model: nn.Module) -> list[str]:
+    """Adebayo et al.'s order: the model's conv/fc layers from the top (fc8) down to conv1."""
+    return list(reversed(layer_names(model)))
+
+
+def strongest_units(model: nn.Module, images: torch.Tensor, layer: str = "conv5") -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the channel with the largest readout activation of ``layer`` and its (y, x) position."""
+    images = to_model_device(model, images)
+    with torch.no_grad(), eval_mode(model):
+        act = readouts(model, images, [layer])[layer]
+    n, c, h, w = act.shape
+    flat = act.flatten(1).argmax(1)
+    channel = flat // (h * w)
+    pos = flat % (h * w)
+    return channel, torch.stack([pos // w, pos % w], 1)
+
+
+def unit_gradient(model: nn.Module, images: torch.Tensor, layer: str, channels: torch.Tensor,
+                  positions: torch.Tensor) -> torch.Tensor:
+    """The plain gradient of one readout unit per image with respect to the input: (N, 3, H, W)."""
+    x = to_model_device(model, images).detach().clone().requires_grad_(True)
+    with eval_mode(model):
+        act = readouts(model, x, [layer])[layer]
+        idx = torch.arange(len(x), device=x.device)
+        unit = act[idx, channels.to(x.device), positions[:, 0].to(x.device), positions[:, 1].to(x.device)]
+        (grad,) = torch.autograd.grad(unit.sum(), x)
+    return grad.detach()
+
+
+def class_saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The gradient of each image's class score with respect to the input: (N, 3, H, W) (signed, all channels)."""
+    x = to_model_device(model, images).detach().clone().requires_grad_(True)
+    with eval_mode(model):
+        scores = model(x)
+        (grad,) = torch.autograd.grad(scores.gather(1, targets.to(x.device)[:, None]).sum(), x)
+    return grad.detach()
+
+
+@torch.no_grad()
+def occlusion_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, size: int,
+                   batch_size: int = 256) -> torch.Tensor:
+    """Drop of P(target) with a grey square at each non-overlapping ``size`` tile, upsampled to pixels: (N, H, W)."""
+    images = to_model_device(model, images)
+    n, _, h, w = images.shape
+    ys, xs = range(0, h, size), range(0, w, size)
+    out = torch.zeros(n, len(ys), len(xs), device=images.device)
+    with eval_mode(model):
+        p0 = model(images).softmax(-1).gather(1, targets.to(images.device)[:, None])[:, 0]
+        for i, y in enumerate(ys):
+            for j, x in enumerate(xs):
+                occ = images.clone()
+                occ[:, :, y:y + size, x:x + size] = 0.0
+                probs = torch.cat([model(occ[s:s + batch_size]).softmax(-1) for s in range(0, n, batch_size)])
+                out[:, i, j] = p0 - probs.gather(1, targets.to(images.device)[:, None])[:, 0]
+    return F.interpolate(out[:, None], size=(h, w), mode="nearest")[:, 0]
+
+
+def method_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, channels: torch.Tensor,
+                positions: torch.Tensor, *, layer: str = "conv5", occluder: int = 16,
+                methods: tuple[str, ...] = METHODS) -> dict[str, torch.Tensor]:
+    """Each method's importance map (N, H, W), absolute values summed over colour channels (occlusion: the drop)."""
+    out = {}
+    if "deconvnet" in methods:
+        p = project_many(model, images, layer, channels, positions)
+        out["deconvnet"] = p.pixels.abs().sum(1)
+    if "unit gradient" in methods:
+        out["unit gradient"] = unit_gradient(model, images, layer, channels, positions).abs().sum(1)
+    if "saliency" in methods:
+        out["saliency"] = class_saliency(model, images, targets).abs().sum(1)
+    if "occlusion" in methods:
+        out["occlusion"] = occlusion_maps(model, images, targets, occluder)
+    return {k: v.detach().float().cpu() for k, v in out.items()}
+
+
+def spearman_maps(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+    """Spearman rank correlation of two batches of maps (N, H, W), one value per image (1 for identical maps)."""
+    out = []
+    for x, y in zip(a.flatten(1).numpy(), b.flatten(1).numpy()):
+        if np.ptp(x) == 0 or np.ptp(y) == 0:
+            out.append(1.0 if np.array_equal(x, y) else 0.0)
+        else:
+            out.append(float(spearmanr(x, y).statistic))
+    return np.asarray(out)
+
+
+def ssim_maps(a: torch.Tensor, b: torch.Tensor, window: int = 7) -> np.ndarray:
+    """Structural similarity (Wang et al. 2004, uniform window) of maps (N, H, W), each scaled to [0, 1] first."""
+    def norm(t: torch.Tensor) -> torch.Tensor:
+        lo = t.flatten(1).amin(1)[:, None, None]
+        hi = t.flatten(1).amax(1)[:, None, None]
+        return ((t - lo) / (hi - lo).clamp_min(1e-12))[:, None].double()
+
+    x, y = norm(a), norm(b)
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    mu = lambda t: F.avg_pool2d(t, window, 1)
+    mx, my = mu(x), mu(y)
+    vx, vy, cxy = mu(x * x) - mx ** 2, mu(y * y) - my ** 2, mu(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    return s.flatten(1).mean(1).numpy()
+
+
+def cascading_randomization(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, *, layer: str = "conv5",
+                            scheme: str = "transported", seed: int = 0, occluder: int = 16,
+                            methods: tuple[str, ...] = METHODS) -> pd.DataFrame:
+    """Adebayo et al.'s Fig. 2 as a tidy table: for every randomization stage (``trained``, then each layer from the
+    top, cumulatively), method and image, the similarity (Spearman, SSIM) of its map to the trained model's map.
+
+    The unit stays the trained model's strongest ``layer`` unit of each image (same channel, same position).
+    """
+    images = to_model_device(model, images)
+    channels, positions = strongest_units(model, images, layer)
+    ref = method_maps(model, images, targets, channels, positions, layer=layer, occluder=occluder, methods=methods)
+    rows = []
+    stages = [("trained", [])] + [(name, cascade(model)[:i + 1]) for i, name in enumerate(cascade(model))]
+    for stage, layers in stages:
+        m = randomize_layers(model, layers, scheme=scheme, seed=seed) if layers else model
+        maps = method_maps(m, images, targets, channels, positions, layer=layer, occluder=occluder, methods=methods)
+        for method in methods:
+            rho, ss = spearman_maps(ref[method], maps[method]), ssim_maps(ref[method], maps[method])
+            rows += [{"stage": stage, "randomized": len(layers), "method": method, "image": i, "spearman": r,
+                      "ssim": s} for i, (r, s) in enumerate(zip(rho, ss))]
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def unit_and_switches(model: nn.Module, images: torch.Tensor, *, layer: str = "conv5", others: int = 4,
+                      seed: int = 0) -> pd.DataFrame:
+    """How much of a projection the unit explains, and how much the pooling switches.
+
+    For image i and its strongest unit (channel c at position p): (a) ``other unit``: the ``others`` next strongest
+    channels at the same position of the same image, projected with the same switches, against the projection of c;
+    (b) ``other switches``: channel c at p with its own activation value, projected through the switches of
+    ``others`` random other images, against the projection with image i's switches. Tidy rows: image, comparison,
+    spearman (of |projection|).
+    """
+    images = to_model_device(model, images)
+    deconv = Deconvnet(model)
+    with eval_mode(model):
+        act, trace = deconv.up(images, layer)
+    n, c, h, w = act.shape
+    channels, positions = strongest_units(model, images, layer)
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for i in range(n):
+        y, x = positions[i].tolist()
+        col = act[i, :, y, x]
+        order = col.argsort(descending=True)
+        chans = [int(channels[i])] + [int(k) for k in order.tolist() if k != int(channels[i])][:others]
+        sig = act.new_zeros(len(chans), c, h, w)
+        for t, ch in enumerate(chans):
+            sig[t, ch, y, x] = col[ch]
+        same = deconv.down(sig, layer, trace, torch.full((len(chans),), i, device=images.device))
+        base = same[:1].abs().sum(1).cpu()
+        for t in range(1, len(chans)):
+            rows.append({"image": i, "comparison": "other unit, same switches",
+                         "spearman": float(spearman_maps(base, same[t:t + 1].abs().sum(1).cpu())[0])})
+        pool = [j for j in range(n) if j != i]
+        pick = [pool[k] for k in torch.randperm(len(pool), generator=g)[:others].tolist()]
+        if pick:
+            sig2 = sig[:1].repeat(len(pick), 1, 1, 1)
+            moved = deconv.down(sig2, layer, trace, torch.tensor(pick, device=images.device))
+            for t in range(len(pick)):
+                rows.append({"image": i, "comparison": "same unit, other switches",
+                             "spearman": float(spearman_maps(base, moved[t:t + 1].abs().sum(1).cpu())[0])})
+    return pd.DataFrame(rows)
+
+
+def stage_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, stages: list[str], *,
+               layer: str = "conv5", scheme: str = "transported", seed: int = 0, occluder: int = 16,
+               methods: tuple[str, ...] = METHODS) -> dict[str, dict[str, torch.Tensor]]:
+    """Every method's maps at some stages of the cascade (``trained`` or a layer name: that layer and all above it
+    randomized), for the example figure. The unit is the trained model's strongest ``layer`` unit."""
+    images = to_model_device(model, images)
+    channels, positions = strongest_units(model, images, layer)
+    order = cascade(model)
+    bad = [s for s in stages if s != "trained" and s not in order]
+    if bad:
+        raise ValueError(f"unknown stages {bad}; valid: trained, {', '.join(order)}")
+    out = {}
+    for stage in stages:
+        layers = [] if stage == "trained" else order[:order.index(stage) + 1]
+        m = randomize_layers(model, layers, scheme=scheme, seed=seed) if layers else model
+        out[stage] = method_maps(m, images, targets, channels, positions, layer=layer, occluder=occluder,
+                                 methods=methods)
+    return out
+
+
+def similarity_summary(df: pd.DataFrame, metric: str = "spearman") -> pd.DataFrame:
+    """Mean similarity per (stage, method) with its 95% bootstrap CI over images, in the cascade's order."""
+    from ..stats import bootstrap_mean
+
+    rows = []
+    for (stage, method), part in df.groupby(["stage", "method"], sort=False):
+        m, lo, hi, n = bootstrap_mean(part[metric].to_numpy())
+        rows.append({"stage": stage, "randomized": int(part.randomized.iloc[0]), "method": method, "mean": m,
+                     "ci_low": lo, "ci_high": hi, "images": n})
+    return pd.DataFrame(rows).sort_values(["method", "randomized"], kind="stable", ignore_index=True)
+
+
+__all__ = ["similarity_summary", "stage_maps", "METHODS", "randomize_layers", "cascade", "strongest_units", "unit_gradient", "class_saliency",
+           "occlusion_maps", "method_maps", "spearman_maps", "ssim_maps", "cascading_randomization",
+           "unit_and_switches"]
