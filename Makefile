@@ -1,5 +1,7 @@
 # zfviz: the two front-door commands are `make all` (set up, reproduce, render) and `make test`.
-PROFILE ?= cpu
+PROFILE ?=
+# empty PROFILE: the gpu profile when CUDA is present, else cpu (the command says which)
+PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,7 +14,7 @@ export ZFVIZ_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all setup book atlas site test nbval-references benchmark clean-site
+.PHONY: all setup book atlas site test test-fast nbval-references benchmark clean-site
 
 all: book  ## set up, run every chapter for $(PROFILE) (training what is not cached), build the site
 
@@ -25,11 +27,11 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed  ## create .venv and install zfviz with the pinned dev tools
 
 book: setup
-	$(PY) -m zfviz atlas --profile $(PROFILE) --no-progress
-	$(PY) -m zfviz book --profile $(PROFILE)
+	$(PY) -m zfviz atlas $(PROFILE_ARG) --no-progress
+	$(PY) -m zfviz book $(PROFILE_ARG)
 
-atlas: setup  ## only regenerate the feature atlas pages (book/atlas) from the $(PROFILE) ZF model
-	$(PY) -m zfviz atlas --profile $(PROFILE)
+atlas: setup  ## only regenerate the feature atlas pages (book/atlas) from the profile's ZF model
+	$(PY) -m zfviz atlas $(PROFILE_ARG)
 
 site: setup  ## only build the site from the committed executed notebooks (no training, about a minute)
 	$(PY) -m zfviz book --no-execute
@@ -37,11 +39,14 @@ site: setup  ## only build the site from the committed executed notebooks (no tr
 test: setup  ## unit tests + every chapter re-executed by nbval in the smoke profile
 	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m pytest
 
+test-fast: setup  ## the unit tests without the slow ones and without re-executing chapters (about a minute)
+	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m pytest -m "not slow" --ignore=tests/nbval
+
 nbval-references: setup  ## after changing a chapter: regenerate tests/nbval (smoke profile)
 	$(PY) -m zfviz book --nbval-references
 
 benchmark: setup
-	$(PY) benchmarks/train_throughput.py --profile $(PROFILE)
+	$(PY) benchmarks/train_throughput.py $(PROFILE_ARG)
 
 clean-site:
 	rm -rf _build

@@ -20,7 +20,8 @@ from zfviz.analysis.topk import project_top, top_activations
 from zfviz.data import center_crop
 from zfviz.models import build_model, readout_name, without_lrn
 from zfviz.profiles import get_profile
-from zfviz.train import TrainConfig, load_trained, prepare_data
+from zfviz.data import pixel_mean
+from zfviz.runs import TrainConfig, load_data, load_trained
 
 
 def main() -> None:
@@ -36,7 +37,8 @@ def main() -> None:
     args = ap.parse_args()
     p = get_profile(args.profile)
     dev = torch.device(args.device)
-    _, val, mean = prepare_data(TrainConfig(profile=p.name))
+    train, val = load_data(TrainConfig(profile=p.name))
+    mean = pixel_mean(train.images)
     if args.checkpoint:
         model, _ = load_trained(args.checkpoint)
     else:

@@ -33,10 +33,21 @@ def fake_fashion(tmp_path, monkeypatch):
 
 def test_small_cnn_shapes():
     model = small_cnn()
-    assert [n for n, _ in model.named_children()][:3] == ["conv1", "relu1", "conv2"]
+    # as the report specifies: every conv layer is followed by 2x2 max pooling
+    assert [n for n, _ in model.named_children()][:6] == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]
     assert model[:2](torch.zeros(1, 1, 28, 28)).shape == (1, 32, 13, 13)
-    assert model[:4](torch.zeros(1, 1, 28, 28)).shape == (1, 64, 6, 6)
+    assert model[:3](torch.zeros(1, 1, 28, 28)).shape == (1, 32, 6, 6)
+    assert model[:6](torch.zeros(1, 1, 28, 28)).shape == (1, 64, 1, 1)
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_mnist_5000_is_real_mnist_split_per_class():
+    from zfviz.mnist import load_digits
+
+    d = load_digits("mnist-5000")
+    assert d.name.startswith("MNIST") and d.train_x.shape == (4000, 1, 28, 28) and d.test_x.shape == (1000, 1, 28, 28)
+    assert d.test_y.bincount().tolist() == [100] * 10 and d.train_x.dtype == torch.uint8
+    assert 20 < d.train_x.float().mean() < 60  # MNIST's mean pixel is about 33
 
 
 def test_fashion_fallback_loads_and_trains(fake_fashion, tmp_path):
@@ -51,7 +62,7 @@ def test_fashion_fallback_loads_and_trains(fake_fashion, tmp_path):
 
 
 def test_clear_errors(tmp_path, monkeypatch):
-    with pytest.raises(ValueError, match="valid: 'auto', 'mnist', 'fashion-mnist'"):
+    with pytest.raises(ValueError, match="valid: 'auto', 'mnist', 'mnist-5000', 'fashion-mnist'"):
         load_digits("cifar")
     with pytest.raises(ValueError, match="MNIST is not cached"):
         load_digits("mnist", root=tmp_path, download=False)

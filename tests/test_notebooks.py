@@ -28,7 +28,9 @@ def test_chapter_has_parameters_and_a_checked_summary(name):
     checked = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
     assert len(checked) == 1 and "structure(" in checked[0].source
     assert "remove-cell" in checked[0].metadata["tags"]  # checked by nbval, not shown to readers
-    assert "Verdict" in nb.cells[-3].source or any("**Verdict" in c.source for c in nb.cells)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "reject_unknown_parameters(globals())" in code  # a misspelled parameter is an error
+    assert "claims.show(" in code or "**Verdict" in code or "**Convergence" in code
 
 
 @pytest.mark.parametrize("name", book.chapters())
@@ -65,15 +67,43 @@ def test_bad_parameter_stops_with_one_clear_error(tmp_path):
         book.execute("11_table7_probes", tmp_path, {"profile": "smoke", "svm_layers": ["conv9"]}, progress=False)
     with pytest.raises(papermill.PapermillExecutionError, match="seeds must be a non-empty list"):
         book.execute("08_table2_imagenet", tmp_path, {"profile": "smoke", "seeds": "0"}, progress=False)
+    with pytest.raises(papermill.PapermillExecutionError, match=r"maps_per_layer must be a positive int, got 'abc'"):
+        book.execute("02_fig2_top9", tmp_path, {"profile": "smoke", "maps_per_layer": "abc"}, progress=False)
     assert not list(tmp_path.glob("*.ipynb")), "no half-written notebook is left behind"
 
 
 def test_committed_results_are_clean_and_complete():
-    """The executed chapters the site renders: one per chapter, no errors or warnings, a verdict and a figure each."""
+    """The executed chapters the site renders: one per chapter, no errors or warnings, a figure each, and a verdict
+    (chapters executed since the registry carry their evidence)."""
     for name in book.chapters():
         nb = nbformat.read(book.RESULTS / f"{name}.ipynb", as_version=4)
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
         assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], name
-        assert any("**Verdict" in o.get("data", {}).get("text/markdown", "") for o in outputs), name
+        assert any("**Verdict" in o.get("data", {}).get("text/markdown", "") or "**Convergence" in
+                   o.get("data", {}).get("text/markdown", "") for o in outputs), name
         assert any("image/png" in o.get("data", {}) for o in outputs), name
     assert (book.RESULTS / "summary.md").read_text() == book.verdict_summary(), "summary.md is stale"
+
+
+def test_committed_claims_table_follows_the_registry():
+    import math
+
+    import pandas as pd
+
+    from zfviz import claims
+
+    df = pd.read_csv(book.RESULTS / "claims.csv")
+    assert list(df.columns) == claims.COLUMNS
+    assert set(df.verdict) <= set(claims.VERDICTS)
+    for profile, part in df.groupby("profile"):
+        assert {f"C{i}" for i in range(1, 11)} | {"companion"} <= set(part.claim), profile
+    decided = df[df.verdict.isin(["reproduced", "not reproduced"]) & ~df.claim.isin(
+        [c for c, r in claims.REGISTRY.items() if r.parts])]
+    assert (decided.n >= 3).all() and decided[["ci_low", "ci_high"]].notna().all().all()
+    assert book.collect_evidence() is not None
+    table = claims.table(book.collect_evidence())  # the committed rows are what the registry decides today
+    for r in table.itertuples():
+        row = df[(df.claim == r.claim) & (df.profile == r.profile)]
+        assert len(row) == 1 and row.verdict.iloc[0] == r.verdict, (r.claim, r.profile)
+        if not math.isnan(r.estimate):
+            assert abs(row.estimate.iloc[0] - r.estimate) <= 1e-3 * max(1, abs(r.estimate))
