@@ -28,39 +28,45 @@ def test_registry_covers_the_papers_claims_with_reasons():
 ])
 def test_greater_rule(ci, n, expected):
     est = sum(ci) / 2
-    assert decide(REGISTRY["C1"], evidence("C1", est, ci, n, "cpu")) == expected
+    assert decide(REGISTRY["C1"], evidence("C1", est, ci, n, "cpu", seeds=n)) == expected
+
+
+def test_one_trained_model_never_decides():
+    ev = evidence("S1", 0.45, (0.40, 0.50), 300, "cpu", seeds=1)
+    assert decide(REGISTRY["S1"], ev) == "inconclusive" and "the rule needs 3 seeds" in claims.verdict_line(ev)
+    assert REGISTRY["companion"].min_seeds == 1
 
 
 def test_less_rule_and_flags():
     c2b = REGISTRY["C2b"]
-    assert decide(c2b, evidence("C2b", 1.0, (0.5, 1.5), 3, "cpu")) == "reproduced"
-    assert decide(c2b, evidence("C2b", 3.0, (2.5, 3.5), 3, "cpu")) == "not reproduced"
-    assert decide(c2b, evidence("C2b", 2.0, (1.5, 2.5), 3, "cpu")) == "inconclusive"
+    assert decide(c2b, evidence("C2b", 1.0, (0.5, 1.5), 3, "cpu", seeds=3)) == "reproduced"
+    assert decide(c2b, evidence("C2b", 3.0, (2.5, 3.5), 3, "cpu", seeds=3)) == "not reproduced"
+    assert decide(c2b, evidence("C2b", 2.0, (1.5, 2.5), 3, "cpu", seeds=3)) == "inconclusive"
     assert decide(c2b, evidence("C2b", 1.0, (0.5, 1.5), 3, "cpu", testable=False)) == "not testable at this scale"
     assert decide(c2b, evidence("C2b", 1.0, (0.5, 1.5), 3, "cpu", comparable=False)) == "not comparable"
 
 
 def test_moving_evidence_across_the_threshold_turns_the_verdict_inconclusive():
     """Evidence as a chapter records it, shifted until its CI straddles the rule's threshold."""
-    ev = evidence("S1", 0.45, (0.40, 0.50), 100, "cpu")
+    ev = evidence("S1", 0.45, (0.40, 0.50), 100, "cpu", seeds=3)
     assert decide(REGISTRY["S1"], ev) == "reproduced"
     null = REGISTRY["S1"].null
     shift = ev.ci_low - null + 0.01  # move the CI down so that it contains the threshold
-    moved = evidence("S1", ev.estimate - shift, (ev.ci_low - shift, ev.ci_high - shift), ev.n, "cpu")
+    moved = evidence("S1", ev.estimate - shift, (ev.ci_low - shift, ev.ci_high - shift), ev.n, "cpu", seeds=3)
     assert moved.ci_low < null < moved.ci_high
     assert decide(REGISTRY["S1"], moved) == "inconclusive"
 
 
 def test_composites_and_the_claims_table():
     parts = {"C2a": (1.0, 3.0), "C2b": (0.5, 1.5), "C2c": (0.2, 0.9), "C2d": (2.5, 4.0), "C2e": (1.5, 2.0)}
-    evs = [evidence(p, sum(ci) / 2, ci, 3, "cpu") for p, ci in parts.items()]
+    evs = [evidence(p, sum(ci) / 2, ci, 3, "cpu", seeds=3) for p, ci in parts.items()]
     df = claims.table(evs)
     assert list(df.columns) == claims.COLUMNS
     assert set(df.verdict) <= set(claims.VERDICTS)
     row = df.set_index("claim").loc["C2"]
     assert row.verdict == "reproduced" and row.n == 3
     assert df.set_index("claim").loc["C1"].verdict == "inconclusive" and df.set_index("claim").loc["C1"].n == 0
-    evs[0] = evidence("C2a", -1.0, (-2.0, 0.5), 3, "cpu")  # one part fails: the composite fails
+    evs[0] = evidence("C2a", -1.0, (-2.0, 0.5), 3, "cpu", seeds=3)  # one part fails: the composite fails
     assert claims.table(evs).set_index("claim").loc["C2", "verdict"] == "not reproduced"
     assert claims.combine(["not testable at this scale"] * 2) == "not testable at this scale"
     assert claims.combine(["reproduced", "inconclusive"]) == "inconclusive"
@@ -77,7 +83,7 @@ def test_evidence_is_checked():
 
 
 def test_verdict_line_names_the_rule_and_the_registry():
-    line = claims.verdict_line(evidence("C1", 1.0, (0.2, 1.8), 3, "cpu"))
+    line = claims.verdict_line(evidence("C1", 1.0, (0.2, 1.8), 3, "cpu", seeds=3))
     assert line.startswith("**Verdict (C1, from the claims registry): reproduced.**") and "95% CI" in line
 
 

@@ -57,5 +57,5 @@ def test_a_method_that_ignores_the_weights_fails_the_check():
     rand = randomize_layers(m, cascade(m), scheme="transported", seed=2)
     rho = spearman_maps(planted(m, x), planted(rand, x))
     est, lo, hi, n = bootstrap_mean(1 - rho)
-    ev = claims.evidence("S1", est, (lo, hi), n, "smoke")
+    ev = claims.evidence("S1", est, (lo, hi), n, "smoke", seeds=3)
     assert claims.decide(claims.REGISTRY["S1"], ev) == "not reproduced"

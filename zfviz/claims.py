@@ -43,6 +43,7 @@ class Claim:
     chapters: tuple[str, ...]
     scale_needed: str  # the scale that tests it where this one cannot
     parts: tuple[str, ...] = ()  # composite claims: the ids of their parts
+    min_seeds: int = 3  # trained models (seeds) the evidence must pool: one model is an anecdote
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Evidence:
     ci_high: float
     n: int
     profile: str
+    seeds: int = 1  # trained models (seeds) the evidence pools
     testable: bool = True
     comparable: bool = True
     note: str = ""
@@ -71,9 +73,10 @@ class Evidence:
                            for k, v in d.items()})
 
 
-def _c(id, title, paper, statistic, kind, null, min_effect, reason, min_n, n_unit, chapters, scale, parts=()):
+def _c(id, title, paper, statistic, kind, null, min_effect, reason, min_n, n_unit, chapters, scale, parts=(),
+       min_seeds=3):
     return Claim(id, title, paper, statistic, kind, null, min_effect, reason, min_n, n_unit, tuple(chapters), scale,
-                 tuple(parts))
+                 tuple(parts), min_seeds)
 
 
 SEEDS_3 = "at least 3 seeds per model: one seed cannot separate an architecture from its initialization"
@@ -170,7 +173,8 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "a source task that covers the target's concepts (ImageNet-1k)"),
     _c("companion", "the report's small CNN reaches about 98% on MNIST",
        "seed 004: ~98% test accuracy", "test accuracy minus 97% (points)", "greater", 0.0, 0.0,
-       "'about 98%': within a point", 1000, "test digits", ("12_companion_gradients",), "MNIST (any profile)"),
+       "'about 98%': within a point", 1000, "test digits", ("12_companion_gradients",), "MNIST (any profile)",
+       min_seeds=1),
     _c("S1", "a projection reveals what the unit encodes, not only the image and the switches",
        "Zeiler & Fergus Sec. 2.1 (implicit); questioned by Adebayo et al. 2018, Mahendran & Vedaldi 2016",
        "1 minus the rank correlation of |projection| of the trained model's strongest conv5 unit before and after "
@@ -188,7 +192,7 @@ def decide(claim: Claim, ev: Evidence) -> str:
     if not ev.testable:
         return "not testable at this scale"
     lo, hi = ev.ci_low, ev.ci_high
-    if ev.n < claim.min_n or not (math.isfinite(lo) and math.isfinite(hi)):
+    if ev.n < claim.min_n or ev.seeds < claim.min_seeds or not (math.isfinite(lo) and math.isfinite(hi)):
         return "inconclusive"
     if claim.kind == "greater":
         if lo > claim.null:
@@ -212,8 +216,8 @@ def combine(verdicts: list[str]) -> str:
     return "inconclusive"
 
 
-def evidence(claim: str, estimate: float, ci: tuple[float, float], n: int, profile: str, *, testable: bool = True,
-             comparable: bool = True, note: str = "", chapter: str = "") -> Evidence:
+def evidence(claim: str, estimate: float, ci: tuple[float, float], n: int, profile: str, *, seeds: int = 1,
+             testable: bool = True, comparable: bool = True, note: str = "", chapter: str = "") -> Evidence:
     """Evidence for ``claim`` (an id in ``REGISTRY``), checked for a known id and a CI that contains the estimate."""
     if claim not in REGISTRY:
         raise ValueError(f"unknown claim {claim!r}; the registry has: {', '.join(REGISTRY)}")
@@ -221,7 +225,7 @@ def evidence(claim: str, estimate: float, ci: tuple[float, float], n: int, profi
     est = float(estimate)
     if all(math.isfinite(v) for v in (lo, hi, est)) and not lo - 1e-9 <= est <= hi + 1e-9:
         raise ValueError(f"{claim}: the estimate {est} lies outside its CI [{lo}, {hi}]")
-    return Evidence(claim, est, lo, hi, int(n), profile, testable, comparable, note, chapter)
+    return Evidence(claim, est, lo, hi, int(n), profile, int(seeds), testable, comparable, note, chapter)
 
 
 def verdict_line(ev: Evidence) -> str:
@@ -237,9 +241,10 @@ def verdict_line(ev: Evidence) -> str:
     extra = f" {ev.note}" if ev.note else ""
     why = {"not testable at this scale": f" This scale cannot test it; {c.scale_needed} would.",
            "inconclusive": (f" n = {ev.n} {c.n_unit}, below the minimum of {c.min_n}." if ev.n < c.min_n else
-                            " The effect is within its uncertainty.")}.get(v, "")
+                            f" It rests on {ev.seeds} trained model(s); the rule needs {c.min_seeds} seeds."
+                            if ev.seeds < c.min_seeds else " The effect is within its uncertainty.")}.get(v, "")
     return (f"**Verdict ({c.id}, from the claims registry): {v}.** {c.title}: {c.statistic} = {est}{ci}, "
-            f"n = {ev.n} {c.n_unit} (rule: {rule}; {c.reason}).{why}{extra}")
+            f"n = {ev.n} {c.n_unit}, {ev.seeds} seed(s) (rule: {rule}; {c.reason}).{why}{extra}")
 
 
 def show(ev: Evidence) -> None:
