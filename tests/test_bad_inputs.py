@@ -372,6 +372,16 @@ API_CASES = [
      r"model's dtype torch.float32, got torch.float64"),
     ("A11", lambda: __import__("zfviz.deconv").deconv.project(_net(), X[0], "conv1", 0), r"\(N, 3, H, W\)"),
     ("A12", lambda: __import__("zfviz.deconv").deconv.project(_net(), X[:, :1], "conv1", 0), r"\(N, 3, H, W\)"),
+    ("A14", lambda: __import__("zfviz.deconv").deconv.project(_net(), torch.randn(1, 3, 16, 16), "conv5", 0),
+     r"images of 16x16 px are too small for this model up to conv5"),
+    ("A15", lambda: __import__("zfviz.deconv").deconv.project(_net(), torch.full((1, 3, 64, 64), float("nan")),
+                                                              "conv1", 0), r"NaN or infinite"),
+    ("T02", lambda: __import__("zfviz.analysis.topk").analysis.topk.top_activations(
+        _net(), torch.zeros(0, 3, 73, 73, dtype=torch.uint8), torch.zeros(3, 73, 73), 64, ["conv1"]),
+     r"no images to mine"),
+    ("T03", lambda: __import__("zfviz.analysis.topk").analysis.topk.top_activations(
+        _net(), torch.zeros(2, 3, 73, 73, dtype=torch.uint8), torch.zeros(3, 73, 73), 100, ["conv1"]),
+     r"crop 100 is larger than the images \(73x73 px\)"),
     ("O01", lambda: __import__("zfviz.analysis.occlusion").analysis.occlusion.occlusion(_net(), X[0], 0, 0, 8),
      r"must be positive ints"),
     ("O02", lambda: __import__("zfviz.analysis.occlusion").analysis.occlusion.occlusion(_net(), X[0], 0, 100, 8),

@@ -249,6 +249,23 @@ def verdict_summary(results: Path = RESULTS) -> str:
         links = ", ".join(f"[{ch[:2]}]({ch}.ipynb)" for ch in c.chapters if (results / f"{ch}.ipynb").exists())
         indent = "&nbsp;&nbsp;" if cid[-1].isalpha() and cid[:-1] in REGISTRY else ""
         lines.append(f"| {indent}{cid} | {c.title} | " + " | ".join(cells) + f" | {links} |")
+    lines += ["", "## The chapters", "",
+              "| chapter | profile | evidence for the registry |", "|---|---|---|"]
+    with_evidence = {e.chapter for e in collect_evidence(results)}
+    for name in chapters():
+        path = results / f"{name}.ipynb"
+        if not path.exists():
+            lines.append(f"| {name} | not executed | |")
+            continue
+        import nbformat
+
+        nb = nbformat.read(path, as_version=4)
+        title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), name)
+        profile = nb.metadata.get("papermill", {}).get("parameters", {}).get("profile", "?")
+        state = ("yes" if name in with_evidence else
+                 "none: executed before the claims registry and the current recipe; its own verdict line is "
+                 "superseded by the table above until it is re-executed")
+        lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {state} |")
     return "\n".join(lines) + "\n"
 def write_summary(results: Path = RESULTS) -> Path:
     """Write ``verdict_summary`` to ``results/summary.md`` (atomically)."""

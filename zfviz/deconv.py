@@ -126,6 +126,8 @@ def _check_images(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if images.dtype != dtype:
         raise ValueError(f"images must be mean-subtracted pixels of the model's dtype {dtype}, got {images.dtype}"
                          + ("; use data.center_crop on uint8 images" if not images.is_floating_point() else ""))
+    if images.device.type != "meta" and not bool(torch.isfinite(images).all()):
+        raise ValueError("images contain NaN or infinite values")
     return images
 
 
@@ -162,7 +164,14 @@ def project_many(model: nn.Module, images: torch.Tensor, layer: str, channels: t
     _check_layer(deconv, layer)
     images = _check_images(to_model_device(model, images), next(model.parameters()).dtype)
     with eval_mode(model):
-        act, trace = deconv.up(images, layer)
+        try:
+            act, trace = deconv.up(images, layer)
+        except RuntimeError as e:
+            if "size" not in str(e).lower():
+                raise
+            raise ValueError(f"images of {images.shape[-2]}x{images.shape[-1]} px are too small for this model up to "
+                             f"{layer} (it was trained on {getattr(getattr(model, 'arch', None), 'input_size', '?')} "
+                             "px crops)") from None
     n, c, h, w = act.shape
     channels = torch.as_tensor(channels, dtype=torch.long, device=images.device).flatten()
     idx = (torch.arange(len(channels), device=images.device) if image_index is None

@@ -27,6 +27,10 @@ def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, 
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
+    if len(images) == 0:
+        raise ValueError("no images to mine: the image tensor is empty")
+    if crop > images.shape[-1] or crop > images.shape[-2]:
+        raise ValueError(f"crop {crop} is larger than the images ({images.shape[-2]}x{images.shape[-1]} px)")
     dev = model_device(model)
     best: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     widths: dict[str, int] = {}
