@@ -87,6 +87,10 @@ summaries = {m: similarity_summary(df, m) for m in ("spearman", "ssim")}
 randomization_figure(summaries, title="Similarity to the trained model's map as weights are randomized top-down")
 plt.show()
 table = summaries["spearman"].pivot(index="stage", columns="method", values="mean").loc[df.stage.unique()]
+empty = summaries["spearman"].pivot(index="stage", columns="method", values="empty maps").loc[df.stage.unique()]
+display(Markdown("Mean Spearman correlation with the trained model's map, per stage (the deconvnet projects a unit "
+                 "signal, so a unit the random network leaves silent still has a picture). Maps that are all zero: "
+                 + ", ".join(f"{m} {int(empty[m].sum())}" for m in empty.columns) + "."))
 table.round(2)
 
 # %% tags=["hide-input"]

@@ -60,6 +60,24 @@ def strongest_units(model: nn.Module, images: torch.Tensor, layer: str = "conv5"
     return channel, torch.stack([pos // w, pos % w], 1)
 
 
+@torch.no_grad()
+def deconv_unit(model: nn.Module, images: torch.Tensor, layer: str, channels: torch.Tensor,
+                positions: torch.Tensor) -> torch.Tensor:
+    """The deconvnet projection of a unit signal (value 1) at each image's (channel, position): (N, 3, H, W).
+
+    Started from 1 rather than the activation's value, so a unit that a randomized network leaves silent still has a
+    picture (the down pass never looks at the forward activation's sign); rank correlations ignore the scale anyway.
+    """
+    images = to_model_device(model, images)
+    deconv = Deconvnet(model)
+    with eval_mode(model):
+        act, trace = deconv.up(images, layer)
+    sig = torch.zeros_like(act)
+    idx = torch.arange(len(images), device=images.device)
+    sig[idx, channels.to(images.device), positions[:, 0].to(images.device), positions[:, 1].to(images.device)] = 1.0
+    return deconv.down(sig, layer, trace, idx)
+
+
 def unit_gradient(model: nn.Module, images: torch.Tensor, layer: str, channels: torch.Tensor,
                   positions: torch.Tensor) -> torch.Tensor:
     """The plain gradient of one readout unit per image with respect to the input: (N, 3, H, W)."""
@@ -106,8 +124,7 @@ def method_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, c
     """Each method's importance map (N, H, W), absolute values summed over colour channels (occlusion: the drop)."""
     out = {}
     if "deconvnet" in methods:
-        p = project_many(model, images, layer, channels, positions)
-        out["deconvnet"] = p.pixels.abs().sum(1)
+        out["deconvnet"] = deconv_unit(model, images, layer, channels, positions).abs().sum(1)
     if "unit gradient" in methods:
         out["unit gradient"] = unit_gradient(model, images, layer, channels, positions).abs().sum(1)
     if "saliency" in methods:
@@ -162,8 +179,9 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, targets: tor
         maps = method_maps(m, images, targets, channels, positions, layer=layer, occluder=occluder, methods=methods)
         for method in methods:
             rho, ss = spearman_maps(ref[method], maps[method]), ssim_maps(ref[method], maps[method])
+            empty = (maps[method].flatten(1).abs().amax(1) == 0).numpy()
             rows += [{"stage": stage, "randomized": len(layers), "method": method, "image": i, "spearman": r,
-                      "ssim": s} for i, (r, s) in enumerate(zip(rho, ss))]
+                      "ssim": s, "empty": bool(e)} for i, (r, s, e) in enumerate(zip(rho, ss, empty))]
     return pd.DataFrame(rows)
 
 
@@ -238,10 +256,10 @@ def similarity_summary(df: pd.DataFrame, metric: str = "spearman") -> pd.DataFra
     for (stage, method), part in df.groupby(["stage", "method"], sort=False):
         m, lo, hi, n = bootstrap_mean(part[metric].to_numpy())
         rows.append({"stage": stage, "randomized": int(part.randomized.iloc[0]), "method": method, "mean": m,
-                     "ci_low": lo, "ci_high": hi, "images": n})
+                     "ci_low": lo, "ci_high": hi, "images": n, "empty maps": int(part.get("empty", 0).sum())})
     return pd.DataFrame(rows).sort_values(["method", "randomized"], kind="stable", ignore_index=True)
 
 
-__all__ = ["similarity_summary", "stage_maps", "METHODS", "randomize_layers", "cascade", "strongest_units", "unit_gradient", "class_saliency",
+__all__ = ["deconv_unit", "similarity_summary", "stage_maps", "METHODS", "randomize_layers", "cascade", "strongest_units", "unit_gradient", "class_saliency",
            "occlusion_maps", "method_maps", "spearman_maps", "ssim_maps", "cascading_randomization",
            "unit_and_switches"]
