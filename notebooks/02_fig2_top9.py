@@ -38,8 +38,6 @@ pick_seed = 0  # which random subset of maps
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
 from zfviz.report import structure

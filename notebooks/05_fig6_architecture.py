@@ -35,8 +35,6 @@ k = 4  # top activations per conv2 map
 pick_seed = 0
 
 # %% tags=["hide-input"]
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

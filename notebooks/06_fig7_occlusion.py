@@ -41,9 +41,7 @@ others = 3  # other images the layer-5 map is projected on (its strongest valida
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 from PIL import Image
 

@@ -38,7 +38,6 @@ runs_dir = None
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 

@@ -57,9 +57,6 @@ from zfviz.params import check_int, check_int_list, reject_unknown_parameters
 from zfviz.plots import maps_grid, randomization_figure, topk_figure
 from zfviz.report import structure
 from zfviz.stats import bootstrap_mean, hierarchical_mean
-from zfviz.params import reject_unknown_parameters
-
-reject_unknown_parameters(globals())
 
 reject_unknown_parameters(globals())
 for name in ("n_images", "occluder", "examples", "maps_shown"):

@@ -7,7 +7,6 @@ profile on the 3-class synthetic folder, one or two epochs.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import shutil
@@ -23,7 +22,7 @@ from PIL import Image
 
 from conftest import make_imagefolder
 from zfviz import checkpoint, cli
-from zfviz.runs import TrainConfig, ensure_trained, finished, load_trained, run_dir, snapshot_path
+from zfviz.runs import TrainConfig, ensure_trained, finished, load_trained, snapshot_path
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = dict(model="zf", profile="smoke", init="kaiming", lr=1e-3, batch_size=8, epochs=2)
@@ -175,8 +174,6 @@ def test_D08_a_run_that_no_longer_matches_its_data_is_refused(done_run):
 
 
 def test_C07b_N11_a_shorter_budget_is_its_own_run(done_run, tmp_path):
-    from zfviz.experiment import Experiment
-
     cfg, run = done_run
     short = TrainConfig(**{**FAST, "dataset": cfg.dataset, "epochs": 1})
     out = ensure_trained(short, tmp_path / "runs", progress=False)

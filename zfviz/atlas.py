@@ -5,8 +5,6 @@ activation at every saved epoch). ``python -m zfviz atlas`` writes it from a cac
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +18,7 @@ from tqdm import tqdm
 
 from .analysis.topk import TopProjections, project_top, top_activations
 from .checkpoint import atomic_write
-from .locks import exclusive
+from .locks import staged
 from .data import class_name, crop_of
 from .experiment import Experiment
 from .models import CONV_LAYERS, layer_names
@@ -77,21 +75,8 @@ def build_atlas(exp: Experiment, out: str | Path, *, layers: list[str] | None = 
     bad = [layer for layer in layers if not isinstance(layer, str) or layer not in valid]
     if not isinstance(layers, list) or bad or not layers:
         raise ValueError(f"unknown layers {bad or layers}; the atlas covers conv layers: {valid}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"atlas output {out} exists and is not a directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(out.parent / f".{out.name}.lock", wait=False, what=f"the atlas folder {out}"):
-        for stale in out.parent.glob(f".staging-{out.name}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".staging-{out.name}-", dir=out.parent))
-        try:
-            maps = _build(exp, stage, layers, k, thumb, progress)
-            from .book import _swap
-
-            _swap(stage, out)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+    with staged(out, what="the atlas folder") as stage:
+        maps = _build(exp, stage, layers, k, thumb, progress)
     return maps
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from .locks import exclusive
+from .locks import staged
 from .paths import repo_root
 
 REPO = repo_root() or Path(__file__).resolve().parents[1]
@@ -89,36 +88,14 @@ def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progre
         if name not in chapters():
             raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(chapters())}")
         check_parameters(name, parameters)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(out.parent / f".{out.name}.lock", wait=False, what=f"the results folder {out}"):
-        for stale in out.parent.glob(f".staging-{out.name}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".staging-{out.name}-", dir=out.parent))
-        try:
-            if out.is_dir():
-                shutil.copytree(out, stage, dirs_exist_ok=True)
-            for name in names:
-                log(f"[zfviz book] executing {name} ({', '.join(f'{k}={v}' for k, v in parameters.items())})")
-                execute(name, stage, parameters, progress=progress)
-            if out == RESULTS:
-                write_claims(stage)
-                write_summary(stage)
-            _swap(stage, out)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-    return out
-
-
-def _swap(new: Path, out: Path) -> None:
-    """Replace folder ``out`` by ``new`` (two renames; the old folder is removed after)."""
-    old = out.with_name(f".staging-{out.name}-old")
-    shutil.rmtree(old, ignore_errors=True)
-    os.chmod(new, 0o755)  # mkdtemp makes 0700
-    if out.exists():
-        os.replace(out, old)
-    os.replace(new, out)
-    shutil.rmtree(old, ignore_errors=True)
+    with staged(out, what="the results folder", copy_existing=True) as stage:
+        for name in names:
+            log(f"[zfviz book] executing {name} ({', '.join(f'{k}={v}' for k, v in parameters.items())})")
+            execute(name, stage, parameters, progress=progress)
+        if Path(out) == RESULTS:
+            write_claims(stage)
+            write_summary(stage)
+    return Path(out)
 
 
 def build_site(builder: str = "html", strict: bool = True) -> Path:

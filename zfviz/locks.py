@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,3 +49,31 @@ def sweep_temporaries(folder: str | os.PathLike) -> list[Path]:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
                 removed.append(p)
     return removed
+
+
+@contextmanager
+def staged(out: str | os.PathLike, *, what: str, copy_existing: bool = False) -> Iterator[Path]:
+    """Build a folder's new content in a staging folder beside it, under the folder's lock (one writer, no waiting),
+    and swap it in only if the block succeeds: a failure or a kill leaves ``out`` as it was. ``copy_existing``
+    starts the staging folder as a copy of ``out`` (to replace part of it). Leftovers of a killed build are removed.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{what} {out} exists and is not a directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(out.parent / f".{out.name}.lock", wait=False, what=f"{what} {out}"):
+        for stale in out.parent.glob(f".staging-{out.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".staging-{out.name}-", dir=out.parent))
+        try:
+            if copy_existing and out.is_dir():
+                shutil.copytree(out, stage, dirs_exist_ok=True)
+            yield stage
+            os.chmod(stage, 0o755)  # mkdtemp makes 0700
+            old = out.with_name(f".staging-{out.name}-old")
+            if out.exists():
+                os.replace(out, old)
+            os.replace(stage, out)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 from torch import nn
 
-from ..deconv import Deconvnet, project_many
+from ..deconv import Deconvnet
 from ..models import eval_mode, init_stds, layer_names, readouts, to_model_device
 
 METHODS = ("deconvnet", "unit gradient", "saliency", "occlusion")
