@@ -150,7 +150,7 @@ def make_nbval_references(names: list[str] | None = None, progress: bool = True)
 
 
 def collect_evidence(results: Path = RESULTS) -> list:
-    """The evidence every executed chapter in ``results`` carries (``claims.show`` outputs), newest profile wins."""
+    """The evidence every executed chapter in ``results`` carries (``claims.show`` outputs), in book order."""
     import nbformat
 
     from .claims import Evidence
@@ -197,6 +197,7 @@ def _claim_order(claim: str) -> tuple:
 def verdict_summary(results: Path = RESULTS) -> str:
     """The summary page: one row per claim, the registry's verdict per profile side by side, linked to the chapter
     that supplies its evidence; rendered from ``claims.csv``, nothing typed by hand."""
+    import nbformat
     import pandas as pd
 
     from .claims import REGISTRY
@@ -234,8 +235,6 @@ def verdict_summary(results: Path = RESULTS) -> str:
         if not path.exists():
             lines.append(f"| {name} | not executed | |")
             continue
-        import nbformat
-
         nb = nbformat.read(path, as_version=4)
         title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), name)
         profile = nb.metadata.get("papermill", {}).get("parameters", {}).get("profile", "?")

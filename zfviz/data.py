@@ -275,10 +275,8 @@ def dataset_identity(dataset: str | os.PathLike, splits: tuple[str, ...], root: 
     for split in splits:
         folder = find_split(dataset, split, root, download)
         samples, cls = _list_folder(folder)
-        if classes is not None and cls != classes:
-            only_a, only_b = sorted(set(classes) - set(cls)), sorted(set(cls) - set(classes))
-            raise ValueError(f"the {splits[0]!r} and {split!r} splits of {dataset} have different class folders "
-                             f"(only in {splits[0]}: {only_a}; only in {split}: {only_b}); labels would not line up")
+        if classes is not None:
+            _same_classes(dataset, (splits[0], classes), (split, cls))
         classes = cls
         for path, label in samples:
             h.update(f"{split}/{os.path.relpath(path, folder)}:{label}:{os.stat(path).st_size}\n".encode())
@@ -287,28 +285,38 @@ def dataset_identity(dataset: str | os.PathLike, splits: tuple[str, ...], root: 
     return {"classes": classes, "files": h.hexdigest()[:16]}
 
 
+def _same_classes(dataset, a: tuple[str, list[str]], b: tuple[str, list[str]]) -> None:
+    """One clear error when two splits have different class folders (their labels would not line up)."""
+    (na, ca), (nb, cb) = a, b
+    if ca != cb:
+        raise ValueError(f"the {na!r} and {nb!r} splits of {dataset} have different class folders (only in {na}: "
+                         f"{sorted(set(ca) - set(cb))}; only in {nb}: {sorted(set(cb) - set(ca))}); labels would not "
+                         "line up")
+
+
 def prepare_data(dataset: str | os.PathLike, resize: int, *, train_per_class: int | None = None,
                  val_per_class: int | None = None, few_shot: int | None = None, seed: int = 0, split: int = 0,
-                 root: str | os.PathLike | None = None, progress: bool = True,
-                 download: bool = True) -> tuple[ImageSet, ImageSet]:
+                 root: str | os.PathLike | None = None, progress: bool = True, download: bool = True,
+                 with_train: bool = True) -> tuple[ImageSet | None, ImageSet]:
     """A run's train and val splits (uint8, cached), with the profile's per-class caps.
 
     ``few_shot`` k: split the dataset's val split instead, k images per class to train and the rest (capped at
     ``val_per_class``) to test (``few_shot_split``). Train and val must have the same class folders.
+    ``with_train=False`` skips reading a full training split (returned as None).
     """
     val = load_split(dataset, "val", resize, root=root, progress=progress, download=download)
     if few_shot is not None:
         tr, te = few_shot_split(val.labels, few_shot, seed, split, max_test=val_per_class)
         return val.subset(torch.as_tensor(tr)), val.subset(torch.as_tensor(te))
-    train = load_split(dataset, "train", resize, root=root, progress=progress, download=download)
-    if train.classes != val.classes:
-        only_t, only_v = sorted(set(train.classes) - set(val.classes)), sorted(set(val.classes) - set(train.classes))
-        raise ValueError(f"train and val of {dataset} have different class folders (only in train: {only_t}; only "
-                         f"in val: {only_v}); labels would not line up")
-    if train_per_class is not None:
-        train = train.subset(per_class_subset(train.labels, train_per_class))
+    train = load_split(dataset, "train", resize, root=root, progress=progress, download=download) if with_train \
+        else None
     if val_per_class is not None:
         val = val.subset(per_class_subset(val.labels, val_per_class))
+    if train is None:
+        return None, val
+    _same_classes(dataset, ("train", train.classes), ("val", val.classes))
+    if train_per_class is not None:
+        train = train.subset(per_class_subset(train.labels, train_per_class))
     return train, val
 
 

@@ -10,7 +10,7 @@ import torch
 from .data import ImageSet
 from .models import ConvNet
 from .profiles import Profile, get_profile
-from .runs import TrainConfig, ensure_trained, load_data, load_trained, run_dir, snapshot_epochs, snapshot_path
+from .runs import TrainConfig, ensure_trained, load_data, load_trained, snapshot_epochs, snapshot_path
 from .train import resolve_device
 
 
@@ -73,9 +73,7 @@ def load_experiment(model: str = "zf", profile: str = "cpu", seed: int = 0, *, d
     dev = resolve_device(device)
     run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
     net, meta = load_trained(snapshot_path(run, cfg.epochs), dev)
-    train, val = load_data(cfg, data_root, progress=progress) if cfg.few_shot else (None, None)
-    if val is None:
-        _, val = _val_only(cfg, data_root, progress)
+    train, val = load_data(cfg, data_root, progress=progress, with_train=cfg.few_shot)
     if list(meta["classes"]) != list(val.classes):
         raise ValueError(f"{run} was trained on classes {meta['classes']} but the data now has {val.classes}; "
                          "the run no longer matches its data")
@@ -83,17 +81,4 @@ def load_experiment(model: str = "zf", profile: str = "cpu", seed: int = 0, *, d
                       data_root, train)
 
 
-def _val_only(cfg: TrainConfig, root: str | None, progress: bool) -> tuple[None, ImageSet]:
-    from .data import load_split, per_class_subset
-    from .runs import restrict_classes
-
-    p = get_profile(cfg.profile)
-    val = load_split(cfg.dataset, "val", p.resize, root=root, progress=progress, download=True)
-    if p.val_per_class is not None:
-        val = val.subset(per_class_subset(val.labels, p.val_per_class))
-    if cfg.classes is not None:
-        val = restrict_classes(val, list(cfg.classes))
-    return None, val
-
-
-__all__ = ["Experiment", "load_experiment", "run_dir"]
+__all__ = ["Experiment", "load_experiment"]

@@ -323,12 +323,12 @@ def readouts(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, 
     ``x`` is moved to the model's device first (the device rule of every analysis function).
     """
     stops = {readout_name(model, layer): layer for layer in layers}
-    last = max((n for n, _ in model.named_children() if n in stops), key=list(dict(model.named_children())).index,
-               default=None)
     out: dict[str, torch.Tensor] = {}
-    for name, _, y in walk(model, to_model_device(model, x), last):
+    for name, _, y in walk(model, to_model_device(model, x)):
         if name in stops:
             out[stops[name]] = y
+            if len(out) == len(stops):  # the rest of the model is not needed
+                break
     return out
 
 

@@ -137,15 +137,16 @@ def run_dir(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None,
 
 
 def load_data(cfg: TrainConfig, root: str | os.PathLike | None = None, progress: bool = True,
-              download: bool = True) -> tuple[ImageSet, ImageSet]:
-    """The train and val (or few-shot train and test) splits a run trains and is scored on."""
+              download: bool = True, with_train: bool = True) -> tuple[ImageSet | None, ImageSet]:
+    """The train and val (or few-shot train and test) splits a run trains and is scored on; ``with_train=False``
+    skips a full training split (None)."""
     c = cfg.resolved()
     p = get_profile(c.profile)
     train, val = prepare_data(c.dataset, p.resize, train_per_class=p.train_per_class, val_per_class=p.val_per_class,
                               few_shot=c.train_per_class, seed=c.seed, split=c.split, root=root, progress=progress,
-                              download=download)
+                              download=download, with_train=with_train)
     if c.classes is not None:
-        train, val = (restrict_classes(s, list(c.classes)) for s in (train, val))
+        train, val = (None if s is None else restrict_classes(s, list(c.classes)) for s in (train, val))
     return train, val
 
 
@@ -225,13 +226,18 @@ def ensure_trained(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None, 
     return out
 
 
+def _finished_runs(configs: list[TrainConfig], runs_dir, data_root, progress: bool):
+    """(resolved config, run directory) for each config, training what is not finished."""
+    for cfg in configs:
+        cfg = cfg.resolved()
+        yield cfg, ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+
+
 def run_metrics(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
                 data_root: str | os.PathLike | None = None, progress: bool = False) -> pd.DataFrame:
     """The metrics of each config's last epoch (training the run first if it is not finished): one row per config."""
     rows = []
-    for cfg in configs:
-        cfg = cfg.resolved()
-        run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+    for cfg, run in _finished_runs(configs, runs_dir, data_root, progress):
         metrics = pd.read_csv(run / "metrics.csv")
         row = metrics[metrics.epoch == cfg.epochs]
         if row.empty:  # cannot happen for a finished run; say how to repair rather than fail obscurely
@@ -246,9 +252,7 @@ def run_curves(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None
                data_root: str | os.PathLike | None = None, progress: bool = False) -> pd.DataFrame:
     """Every epoch's metrics of each config's run (trained first if needed), tidy: one row per (run, epoch)."""
     parts = []
-    for cfg in configs:
-        cfg = cfg.resolved()
-        run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+    for cfg, run in _finished_runs(configs, runs_dir, data_root, progress):
         m = pd.read_csv(run / "metrics.csv")
         parts.append(m[m.epoch <= cfg.epochs].assign(run=run.name, init=cfg.init, clip_radius=cfg.clip_radius))
     return pd.concat(parts, ignore_index=True)
