@@ -132,6 +132,8 @@ def keep_checked_outputs(path: Path) -> None:
 
 # Smaller iteration counts for CI, on top of the smoke profile's sizes: the same code runs, only fewer times.
 SMOKE_PARAMETERS = {
+    "03_fig4_evolution": {"seeds": [0]},
+    "04_fig5_invariance": {"seeds": [0]},
     "10_tables4_6_transfer": {"splits": 2},
     "11_table7_probes": {"splits": 2},
     "12_companion_gradients": {"digit_epochs": 1, "am_steps": 10, "cm_steps": 20},

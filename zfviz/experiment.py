@@ -10,7 +10,7 @@ import torch
 from .data import ImageSet
 from .models import ConvNet
 from .profiles import Profile, get_profile
-from .runs import TrainConfig, ensure_trained, load_data, load_trained, snapshot_epochs, snapshot_path
+from .runs import TrainConfig, ensure_trained, load_data, load_trained, run_predictions, snapshot_epochs, snapshot_path
 from .train import resolve_device
 
 
@@ -81,4 +81,41 @@ def load_experiment(model: str = "zf", profile: str = "cpu", seed: int = 0, *, d
                       data_root, train)
 
 
-__all__ = ["Experiment", "load_experiment"]
+def load_experiments(model: str = "zf", profile: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,), *,
+                     data_root: str | None = None, runs_dir: str | None = None, device: str | None = None,
+                     progress: bool = False, **config) -> list[Experiment]:
+    """``load_experiment`` for each seed (one trained model per seed; a claim pools them), checked: a non-empty list
+    of distinct ints."""
+    if not (isinstance(seeds, (list, tuple)) and seeds and all(isinstance(s, int) for s in seeds)
+            and len(set(seeds)) == len(seeds)):
+        raise ValueError(f"seeds must be a non-empty list of distinct ints, e.g. [0, 1, 2]; got {seeds!r}")
+    return [load_experiment(model, profile, s, data_root=data_root, runs_dir=runs_dir, device=device,
+                            progress=progress, **config) for s in seeds]
+
+
+def correct_images(exps: list[Experiment], per_class: int | dict[str, int], *, pick_seed: int = 0) -> torch.Tensor:
+    """Validation indices that every model in ``exps`` classifies correctly (centre crop), ``per_class`` of each class
+    (an int, or {wnid: count} for the classes wanted), drawn in a seeded random order; fewer where a class has fewer
+    (none at all from models at chance, e.g. the smoke profile's: the claims then have n = 0).
+
+    The models must share one validation split; images are paired across seeds, as the CIs that pool seeds need.
+    """
+    val = exps[0].val
+    if any(list(x.val.paths) != list(val.paths) for x in exps[1:]):
+        raise ValueError("the experiments were evaluated on different validation images; pass models of one dataset")
+    counts = per_class if isinstance(per_class, dict) else {c: per_class for c in val.classes}
+    unknown = sorted(set(counts) - set(val.classes))
+    if unknown:
+        raise ValueError(f"unknown classes {unknown}; valid: {val.classes}")
+    ok = torch.ones(len(val), dtype=torch.bool)
+    for x in exps:
+        ok &= run_predictions(x.run, x.epoch, val, ten=False).argmax(1) == val.labels
+    order = torch.randperm(len(val), generator=torch.Generator().manual_seed(pick_seed))
+    picked = []
+    for wnid, n in counts.items():
+        c = val.classes.index(wnid)
+        picked.append(order[(ok[order]) & (val.labels[order] == c)][:n])
+    return torch.cat(picked)
+
+
+__all__ = ["Experiment", "load_experiment", "load_experiments", "correct_images"]

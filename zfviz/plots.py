@@ -108,6 +108,39 @@ def evolution_figure(by_epoch: dict[int, TopProjections], layer: str, channels: 
     return fig
 
 
+def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str], names: list[str],
+                      crop: int) -> plt.Figure:
+    """Fig. 5's layout: per transformation (rows), three example inputs, the two layers' distances and P(true) against
+    the amount, one line per image. ``df`` holds ``invariance`` rows of the images in ``images`` (same order)."""
+    from .analysis.invariance import PAPER_SWEEPS, transform
+
+    kinds = [("translate", "vertical shift (px at 224)"), ("scale", "scale factor"), ("rotate", "rotation (degrees)")]
+    if df.empty:
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no image to show: no model classified one correctly", ha="center", va="center")
+        return fig
+    fig, axes = plt.subplots(3, 4, figsize=(13, 8.5))
+    first = int(df.image.min())
+    for r, (kind, xlabel) in enumerate(kinds):
+        amounts = PAPER_SWEEPS[kind]
+        shown = (amounts[0], amounts[len(amounts) // 2], amounts[-1])
+        ex = [transform(images[0], kind, a * (crop / 224 if kind == "translate" else 1)) for a in shown]
+        axes[r, 0].imshow(np.concatenate([crop_of(e, crop).permute(1, 2, 0).numpy() for e in ex], 1))
+        axes[r, 0].set_axis_off()
+        axes[r, 0].set_title(f"{kind}: " + ", ".join(f"{a:g}" for a in shown), fontsize=9)
+        cols = [(f"dist_{layers[0]}", f"{layers[0]} distance"), (f"dist_{layers[1]}", f"{layers[1]} distance"),
+                ("prob_true", "P(true label)")]
+        for c, (col, ylab) in enumerate(cols):
+            ax = axes[r, c + 1]
+            for k, (img, part) in enumerate(df[df.transformation == kind].groupby("image")):
+                ax.plot(part.amount, part[col], marker=".", label=names[k] if k < len(names) else str(img - first))
+            ax.set(xlabel=xlabel, ylabel=ylab)
+    axes[0, 3].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch.Tensor,
                      other_projections: list[torch.Tensor], class_names: list[str], true_label: int,
                      size: int) -> plt.Figure:

@@ -66,6 +66,26 @@ def paired_difference(a: np.ndarray, b: np.ndarray, *, seed: int = 0,
     return float(a.mean() - b.mean()), lo, hi, min(len(a), len(b))
 
 
+def group_difference(a: np.ndarray, b: np.ndarray, *, seed: int = 0,
+                     boot: int = BOOT) -> tuple[float, float, float, int]:
+    """Mean of group a minus group b, where a (seeds, items_a) and b (seeds, items_b) hold different items measured
+    by the same seeds (e.g. golf balls against other images): resample seeds jointly, items within each group."""
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    b = np.atleast_2d(np.asarray(b, dtype=float))
+    if len(a) != len(b):
+        raise ValueError(f"the groups were measured by different seeds: {len(a)} against {len(b)}")
+    if a.shape[1] == 0 or b.shape[1] == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    rng = np.random.default_rng(seed)
+    out = np.empty(boot)
+    for k in range(boot):
+        s = rng.integers(0, len(a), len(a))
+        out[k] = (a[s][:, rng.integers(0, a.shape[1], a.shape[1])].mean()
+                  - b[s][:, rng.integers(0, b.shape[1], b.shape[1])].mean())
+    lo, hi = _pct(out)
+    return float(a.mean() - b.mean()), lo, hi, len(a)
+
+
 def permutation_pvalue(x, y, *, seed: int = 0, permutations: int = 5000) -> float:
     """One-sided p-value that mean(x) > mean(y), from relabelling the pooled values (x and y independent)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)

@@ -3,12 +3,14 @@ untransformed image at two layers, and the true-label probability."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from ..models import eval_mode, model_device, readouts
+from ..stats import group_difference, hierarchical_mean
 
 TRANSFORMS = ("translate", "scale", "rotate")
 # The paper's sweeps (Fig. 5): vertical shifts of -60..60 px at 224 px crops, scale 1..1.8, rotation 0..350 degrees.
@@ -43,13 +45,15 @@ def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mea
 
     ``images`` are uint8 (N, 3, S, S); each is transformed at full size, centre-cropped to ``crop`` and
     mean-subtracted. Translations in ``sweeps`` are in pixels of a ``scale_amounts_to`` crop (the paper's 224) and
-    are rescaled to ``crop``. Returns columns: image, transformation, amount, and for both layers dist_<layer>
+    are rescaled to ``crop``. Returns columns: image, label, transformation, amount, and for both layers dist_<layer>
     (Euclidean distance to the untransformed image's features) and rel_<layer> (the same over that feature norm),
     then prob_true.
     """
     sweeps = sweeps or PAPER_SWEEPS
     dev = model_device(model)
     rows = []
+    columns = ["image", "label", "transformation", "amount", *[f"{p}_{layer}" for p in ("dist", "rel")
+                                                                for layer in layers], "prob_true"]
     with eval_mode(model):
         for i in range(len(images)):
             for kind, amounts in sweeps.items():
@@ -62,8 +66,52 @@ def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mea
                 dist = {layer: (feats[layer][1:] - feats[layer][:1]).flatten(1).norm(dim=1) for layer in layers}
                 norm = {layer: feats[layer][0].norm().clamp_min(1e-12) for layer in layers}
                 for j, a in enumerate(amounts):
-                    rows.append({"image": i, "transformation": kind, "amount": a,
+                    rows.append({"image": i, "label": int(labels[i]), "transformation": kind, "amount": a,
                                  **{f"dist_{layer}": float(dist[layer][j]) for layer in layers},
                                  **{f"rel_{layer}": float(dist[layer][j] / norm[layer]) for layer in layers},
                                  "prob_true": float(prob[j + 1])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
+
+
+IDENTITY = {"translate": 0.0, "scale": 1.0, "rotate": 0.0}
+# The smallest step of each sweep on either side of the identity (in the sweep's units: px at 224, factor, degrees).
+SMALL = {"translate": (-10.0, 10.0), "scale": (1.1,), "rotate": (10.0, 350.0)}
+
+
+def _per_image(df: pd.DataFrame, values: pd.Series) -> np.ndarray:
+    """(seeds, images) array of per-(seed, image) values; images paired across seeds."""
+    return values.unstack("image").sort_index().to_numpy()
+
+
+def invariance_statistics(df: pd.DataFrame, layers: tuple[str, str] = ("conv1", "fc7"),
+                          symmetric: int | None = None) -> pd.DataFrame:
+    """Claim C4's three statistics from ``invariance`` rows of several seeds (a ``seed`` column, the same images).
+
+    C4a: relative change of the low layer minus the high layer at the smallest steps, per image. C4b: the mean drop of
+    P(true) (identity minus the sweep's mean) under rotation minus that under translation and scale, over images not
+    of class ``symmetric``. C4c: the rotation drop of the other images minus that of class ``symmetric`` (e.g. golf
+    balls). CIs resample seeds and images. Returns columns part, estimate, ci_low, ci_high, images, seeds.
+    """
+    lo, hi = layers
+    if df.empty:
+        return pd.DataFrame({"part": ["C4a", "C4b", "C4c"], "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                             "images": 0, "seeds": 0})
+    small = df[[a in SMALL[k] for k, a in zip(df.transformation, df.amount)]]
+    if small.empty:
+        raise ValueError(f"the sweeps hold none of the smallest steps {SMALL}")
+    c4a = _per_image(small, (small[f"rel_{lo}"] - small[f"rel_{hi}"]).groupby([small.seed, small.image]).mean())
+    ident = [a == IDENTITY[k] for k, a in zip(df.transformation, df.amount)]
+    p0 = df[ident].groupby(["seed", "image"]).prob_true.first()
+    sweep = df[~np.array(ident)].groupby(["seed", "image", "transformation"]).prob_true.mean().unstack()
+    drop = sweep.rsub(p0, axis=0)  # (seed, image) x transformation
+    label = df.groupby("image").label.first()
+    sym = label.index[label == symmetric] if symmetric is not None else label.index[:0]
+    rest = drop[~drop.index.get_level_values("image").isin(sym)]
+    c4b = _per_image(rest, rest.rotate - (rest.translate + rest.scale) / 2)
+    rows = [("C4a", *hierarchical_mean(c4a), c4a.shape[1]), ("C4b", *hierarchical_mean(c4b), c4b.shape[1])]
+    golf = drop[drop.index.get_level_values("image").isin(sym)]
+    c4c = group_difference(_per_image(rest, rest.rotate), _per_image(golf, golf.rotate)) if len(golf) else \
+        (float("nan"),) * 3 + (0,)
+    rows.append(("C4c", *c4c, golf.index.get_level_values("image").nunique()))
+    out = pd.DataFrame(rows, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "images"])
+    return out[["part", "estimate", "ci_low", "ci_high", "images", "seeds"]]

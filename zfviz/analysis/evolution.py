@@ -1,0 +1,91 @@
+"""Feature evolution (Fig. 4), measured: how far each map's top-k images at an epoch agree with the final model's.
+
+A map has *settled* at an epoch when the set of its k strongest images then overlaps the final set. The overlap of
+two top-k sets is tie-robust where "same strongest image" is not: a map whose first and second images swap keeps an
+overlap near 1. A layer group reaches ``level`` at the first snapshot epoch at which its mean overlap is at least
+``level``; claim C3 compares that epoch between the upper (conv4-5) and lower (conv1-2) layers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..stats import BOOT, _pct
+from .topk import TopProjections, project_top, top_activations
+
+
+def top_overlap(models: dict[int, nn.Module], images: torch.Tensor, mean: torch.Tensor, crop: int,
+                layers: list[str], k: int = 9) -> pd.DataFrame:
+    """Overlap of every map's top-``k`` image set at each epoch of ``models`` ({epoch: model}) with the last epoch's.
+
+    Returns columns layer, channel, epoch, overlap (a share of k, 1 = the final set).
+    """
+    if len(models) < 2:
+        raise ValueError(f"need snapshots at two epochs or more to compare, got epochs {sorted(models)}")
+    sets = {e: top_activations(m, images, mean, crop, layers, k=k, progress=False).groupby(["layer", "channel"])
+            .image.agg(frozenset) for e, m in sorted(models.items())}
+    final = sets[max(sets)]
+    return pd.concat([pd.DataFrame({"layer": s.index.get_level_values(0), "channel": s.index.get_level_values(1),
+                                    "epoch": e, "overlap": [len(a & final[key]) / k for key, a in s.items()]})
+                      for e, s in sets.items()], ignore_index=True)
+
+
+def reach_epochs(overlap: pd.DataFrame, level: float = 0.5) -> pd.DataFrame:
+    """The first snapshot epoch at which each (seed, layer)'s mean overlap reaches ``level``; columns seed, layer,
+    epoch."""
+    mean = overlap.groupby(["seed", "layer", "epoch"]).overlap.mean().reset_index()
+    first = mean[mean.overlap >= level].groupby(["seed", "layer"]).epoch.min()
+    return first.reset_index()
+
+
+def _reach(curve: np.ndarray, epochs: np.ndarray, level: float) -> float:
+    hit = np.nonzero(curve >= level)[0]
+    return float(epochs[hit[0]]) if len(hit) else float(epochs[-1])
+
+
+def settle_gap(overlap: pd.DataFrame, low: tuple[str, ...] = ("conv1", "conv2"),
+               high: tuple[str, ...] = ("conv4", "conv5"), level: float = 0.5, *, seed: int = 0,
+               boot: int = BOOT) -> tuple[float, float, float, int]:
+    """(gap, CI low, CI high, seeds): epoch at which the ``high`` layers' mean overlap reaches ``level`` minus that of
+    the ``low`` layers, averaged over seeds; the CI resamples seeds and, within each layer, maps."""
+    need = set(low) | set(high)
+    missing = need - set(overlap.layer)
+    if missing:
+        raise ValueError(f"the overlap table lacks layers {sorted(missing)}; it has {sorted(set(overlap.layer))}")
+    epochs = np.array(sorted(overlap.epoch.unique()))
+    # cube[seed][layer]: (channels, epochs) overlaps
+    cube = {s: {layer: g.pivot(index="channel", columns="epoch", values="overlap")[epochs].to_numpy()
+                for layer, g in part.groupby("layer") if layer in need}
+            for s, part in overlap.groupby("seed")}
+    seeds = sorted(cube)
+
+    def gap(pick_seeds, pick_maps) -> float:
+        out = []
+        for s in pick_seeds:
+            curves = {g: np.mean([cube[s][layer][pick_maps(cube[s][layer])].mean(0) for layer in group], axis=0)
+                      for g, group in (("low", low), ("high", high))}
+            out.append(_reach(curves["high"], epochs, level) - _reach(curves["low"], epochs, level))
+        return float(np.mean(out))
+
+    est = gap(seeds, lambda a: slice(None))
+    rng = np.random.default_rng(seed)
+    samples = np.array([gap(rng.choice(seeds, len(seeds)), lambda a: rng.integers(0, len(a), len(a)))
+                        for _ in range(boot)])
+    lo, hi = _pct(samples)
+    return est, min(lo, est), max(hi, est), len(seeds)
+
+
+def strongest_by_epoch(models: dict[int, nn.Module], images: torch.Tensor, mean: torch.Tensor, crop: int, layer: str,
+                       channels: list[int]) -> dict[int, TopProjections]:
+    """Fig. 4's panels: for each epoch, the projection of each chosen map's strongest activation over ``images``."""
+    out = {}
+    for e, m in sorted(models.items()):
+        top = top_activations(m, images, mean, crop, [layer], k=1, progress=False)
+        out[e] = project_top(m, images, mean, crop, top[top.channel.isin(channels)])
+    return out
+
+
+__all__ = ["top_overlap", "reach_epochs", "settle_gap", "strongest_by_epoch"]
