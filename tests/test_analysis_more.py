@@ -151,7 +151,28 @@ def test_filter_stats_flags_dead_filters(setup):
         model.conv1.bias[3] = -1.0  # never fires
     df = filter_stats(model, images, mean, 64, "conv1")
     assert len(df) == model.conv1.out_channels and bool(df.dead[3]) and df.dead.sum() >= 1
-    assert df.rms[3] == 0 and df.peak[3] == 0
+    assert df.energy_share[3] == 0 and df.active[3] == 0
+    assert not df.dead[df.active >= 0.01].any()
+
+
+def test_top_energy_share_sees_one_dominant_filter():
+    from zfviz.analysis.filters import top_energy_share
+
+    w = torch.ones(48, 3, 7, 7)
+    assert abs(top_energy_share(w) - 3 / 48) < 1e-6
+    w[0] *= 100
+    assert top_energy_share(w) > 0.99
+
+
+def test_shift_change_is_zero_for_a_shift_invariant_input(setup):
+    from zfviz.analysis.filters import shift_change
+
+    model, images, mean = setup
+    flat = torch.full((2, 3, 72, 72), 100, dtype=torch.uint8)  # a constant image looks the same after any shift
+    assert float(shift_change(model, flat, mean.mean((1, 2), keepdim=True).expand(3, 72, 72), 64).abs().max()) < 1e-5
+    assert float(shift_change(model, images, mean, 64).min()) > 0
+    with pytest.raises(ValueError, match="no room"):
+        shift_change(model, images, mean, images.shape[-1])
 
 
 def test_layer_probes_rows_per_layer_classifier_k_and_split():

@@ -66,17 +66,20 @@ def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: li
     return fig
 
 
-def filter_bank(weight: torch.Tensor, cols: int = 16, title: str | None = None) -> plt.Figure:
-    """Layer-1 filters (C, 3, k, k) as RGB tiles, each scaled to its own range (Fig. 6)."""
+def filter_bank(weight: torch.Tensor, cols: int = 16, title: str | None = None,
+                common_scale: bool = False) -> plt.Figure:
+    """Layer-1 filters (C, 3, k, k) as RGB tiles (Fig. 6): each scaled to its own range, or with ``common_scale``
+    all on one symmetric scale around grey, so a dominant filter stands out and a weak one fades."""
     n = weight.shape[0]
+    bound = weight.detach().float().abs().max().clamp_min(1e-12)
     rows = int(math.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.45, rows * 0.45 + 0.3))
     for i, ax in enumerate(np.atleast_1d(axes).flat):
         ax.set_axis_off()
         if i < n:
             w = weight[i].detach().float()
-            ax.imshow(((w - w.min()) / (w.max() - w.min()).clamp_min(1e-12)).permute(1, 2, 0).cpu().numpy(),
-                      interpolation="nearest")
+            tile = (w / bound + 1) / 2 if common_scale else (w - w.min()) / (w.max() - w.min()).clamp_min(1e-12)
+            ax.imshow(tile.permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
     if title:
         fig.suptitle(title, fontsize=9)
     return fig

@@ -1,4 +1,11 @@
-"""Filter statistics for architecture selection (Sec. 4.1, Fig. 6): dominant and dead filters."""
+"""Architecture selection (Sec. 4.1, Fig. 6), measured: dominant filters, dead filters and conv2 aliasing.
+
+- Dominance (claim C5): the share of a layer's filter energy (sum of squared weights) in its 3 largest filters.
+- Dead filters (C6a): a filter is dead when its rectified readout is positive on under 1% of validation positions
+  (a criterion that fires: a filter that never turns on, whatever its weights).
+- Aliasing (C6b): the relative change of a layer's globally averaged features when the input crop moves by 1-3 px.
+  Global averaging removes the shift itself; what remains is what sub-sampling without enough smoothing lets through.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +13,58 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..data import center_crop
 from ..models import eval_mode, model_device, readouts
+
+DEAD_BELOW = 0.01  # active on under 1% of positions
+SHIFTS = (1, 2, 3)  # px at the model's input
+
+
+def top_energy_share(weight: torch.Tensor, top: int = 3) -> float:
+    """Share of the total filter energy (sum of squared weights) held by the ``top`` most energetic filters."""
+    energy = weight.detach().float().pow(2).flatten(1).sum(1)
+    return float(energy.topk(min(top, len(energy))).values.sum() / energy.sum().clamp_min(1e-30))
 
 
 @torch.no_grad()
 def filter_stats(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layer: str = "conv1",
-                 batch_size: int = 256, dead_fraction: float = 0.01) -> pd.DataFrame:
-    """Per filter of a conv ``layer``: weight RMS, strongest readout activation over ``images``, and ``dead``.
+                 batch_size: int = 256) -> pd.DataFrame:
+    """Per filter of a conv ``layer``: weight energy share, the share of validation positions where its rectified
+    readout is positive (``active``), and ``dead`` (active on under ``DEAD_BELOW`` of them)."""
+    from ..data import center_crop
 
-    A filter is dead when its strongest activation over all images is below ``dead_fraction`` of the median
-    filter's strongest activation (it never responds noticeably).
-    """
     dev = model_device(model)
-    peak = None
+    on = total = 0
     with eval_mode(model):
         for s in range(0, len(images), batch_size):
-            x = center_crop(images[s:s + batch_size].to(dev), mean.to(dev), crop)
-            a = readouts(model, x, [layer])[layer].amax(dim=(0, 2, 3))
-            peak = a if peak is None else torch.maximum(peak, a)
-    w = model.get_submodule(layer).weight
-    rms = w.pow(2).mean(dim=(1, 2, 3)).sqrt()
-    df = pd.DataFrame({"filter": range(len(rms)), "rms": rms.cpu().numpy(), "peak": peak.cpu().numpy()})
-    return df.assign(dead=df.peak < dead_fraction * df.peak.median())
+            a = readouts(model, center_crop(images[s:s + batch_size].to(dev), mean.to(dev), crop), [layer])[layer]
+            on = on + (a > 0).sum(dim=(0, 2, 3)).double()
+            total += a.shape[0] * a.shape[2] * a.shape[3]
+    energy = model.get_submodule(layer).weight.detach().float().pow(2).flatten(1).sum(1)
+    df = pd.DataFrame({"filter": range(len(energy)), "energy_share": (energy / energy.sum()).cpu().numpy(),
+                       "active": (on / max(total, 1)).cpu().numpy()})
+    return df.assign(dead=df.active < DEAD_BELOW)
+
+
+@torch.no_grad()
+def shift_change(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layer: str = "conv2",
+                 shifts: tuple[int, ...] = SHIFTS, batch_size: int = 128) -> torch.Tensor:
+    """Per image: the relative change of ``layer``'s globally averaged features between the centre crop and crops
+    moved diagonally by each of ``shifts`` px, averaged over shifts. Needs images at least crop + 2 max(shifts)."""
+    size = images.shape[-1]
+    if size < crop + 2 * max(shifts):
+        raise ValueError(f"images of {size} px leave no room for {max(shifts)} px shifts of a {crop} px crop")
+    dev = model_device(model)
+    off = (size - crop) // 2
+    out = []
+    with eval_mode(model):
+        for s in range(0, len(images), batch_size):
+            x = images[s:s + batch_size].to(dev).float() - mean.to(dev)
+            feats = [readouts(model, x[..., off + d:off + d + crop, off + d:off + d + crop], [layer])[layer].mean((2, 3))
+                     for d in (0, *shifts)]
+            ref = feats[0]
+            rel = torch.stack([(f - ref).norm(dim=1) / ref.norm(dim=1).clamp_min(1e-12) for f in feats[1:]])
+            out.append(rel.mean(0).cpu())
+    return torch.cat(out)
+
+
+__all__ = ["DEAD_BELOW", "SHIFTS", "top_energy_share", "filter_stats", "shift_change"]
