@@ -1,0 +1,54 @@
+"""Comparing trained architectures on one validation split (Table 2): per-image errors over seeds, ensembles, and
+the paired difference that claim C1 is decided on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..experiment import Experiment
+from ..runs import run_predictions
+from ..stats import paired_difference
+
+
+def ten_crop_probs(exps: list[Experiment]) -> torch.Tensor:
+    """(seeds, images, classes) 10-crop softmax of each experiment's final model on its validation split (cached)."""
+    return torch.stack([run_predictions(x.run, x.epoch, x.val) for x in exps])
+
+
+def errors(probs: torch.Tensor, labels: torch.Tensor, k: int = 1) -> np.ndarray:
+    """(seeds, images) 0/1 top-``k`` errors of (seeds, images, classes) probabilities."""
+    top = probs.topk(k, dim=-1).indices
+    return (~(top == labels[None, :, None]).any(-1)).numpy().astype(float)
+
+
+def error_table(probs: dict[str, torch.Tensor], labels: torch.Tensor,
+                paper: dict[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+    """Table 2, tidy: per architecture the mean and seed std of top-1 / top-5 error % of single networks, and of the
+    ensemble that averages its seeds' softmax (the paper's 5-network rows); ``paper`` gives each architecture's
+    printed (single, ensemble) top-1 error for a column beside ours."""
+    rows = []
+    for name, p in probs.items():
+        ref = (paper or {}).get(name, (np.nan, np.nan))
+        e1, e5 = errors(p, labels).mean(1) * 100, errors(p, labels, 5).mean(1) * 100
+        ens = p.mean(0, keepdim=True)
+        rows.append({"model": name, "networks": 1, "top-1 err": e1.mean(), "top-1 std": e1.std(ddof=1) if len(e1) > 1
+                     else np.nan, "top-5 err": e5.mean(), "top-5 std": e5.std(ddof=1) if len(e5) > 1 else np.nan,
+                     "paper top-1 err": ref[0]})
+        if len(p) > 1:
+            rows.append({"model": f"{name}, {len(p)} averaged", "networks": len(p),
+                         "top-1 err": errors(ens, labels).mean() * 100, "top-1 std": np.nan,
+                         "top-5 err": errors(ens, labels, 5).mean() * 100, "top-5 std": np.nan,
+                     "paper top-1 err": ref[1]})
+    return pd.DataFrame(rows)
+
+
+def error_gap(worse: torch.Tensor, better: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, float, int]:
+    """(points, CI low, CI high, seeds): top-1 error % of ``worse`` minus ``better``, paired over validation images,
+    each side's seeds resampled (``stats.paired_difference``)."""
+    est, lo, hi, n = paired_difference(errors(worse, labels), errors(better, labels))
+    return est * 100, lo * 100, hi * 100, n
+
+
+__all__ = ["ten_crop_probs", "errors", "error_table", "error_gap"]
