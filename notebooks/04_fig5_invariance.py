@@ -50,7 +50,7 @@ from zfviz.data import class_name
 from zfviz.experiment import correct_images, load_experiments
 from zfviz.params import check_int, check_names, reject_unknown_parameters
 from zfviz.plots import invariance_figure
-from zfviz.report import structure
+from zfviz.report import structure, tidy
 
 reject_unknown_parameters(globals())
 check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"], minimum=2)
@@ -77,7 +77,7 @@ plt.show()
 
 # %% tags=["hide-input"]
 stats = invariance_statistics(df, tuple(layers[:2]), symmetric=val.classes.index(symmetric_class))
-display(stats.round(3).style.hide(axis="index"))
+display(tidy(stats, 3))
 evs = [claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.images, profile, seeds=r.seeds,
                        chapter="04_fig5_invariance") for r in stats.itertuples()]
 for ev in evs:

@@ -53,7 +53,7 @@ from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiments
 from zfviz.params import check_int, reject_unknown_parameters
 from zfviz.plots import filter_bank, topk_figure
-from zfviz.report import structure
+from zfviz.report import structure, tidy
 from zfviz.stats import group_difference, paired_difference
 
 reject_unknown_parameters(globals())
@@ -91,7 +91,7 @@ top3 = {m: np.array([[top_energy_share(x.model.conv1.weight)] for x in xs]) for 
 dead = {m: np.stack([s.dead.to_numpy(float) for s in st]) for m, st in stats.items()}
 summary = pd.DataFrame({m: {"conv1 top-3 energy share": top3[m].mean(), "dead conv1 filters (share)": dead[m].mean(),
                             "conv2 change under 1-3 px shifts": alias[m].mean()} for m in models}).T
-display(summary.round(3))
+display(tidy(summary, 3, index=True))
 parts = {"C5": group_difference(top3["ZF, no clipping"], top3["ZF"]), "C6a": group_difference(dead["AlexNet"], dead["ZF"]),
          "C6b": paired_difference(alias["AlexNet"], alias["ZF"])}
 evs = [claims.evidence(c, est, (lo, hi), n, profile, seeds=n, chapter="05_fig6_architecture")

@@ -40,7 +40,7 @@ from zfviz.analysis.comparison import error_gap, error_table, errors, ten_crop_p
 from zfviz.experiment import load_experiments
 from zfviz.paper import TABLE2
 from zfviz.params import reject_unknown_parameters
-from zfviz.report import structure
+from zfviz.report import structure, tidy
 
 reject_unknown_parameters(globals())
 kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
@@ -55,7 +55,7 @@ display(Markdown("; ".join(f"{m}: " + ", ".join(f"`{x.run.name}`" for x in xs) f
 paper = {"AlexNet replica": ("Krizhevsky replica, 1 convnet", "Krizhevsky et al., 5 convnets"),
          "ZF": ("1 convnet as Fig. 3 (ZF)", "5 convnets as Fig. 3")}
 table = error_table(probs, labels, {m: tuple(TABLE2.top1_err[r] for r in rows) for m, rows in paper.items()})
-display(table.round(2).style.hide(axis="index"))
+display(tidy(table))
 fig, ax = plt.subplots(figsize=(6, 2.2))
 for i, (m, p) in enumerate(probs.items()):
     e = errors(p, labels).mean(1) * 100

@@ -1,6 +1,7 @@
 """Invariance sweeps, correspondence scores and linear probes."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -32,11 +33,26 @@ def test_transforms():
         transform(img, "shear", 1)
 
 
+def test_invariance_statistics_orientation(setup):
+    from zfviz.analysis.invariance import invariance_statistics
+
+    model, images, mean = setup
+    sweeps = {"translate": [0.0, 10.0], "scale": [1.0, 1.1], "rotate": [0.0, 10.0, 90.0]}
+    df = pd.concat([invariance(model, images, torch.tensor([0, 1, 2]), mean, 64, sweeps).assign(seed=s)
+                    for s in (0, 1)])
+    # plant a rotation drop on images 0 and 1 and none on the "symmetric" class 2
+    df.loc[(df.transformation == "rotate") & (df.amount > 0) & (df.label < 2), "prob_true"] -= 0.3
+    st = invariance_statistics(df, symmetric=2).set_index("part")
+    assert st.loc["C4b", "estimate"] > 0.25 and st.loc["C4b", "images"] == 2
+    assert st.loc["C4c", "estimate"] > 0.25 and st.loc["C4c", "images"] == 1 and st.loc["C4a", "seeds"] == 2
+    assert invariance_statistics(df.iloc[:0]).images.eq(0).all()
+
+
 def test_invariance_identity_rows(setup):
     model, images, mean = setup
     sweeps = {"translate": [0.0, 20.0], "scale": [1.0, 1.5], "rotate": [0.0, 45.0]}
     df = invariance(model, images, torch.tensor([0, 1, 2]), mean, 64, sweeps)
-    assert set(df.columns) == {"image", "transformation", "amount", "dist_conv1", "dist_fc7", "rel_conv1", "rel_fc7",
+    assert set(df.columns) == {"image", "label", "transformation", "amount", "dist_conv1", "dist_fc7", "rel_conv1", "rel_fc7",
                                "prob_true"}
     assert np.allclose(df.rel_conv1[df.dist_conv1 > 0] > 0, True)
     assert len(df) == 3 * 6
@@ -121,22 +137,37 @@ def test_layer_features_shapes(setup):
     assert torch.allclose(f7, readouts(model, center_crop(images, mean, 64), ["fc7"])["fc7"])
 
 
-def test_dog_landmarks_map_into_the_crop():
-    from zfviz.analysis.correspondence import dog_landmarks
+def test_dog_landmarks_map_into_the_crop(tmp_path):
+    from zfviz.analysis.correspondence import dog_faces, dog_landmarks
 
     full = dog_landmarks(224, 224)
-    assert len(full) == 5 and full.loc[0, "nose_y"] == 117 and full.loc[0, "right_eye_x"] == 39
+    assert len(full) >= 20 and set(full.dataset) == {"imagenette-224", "imagewoof-224"}
+    assert full.loc[0, "nose_y"] == 60 and full.loc[0, "right_eye_x"] == 74
     cpu = dog_landmarks(128, 112)
-    assert cpu.loc[0, "nose_y"] == round(117 * 128 / 224 - 8)
-    coords = cpu.drop(columns="file").to_numpy()
-    assert (coords >= 0).all() and (coords < 112).all()
-    # the dog's right eye is on the image's left
-    assert (full.right_eye_x < full.left_eye_x).all() and (full.nose_y > full.left_eye_y).all()
-    assert len(dog_landmarks(224, 224, only_default=False)) == 6
+    assert cpu.loc[0, "nose_y"] == round(60 * 128 / 224 - 8)
+    coords = cpu.drop(columns=["dataset", "file"]).to_numpy()
+    assert (coords >= -8).all() and (coords <= 120).all()
+    # the dog's right eye is on the image's left; eyes and nose inside the face box
+    assert (full.right_eye_x < full.left_eye_x).all()
+    for part in ("right_eye", "left_eye", "nose"):
+        assert full[f"{part}_y"].between(full.face_y0, full.face_y1).all()
+        assert full[f"{part}_x"].between(full.face_x0, full.face_x1).all()
     # a photo kept at its aspect ratio (e.g. 160 x 240): the nose keeps its place relative to the face
-    wide = dog_landmarks(160, 160, sizes=[(160, 240)] * 5)
-    assert wide.loc[0, "nose_y"] == round(117 / 224 * 160)
-    assert wide.loc[0, "nose_x"] == round(99 / 224 * 240 - 40)  # 240 wide, centre 160 kept: 40 px cut each side
+    wide = dog_landmarks(160, 160, sizes=[(160, 240)] * len(full))
+    assert wide.loc[0, "nose_y"] == round(60 / 224 * 160)
+    assert wide.loc[0, "nose_x"] == round(117 / 224 * 240 - 40)  # 240 wide, centre 160 kept: 40 px cut each side
+    # only the dogs whose files exist are loaded
+    images, marks = dog_faces(128, 112, {"imagenette-224": tmp_path})
+    assert len(images) == len(marks) == 0
+
+
+def test_part_consistency_sees_a_consistent_landmark():
+    from zfviz.analysis.correspondence import part_consistency
+
+    rows = [{"location": loc, "layer": "conv5", "i": i, "j": j, "distance": d}
+            for i, j in ((0, 1), (0, 2), (1, 2)) for loc, d in (("nose", 0.1), ("random 0", 0.3), ("random 1", 0.5))]
+    gap = part_consistency(pd.DataFrame(rows), "conv5")
+    assert gap.shape == (1, 3) and np.allclose(gap, 0.3)
 
 
 def test_filter_stats_flags_dead_filters(setup):

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .data import ImageSet
-from .models import ConvNet
+from .models import ConvNet, build_model
 from .profiles import Profile, get_profile
 from .runs import TrainConfig, ensure_trained, load_data, load_trained, run_predictions, snapshot_epochs, snapshot_path
 from .train import resolve_device
@@ -55,6 +55,14 @@ class Experiment:
     def snapshots(self) -> dict[int, Path]:
         """The snapshots of this run by epoch: the paper's Fig. 4 epochs within the run's budget, and the last."""
         return {e: snapshot_path(self.run, e) for e in snapshot_epochs(self.epoch, self.config.few_shot)}
+
+    def untrained(self, seed: int | None = None) -> ConvNet:
+        """A freshly initialized model of the same architecture and init (eval mode, on the experiment's device): the
+        control that tells what the architecture alone does. ``seed`` defaults to the run's."""
+        torch.manual_seed(self.config.seed if seed is None else seed)
+        net = build_model(self.config.model, len(self.val.classes), width=self.profile.width, input_size=self.crop,
+                          init=self.config.init)
+        return net.to(self.device).eval()
 
     def at_epoch(self, epoch: int) -> ConvNet:
         """The model as it was after ``epoch`` (a snapshot epoch), on the experiment's device."""

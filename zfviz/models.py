@@ -289,6 +289,9 @@ def layer_names(model: nn.Module) -> list[str]:
     return [n for n in CONV_LAYERS + FC_LAYERS if n in names]
 
 
+PREPOOL = "_prepool"
+
+
 def readout_name(model: nn.Module, layer: str) -> str:
     """The module whose output is layer ``layer``'s activation as the paper reads it.
 
@@ -296,9 +299,12 @@ def readout_name(model: nn.Module, layer: str) -> str:
     fc6/fc7: after the ReLU (before dropout). fc8: the logits.
     """
     valid = layer_names(model)
-    if layer not in valid:
-        raise ValueError(f"unknown layer {layer!r} for this model; valid layers: {', '.join(valid)}")
     children = dict(model.named_children())
+    if layer.endswith(PREPOOL) and layer[:-len(PREPOOL)] in valid and f"relu{layer[4:-len(PREPOOL)]}" in children:
+        return f"relu{layer[4:-len(PREPOOL)]}"  # a conv layer's rectified map before its pooling (the finer grid)
+    if layer not in valid:
+        raise ValueError(f"unknown layer {layer!r} for this model; valid layers: {', '.join(valid)} "
+                         f"(and <conv layer>{PREPOOL} for a map before pooling)")
     i = layer[-1]
     if layer.startswith("conv"):
         return f"pool{i}" if f"pool{i}" in children else f"relu{i}"

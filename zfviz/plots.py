@@ -144,6 +144,25 @@ def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str],
     return fig
 
 
+def masks_figure(x: torch.Tensor, mean: torch.Tensor, masks: dict[str, list[tuple[int, int]]], size: int,
+                 shown: list[str]) -> plt.Figure:
+    """Fig. 8's layout: each mean-subtracted image (rows) unmasked and with each of the ``shown`` masks."""
+    from .analysis.correspondence import mask_square
+
+    mean_img = crop_of(mean.cpu(), x.shape[-1])
+    fig, axes = plt.subplots(len(x), len(shown) + 1, figsize=(1.6 * (len(shown) + 1), 1.6 * len(x)), squeeze=False)
+    for i in range(len(x)):
+        axes[i, 0].imshow(show_image(x[i].cpu(), mean_img))
+        for c, name in enumerate(shown):
+            axes[i, c + 1].imshow(show_image(mask_square(x[i].cpu(), masks[name][i], size), mean_img))
+            axes[0, c + 1].set_title(name.replace("_", " "), fontsize=8)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    axes[0, 0].set_title("original", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch.Tensor,
                      other_projections: list[torch.Tensor], class_names: list[str], true_label: int,
                      size: int) -> plt.Figure:

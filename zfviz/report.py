@@ -16,3 +16,9 @@ def structure(table: pd.DataFrame, verdict: str) -> str:
         raise ValueError(f"verdict {verdict!r} is not one of {VERDICTS}")
     cols = [str(c) for c in table.columns]
     return f"rows={len(table)} columns={cols} verdict in VERDICTS: True"
+
+
+def tidy(table: pd.DataFrame, digits: int = 2, index: bool = False):
+    """A table as a reader sees it: rounded to ``digits``, NaN blank, without a 0..n index unless asked for."""
+    styler = table.style.format(precision=digits, na_rep="")
+    return styler if index else styler.hide(axis="index")

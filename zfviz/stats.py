@@ -86,6 +86,19 @@ def group_difference(a: np.ndarray, b: np.ndarray, *, seed: int = 0,
     return float(a.mean() - b.mean()), lo, hi, len(a)
 
 
+def sign_flip_pvalue(values, *, seed: int = 0, permutations: int = 10000) -> float:
+    """One-sided p-value that the mean of paired differences is above 0: flip each value's sign at random (under the
+    null each difference is as likely negative as positive)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    flips = rng.choice([-1.0, 1.0], size=(permutations, len(v)))
+    hits = int(((flips * v).mean(1) >= v.mean()).sum())
+    return (hits + 1) / (permutations + 1)
+
+
 def permutation_pvalue(x, y, *, seed: int = 0, permutations: int = 5000) -> float:
     """One-sided p-value that mean(x) > mean(y), from relabelling the pooled values (x and y independent)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 from importlib import resources
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -78,22 +80,27 @@ def random_centres(n: int, image_size: int, size: int, generator: torch.Generato
 
 
 PARTS = ("right_eye", "left_eye", "nose")
+BOX = ("face_y0", "face_x0", "face_y1", "face_x1")
+
+
+def _annotation() -> pd.DataFrame:
+    with resources.files("zfviz.resources").joinpath("dog_landmarks.csv").open() as f:
+        return pd.read_csv(f, comment="#")
 
 
 def dog_landmarks(resize: int, crop: int, sizes: list[tuple[int, int]] | None = None,
-                  only_default: bool = True) -> pd.DataFrame:
-    """The annotated dog faces, with each landmark mapped into a profile's input crop.
+                  keep: list[bool] | None = None) -> pd.DataFrame:
+    """The annotated dog faces (the rows where ``keep``), each landmark and face box mapped into a profile's crop.
 
     The annotation is in pixels of the 224x224 copies, which are plain resizes of the whole photo, so it is read as a
-    fraction of the photo's height and width. ``sizes`` gives each photo's (height, width) as the caller has it
+    fraction of the photo's height and width. ``sizes`` gives each kept photo's (height, width) as the caller has it
     (e.g. torchvision's 160 px release keeps the aspect ratio); default: square. The mapping then follows our
     preprocessing: shorter side to ``resize``, centre square, centre ``crop``.
-    Columns: file (relative to the dataset root), and <part>_y, <part>_x for right_eye, left_eye, nose.
+    Columns: dataset, file (relative to that dataset's root), <part>_y, <part>_x for each part, and the face box.
     """
-    with resources.files("zfviz.resources").joinpath("dog_landmarks.csv").open() as f:
-        df = pd.read_csv(f, comment="#")
-    if only_default:
-        df = df[df["default"] == 1].reset_index(drop=True)
+    df = _annotation()
+    if keep is not None:
+        df = df[list(keep)].reset_index(drop=True)
     if sizes is None:
         sizes = [(1, 1)] * len(df)
     if len(sizes) != len(df):
@@ -101,9 +108,56 @@ def dog_landmarks(resize: int, crop: int, sizes: list[tuple[int, int]] | None = 
     h = pd.Series([float(hw[0]) for hw in sizes])
     w = pd.Series([float(hw[1]) for hw in sizes])
     scale = resize / pd.concat([h, w], axis=1).min(axis=1)  # shorter side -> resize
-    for part in PARTS:
-        for axis, extent in (("y", h), ("x", w)):
-            frac = df[f"{part}_{axis}"] / df.source_size
-            offset = (extent * scale - resize) / 2 + (resize - crop) / 2
-            df[f"{part}_{axis}"] = (frac * extent * scale - offset).round().astype(int)
-    return df[["file"] + [f"{p}_{a}" for p in PARTS for a in ("y", "x")]]
+    cols = [f"{p}_{a}" for p in PARTS for a in ("y", "x")] + list(BOX)
+    for col in cols:
+        extent = h if col.endswith(("_y", "y0", "y1")) else w
+        frac = df[col] / df.source_size
+        offset = (extent * scale - resize) / 2 + (resize - crop) / 2
+        df[col] = (frac * extent * scale - offset).round().astype(int)
+    return df[["dataset", "file"] + cols]
+
+
+def dog_faces(resize: int, crop: int, roots: dict[str, str | Path]) -> tuple[torch.Tensor, pd.DataFrame]:
+    """The annotated dogs whose files exist under ``roots`` ({dataset name in the annotation: its folder}): uint8
+    images (n, 3, S, S) at ``resize`` and their landmarks and face boxes in the ``crop`` (``dog_landmarks``)."""
+    from PIL import Image
+
+    from ..data import load_image
+
+    ann = _annotation()
+    paths = [Path(roots[d]) / f if d in roots else None for d, f in zip(ann.dataset, ann.file)]
+    keep = [p is not None and p.is_file() for p in paths]
+    paths = [p for p, k in zip(paths, keep) if k]
+    sizes = [Image.open(p).size[::-1] for p in paths]  # (height, width) as this copy of the data has them
+    marks = dog_landmarks(resize, crop, sizes, keep)
+    images = torch.stack([load_image(p, resize) for p in paths]) if paths else \
+        torch.empty(0, 3, resize, resize, dtype=torch.uint8)
+    return images, marks
+
+
+def centres_in_boxes(boxes: torch.Tensor, image_size: int, size: int, generator: torch.Generator
+                     ) -> list[tuple[int, int]]:
+    """One random mask centre per image inside its (y0, x0, y1, x1) box, kept so the whole square lies in the image
+    (the paper's control: "random parts of the object")."""
+    lo, hi = size // 2, image_size - (size - size // 2)
+    out = []
+    for y0, x0, y1, x1 in boxes.tolist():
+        u = torch.rand(2, generator=generator).tolist()
+        y = min(max(round(y0 + u[0] * (y1 - y0)), lo), hi)
+        x = min(max(round(x0 + u[1] * (x1 - x0)), lo), hi)
+        out.append((y, x))
+    return out
+
+
+def part_consistency(pairs: pd.DataFrame, layer: str, random_prefix: str = "random") -> np.ndarray:
+    """Per dog: the mean over the pairs it belongs to of (random-part distance minus landmark distance) at ``layer``,
+    the random draws and the landmarks each averaged first. Positive: landmarks change the layer more consistently.
+    With a ``seed`` column, returns (seeds, dogs); else (1, dogs)."""
+    df = pairs[pairs.layer == layer].copy()
+    if "seed" not in df:
+        df["seed"] = 0
+    df["kind"] = np.where(df.location.str.startswith(random_prefix), "random", "landmark")
+    per_pair = df.groupby(["seed", "i", "j", "kind"]).distance.mean().unstack("kind")
+    gap = (per_pair.random - per_pair.landmark).reset_index(name="gap")
+    both = pd.concat([gap.rename(columns={"i": "dog"}), gap.rename(columns={"j": "dog"})])
+    return both.groupby(["seed", "dog"]).gap.mean().unstack("dog").sort_index().to_numpy()
