@@ -26,7 +26,7 @@
 # %% tags=["parameters"]
 profile = "cpu"
 model = "zf"
-model_seed = 0  # seed of the Imagenette model the features come from
+model_seeds = [0, 1, 2]  # the Imagenette models the features come from (C10 pools them)
 seed = 0  # seed of the random splits
 splits = 5
 per_class = [30, 60]
@@ -35,15 +35,19 @@ softmax_layers = ["conv5", "fc7"]
 target = "imagewoof"
 data_root = None
 runs_dir = None
+dataset = None
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
-from zfviz.analysis.probes import layer_probes, summarize
+from zfviz import claims
+from zfviz.analysis.probes import depth_trend, layer_probes, summarize
 from zfviz.data import load_split
-from zfviz.experiment import load_experiment
+from zfviz.experiment import load_experiments
+from zfviz.stats import hierarchical_mean
 from zfviz.models import layer_names
 from zfviz.paper import TABLE7
 from zfviz.params import check_int, check_int_list
@@ -52,22 +56,24 @@ from zfviz.params import reject_unknown_parameters
 
 reject_unknown_parameters(globals())
 
-for name, v in (("seed", seed), ("model_seed", model_seed)):
-    check_int(name, v, minimum=0)
+check_int("seed", seed, minimum=0)
 check_int("splits", splits)
 check_int_list("per_class", per_class, minimum=1)
-exp = load_experiment(model, profile, model_seed, data_root=data_root, runs_dir=runs_dir)
+exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+exp = exps[0]
 valid = layer_names(exp.model)
 bad = [layer for layer in svm_layers + softmax_layers if layer not in valid]
 if bad:
     raise ValueError(f"unknown layers {bad}; valid: {valid}")
 pool = load_split(target, "val", exp.profile.resize, root=data_root, progress=False)
-display(Markdown(f"Features of `{exp.run.name}` on `{target}` ({len(pool)} images); {splits} splits of seed {seed}."))
+display(Markdown(f"Features of {', '.join(f'`{x.run.name}`' for x in exps)} on `{target}` ({len(pool)} images); "
+                 f"{splits} splits of seed {seed}; C cross-validated per split and layer."))
 
 # %% tags=["hide-input"]
 layers = {"svm": svm_layers, "softmax": softmax_layers}
-results = layer_probes(exp.model, pool.images, pool.labels, exp.mean, exp.crop, layers, per_class, splits=splits,
-                       seed=seed, max_test=exp.profile.val_per_class)
+results = pd.concat([layer_probes(x.model, pool.images, pool.labels, x.mean, x.crop, layers, per_class, splits=splits,
+                                  seed=seed, max_test=exp.profile.val_per_class).assign(seed=s)
+                     for s, x in zip(model_seeds, exps)], ignore_index=True)
 dims = results.groupby("layer").features.first()
 s = summarize(results, ["classifier", "layer", "k"])
 table = s.pivot(index=["classifier", "layer"], columns="k", values=["mean", "std"])
@@ -118,26 +124,13 @@ plt.show()
 
 # %% tags=["hide-input"]
 k = max(per_class)
-svm = table.loc["svm", f"{k}/class mean"].reindex(svm_layers)
-rho = spearmanr(range(len(svm)), svm).statistic
-top = svm.idxmax()
-low = svm.iloc[: max(1, len(svm) // 3)].max()
-claims = [bool(rho >= 0.8), bool(top in ("conv5", "fc7") and svm[top] - low > table.loc[("svm", top), f"{k}/class std"])]
+rho = depth_trend(results, svm_layers, k)
+est, lo, hi, _ = hierarchical_mean(rho)
 control_rho = spearmanr(range(len(source_svm)), source_svm).statistic
-verdict = "reproduced" if all(claims) else "partly reproduced" if any(claims) else "not reproduced"
-display(Markdown(
-    f"**Verdict: {verdict}**. With {k} images per class the SVM accuracy by layer is "
-    f"{', '.join(f'{layer} {a:.1f}%' for layer, a in svm.items())}: rank correlation with depth {rho:.2f} "
-    f"(holds if at least 0.8: {claims[0]}); the best layer is {top}, "
-    f"{svm[top] - low:.1f} points above the best of the lowest layers (holds if a top layer and beyond one standard "
-    f"deviation: {claims[1]}). Paper, Caltech-256: 24.6% (layer 1) rising to 71.7% (layer 7)."
-    + f" On the source task the control gives {source_svm.iloc[0]:.1f}% at {svm_layers[0]} and "
-    f"{source_svm.iloc[-1]:.1f}% at {svm_layers[-1]} (rank correlation with depth {control_rho:.2f})"
-    + ("." if all(claims) else
-       ": discriminative power does rise with depth for the classes the network learned. Imagenette's 10 classes "
-       "hold a single dog breed, where the paper's ImageNet model had seen over a hundred, so the top layers have "
-       "little to say about breeds." if control_rho >= 0.8 else
-       "; the trend is missing there too, so the narrow source task alone does not explain the result.")))
+ev = claims.evidence("C10", est, (lo, hi), rho.shape[1], profile, seeds=rho.shape[0], chapter="11_table7_probes",
+                     note=f"Linear SVMs with {k} {target} images per class; on the source task (Imagenette val, "
+                     f"seed {model_seeds[0]}'s features) the same correlation is {control_rho:.2f}.")
+claims.show(ev)
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(table.reset_index(), verdict))
+print(structure(table.reset_index(), claims.decide(claims.REGISTRY["C10"], ev)))

@@ -53,7 +53,7 @@ _CPU = Profile(
     dataset="imagenette",
     init="transported",
     anneal_at=ANNEAL_AT,
-    description="A laptop: half width, 112 px crops, full Imagenette; about 17 min per ZF model on 2 cores.",
+    description="A laptop: half width, 112 px crops, full Imagenette; 23-40 min per ZF model on 2 cores (measured).",
 )
 _GPU = _CPU.replace(
     name="gpu",

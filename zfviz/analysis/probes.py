@@ -10,7 +10,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
+from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -42,10 +44,11 @@ def layer_features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, c
 
 
 def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int, *, classifier: str = "svm",
-          splits: int = 5, seed: int = 0, max_test: int | None = None, C: float = 1.0) -> pd.DataFrame:
+          splits: int = 5, seed: int = 0, max_test: int | None = None, C: float | str = "cv") -> pd.DataFrame:
     """Accuracy (%) of a linear SVM or softmax classifier on ``k`` images per class, one row per split (with whether
-    the solver converged).
+    the solver converged and the ``C`` used).
 
+    ``C="cv"`` chooses C per split by 3-fold cross-validation inside the training images, over ``C_GRID``.
     Split ``s`` is ``few_shot_split(labels, k, seed, s)``: the one a from-scratch run with that seed and split uses.
     Features are standardized; ``C`` is divided by the feature count, which is ``C`` for standardized features
     scaled to about unit norm per sample, so one ``C`` regularizes a 30,000-d conv1 and a 2,000-d fc7 alike.
@@ -57,18 +60,43 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
     if x.ndim != 2 or len(x) != len(y):
         raise ValueError(f"features must be (N, D) with one row per label: got shape {x.shape} for {len(y)} labels")
     splits = check_int("splits", splits)
-    c = C / x.shape[1]  # = C on features scaled to unit norm per sample: the same regularization for every layer
+    if not (C == "cv" or (isinstance(C, (int, float)) and C > 0)):
+        raise ValueError(f"C must be a positive number or 'cv', got {C!r}")
+    grid = C_GRID if C == "cv" and k >= 3 else (1.0,) if C == "cv" else (float(C),)  # CV needs 3 images per class
     rows = []
     for s in range(splits):
         tr, te = few_shot_split(y, k, seed, s, max_test)
-        clf = LinearSVC(C=c, max_iter=5000) if classifier == "svm" else LogisticRegression(C=c, max_iter=2000)
+        clf = LinearSVC(max_iter=5000) if classifier == "svm" else LogisticRegression(max_iter=2000)
+        pipe = make_pipeline(StandardScaler(), clf)
+        name = f"{type(clf).__name__.lower()}__C"
+        # C / D = C on features scaled to unit norm per sample: one grid regularizes a 30,000-d conv1 and fc7 alike
         with warnings.catch_warnings(record=True) as caught:  # reported per split instead of printed
             warnings.simplefilter("always", ConvergenceWarning)
-            model = make_pipeline(StandardScaler(), clf).fit(x[tr], y[tr])
+            if len(grid) > 1:
+                folds = StratifiedKFold(3, shuffle=True, random_state=seed + s)
+                model = GridSearchCV(pipe, {name: [g / x.shape[1] for g in grid]}, cv=folds).fit(x[tr], y[tr])
+                chosen = model.best_params_[name] * x.shape[1]
+            else:
+                model, chosen = pipe.set_params(**{name: grid[0] / x.shape[1]}).fit(x[tr], y[tr]), grid[0]
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         rows.append({"classifier": classifier, "k": k, "split": s, "accuracy": 100 * model.score(x[te], y[te]),
-                     "train": len(tr), "test": len(te), "converged": converged})
+                     "train": len(tr), "test": len(te), "converged": converged, "C": chosen})
     return pd.DataFrame(rows)
+
+
+C_GRID = (0.01, 0.1, 1.0, 10.0)  # C on unit-norm features; cross-validated per split and layer
+
+
+def depth_trend(results: pd.DataFrame, layers: list[str], k: int, classifier: str = "svm") -> np.ndarray:
+    """(seeds, splits) Spearman correlation of accuracy with depth over ``layers`` (claim C10's statistic), per model
+    seed (a ``seed`` column, else one) and split."""
+    df = results[(results.classifier == classifier) & (results.k == k) & results.layer.isin(layers)]
+    if "seed" not in df:
+        df = df.assign(seed=0)
+    depth = {layer: i for i, layer in enumerate(layers)}
+    rho = df.groupby(["seed", "split"]).apply(
+        lambda g: spearmanr(g.layer.map(depth), g.accuracy).statistic, include_groups=False)
+    return rho.unstack("split").sort_index().to_numpy()
 
 
 def summarize(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
