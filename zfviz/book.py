@@ -240,7 +240,8 @@ def verdict_summary(results: Path = RESULTS) -> str:
         nb = nbformat.read(path, as_version=4)
         title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), name)
         profile = nb.metadata.get("papermill", {}).get("parameters", {}).get("profile", "?")
-        state = ("yes" if name in with_evidence else
+        decides = any(name in c.chapters for c in REGISTRY.values())
+        state = ("yes" if name in with_evidence else "no claim: context for the others" if not decides else
                  "none: executed before the claims registry and the current recipe; its own verdict line is "
                  "superseded by the table above until it is re-executed")
         lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {state} |")
