@@ -42,7 +42,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.evolution import reach_epochs, settle_gap, strongest_by_epoch, top_overlap
+from zfviz.analysis.evolution import reach_epochs, settle_gap, strongest_by_epoch, top_overlap, top_tables
 from zfviz.experiment import load_experiments
 from zfviz.models import feature_shapes
 from zfviz.params import check_names, reject_unknown_parameters
@@ -53,6 +53,7 @@ reject_unknown_parameters(globals())
 check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5"])
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 snaps = [{e: x.at_epoch(e) for e in sorted(x.snapshots())} for x in exps]
+tables = [top_tables(s, x.val.images, x.mean, x.crop, layers) for s, x in zip(snaps, exps)]
 exp = exps[0]
 display(Markdown(f"Runs {', '.join(f'`{x.run.name}`' for x in exps)}; snapshots at epochs {sorted(snaps[0])}; "
                  f"{len(exp.val)} validation images."))
@@ -62,7 +63,7 @@ rng = np.random.default_rng(pick_seed)
 for layer in layers:
     n = feature_shapes(exp.model, exp.crop)[layer][0]
     channels = sorted(rng.choice(n, size=min(maps_per_layer, n), replace=False).tolist())
-    by_epoch = strongest_by_epoch(snaps[0], exp.val.images, exp.mean, exp.crop, layer, channels)
+    by_epoch = strongest_by_epoch(snaps[0], tables[0], exp.val.images, exp.mean, exp.crop, layer, channels)
     evolution_figure(by_epoch, layer, channels, title=f"{layer}: strongest validation activation per epoch (seed "
                      f"{seeds[0]})")
     plt.show()
@@ -71,8 +72,7 @@ for layer in layers:
 # ## When does each layer settle?
 
 # %% tags=["hide-input"]
-overlap = pd.concat([top_overlap(s, x.val.images, x.mean, x.crop, layers).assign(seed=seed)
-                     for seed, s, x in zip(seeds, snaps, exps)], ignore_index=True)
+overlap = pd.concat([top_overlap(t).assign(seed=seed) for seed, t in zip(seeds, tables)], ignore_index=True)
 curve = overlap.groupby(["layer", "epoch"]).overlap.mean().unstack().loc[layers]
 ax = curve.T.plot(marker="o", figsize=(6, 3.2))
 ax.axhline(0.5, color="grey", lw=0.8, ls="--")

@@ -52,7 +52,6 @@ from zfviz.analysis.sanity import cascading_randomization, similarity_summary, s
 from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.data import center_crop, crop_of
 from zfviz.experiment import load_experiment
-from zfviz.models import build_model
 from zfviz.params import check_int, check_int_list, reject_unknown_parameters
 from zfviz.plots import maps_grid, randomization_figure, topk_figure
 from zfviz.report import structure
@@ -110,9 +109,7 @@ pd.DataFrame(rows).set_index("comparison").round(3)
 # ## Fig. 2 for an untrained network of the same architecture
 
 # %% tags=["hide-input"]
-torch.manual_seed(seeds[0])
-untrained = build_model(model, len(exp.val.classes), width=exp.profile.width, input_size=exp.crop,
-                        init=exp.config.init).to(exp.device).eval()
+untrained = exp.untrained(seeds[0])
 purity = []
 for tag, net in (("trained", exp.model), ("untrained", untrained)):
     top = top_activations(net, exp.val.images, exp.mean, exp.crop, ["conv5"], k=9, progress=False)

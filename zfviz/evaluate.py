@@ -24,11 +24,14 @@ def fmt(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
+def in_topk(scores: torch.Tensor, labels: torch.Tensor, k: int = 1) -> torch.Tensor:
+    """Per row (over the last dim of ``scores``, e.g. (N, C) or (seeds, N, C)): is the label among the top-k scores."""
+    return (scores.topk(min(k, scores.shape[-1]), dim=-1).indices == labels[..., None]).any(-1)
+
+
 def topk_correct(scores: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> torch.Tensor:
     """How many rows have their label among the top-k scores, for each k: a (len(ks),) tensor on the scores' device."""
-    k = min(max(ks), scores.shape[1])
-    hit = scores.topk(k, dim=1).indices == labels[:, None]
-    return torch.stack([hit[:, :min(kk, k)].any(1).sum() for kk in ks])
+    return torch.stack([in_topk(scores, labels, kk).sum() for kk in ks])
 
 
 def dist_info() -> tuple[int, int]:

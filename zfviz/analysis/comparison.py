@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..evaluate import in_topk
 from ..experiment import Experiment
 from ..runs import run_predictions
 from ..stats import paired_difference
@@ -19,8 +20,7 @@ def ten_crop_probs(exps: list[Experiment]) -> torch.Tensor:
 
 def errors(probs: torch.Tensor, labels: torch.Tensor, k: int = 1) -> np.ndarray:
     """(seeds, images) 0/1 top-``k`` errors of (seeds, images, classes) probabilities."""
-    top = probs.topk(k, dim=-1).indices
-    return (~(top == labels[None, :, None]).any(-1)).numpy().astype(float)
+    return (~in_topk(probs, labels, k)).numpy().astype(float)
 
 
 def error_table(probs: dict[str, torch.Tensor], labels: torch.Tensor,

@@ -17,17 +17,23 @@ from ..stats import BOOT, _pct
 from .topk import TopProjections, project_top, top_activations
 
 
-def top_overlap(models: dict[int, nn.Module], images: torch.Tensor, mean: torch.Tensor, crop: int,
-                layers: list[str], k: int = 9) -> pd.DataFrame:
-    """Overlap of every map's top-``k`` image set at each epoch of ``models`` ({epoch: model}) with the last epoch's.
+def top_tables(models: dict[int, nn.Module], images: torch.Tensor, mean: torch.Tensor, crop: int,
+               layers: list[str], k: int = 9) -> dict[int, pd.DataFrame]:
+    """One mining pass per snapshot: ``top_activations`` of every layer at each epoch of ``models`` ({epoch: model}).
+    Both the overlap statistic and Fig. 4's panels (rank 0) read these tables."""
+    return {e: top_activations(m, images, mean, crop, layers, k=k, progress=False) for e, m in sorted(models.items())}
+
+
+def top_overlap(tables: dict[int, pd.DataFrame]) -> pd.DataFrame:
+    """Overlap of every map's top-k image set at each epoch of ``tables`` (``top_tables``) with the last epoch's.
 
     Returns columns layer, channel, epoch, overlap (a share of k, 1 = the final set).
     """
-    if len(models) < 2:
-        raise ValueError(f"need snapshots at two epochs or more to compare, got epochs {sorted(models)}")
-    sets = {e: top_activations(m, images, mean, crop, layers, k=k, progress=False).groupby(["layer", "channel"])
-            .image.agg(frozenset) for e, m in sorted(models.items())}
+    if len(tables) < 2:
+        raise ValueError(f"need snapshots at two epochs or more to compare, got epochs {sorted(tables)}")
+    sets = {e: t.groupby(["layer", "channel"]).image.agg(frozenset) for e, t in sorted(tables.items())}
     final = sets[max(sets)]
+    k = int(tables[max(tables)]["rank"].max()) + 1
     return pd.concat([pd.DataFrame({"layer": s.index.get_level_values(0), "channel": s.index.get_level_values(1),
                                     "epoch": e, "overlap": [len(a & final[key]) / k for key, a in s.items()]})
                       for e, s in sets.items()], ignore_index=True)
@@ -78,14 +84,15 @@ def settle_gap(overlap: pd.DataFrame, low: tuple[str, ...] = ("conv1", "conv2"),
     return est, min(lo, est), max(hi, est), len(seeds)
 
 
-def strongest_by_epoch(models: dict[int, nn.Module], images: torch.Tensor, mean: torch.Tensor, crop: int, layer: str,
-                       channels: list[int]) -> dict[int, TopProjections]:
-    """Fig. 4's panels: for each epoch, the projection of each chosen map's strongest activation over ``images``."""
+def strongest_by_epoch(models: dict[int, nn.Module], tables: dict[int, pd.DataFrame], images: torch.Tensor,
+                       mean: torch.Tensor, crop: int, layer: str, channels: list[int]) -> dict[int, TopProjections]:
+    """Fig. 4's panels: for each epoch, the projection of each chosen map's strongest activation (rank 0 of the
+    epoch's ``top_tables`` table) over ``images``."""
     out = {}
     for e, m in sorted(models.items()):
-        top = top_activations(m, images, mean, crop, [layer], k=1, progress=False)
-        out[e] = project_top(m, images, mean, crop, top[top.channel.isin(channels)])
+        t = tables[e]
+        out[e] = project_top(m, images, mean, crop, t[(t.layer == layer) & t.channel.isin(channels) & (t["rank"] == 0)])
     return out
 
 
-__all__ = ["top_overlap", "reach_epochs", "settle_gap", "strongest_by_epoch"]
+__all__ = ["top_tables", "top_overlap", "reach_epochs", "settle_gap", "strongest_by_epoch"]

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..data import center_crop
 from ..models import eval_mode, model_device, readouts
 
 DEAD_BELOW = 0.01  # active on under 1% of positions
@@ -30,8 +31,6 @@ def filter_stats(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, cro
                  batch_size: int = 256) -> pd.DataFrame:
     """Per filter of a conv ``layer``: weight energy share, the share of validation positions where its rectified
     readout is positive (``active``), and ``dead`` (active on under ``DEAD_BELOW`` of them)."""
-    from ..data import center_crop
-
     dev = model_device(model)
     on = total = 0
     with eval_mode(model):

@@ -78,7 +78,7 @@ IDENTITY = {"translate": 0.0, "scale": 1.0, "rotate": 0.0}
 SMALL = {"translate": (-10.0, 10.0), "scale": (1.1,), "rotate": (10.0, 350.0)}
 
 
-def _per_image(df: pd.DataFrame, values: pd.Series) -> np.ndarray:
+def _per_image(values: pd.Series) -> np.ndarray:
     """(seeds, images) array of per-(seed, image) values; images paired across seeds."""
     return values.unstack("image").sort_index().to_numpy()
 
@@ -99,7 +99,7 @@ def invariance_statistics(df: pd.DataFrame, layers: tuple[str, str] = ("conv1", 
     small = df[[a in SMALL[k] for k, a in zip(df.transformation, df.amount)]]
     if small.empty:
         raise ValueError(f"the sweeps hold none of the smallest steps {SMALL}")
-    c4a = _per_image(small, (small[f"rel_{lo}"] - small[f"rel_{hi}"]).groupby([small.seed, small.image]).mean())
+    c4a = _per_image((small[f"rel_{lo}"] - small[f"rel_{hi}"]).groupby([small.seed, small.image]).mean())
     ident = [a == IDENTITY[k] for k, a in zip(df.transformation, df.amount)]
     p0 = df[ident].groupby(["seed", "image"]).prob_true.first()
     sweep = df[~np.array(ident)].groupby(["seed", "image", "transformation"]).prob_true.mean().unstack()
@@ -107,10 +107,10 @@ def invariance_statistics(df: pd.DataFrame, layers: tuple[str, str] = ("conv1", 
     label = df.groupby("image").label.first()
     sym = label.index[label == symmetric] if symmetric is not None else label.index[:0]
     rest = drop[~drop.index.get_level_values("image").isin(sym)]
-    c4b = _per_image(rest, rest.rotate - (rest.translate + rest.scale) / 2)
+    c4b = _per_image(rest.rotate - (rest.translate + rest.scale) / 2)
     rows = [("C4a", *hierarchical_mean(c4a), c4a.shape[1]), ("C4b", *hierarchical_mean(c4b), c4b.shape[1])]
     golf = drop[drop.index.get_level_values("image").isin(sym)]
-    c4c = group_difference(_per_image(rest, rest.rotate), _per_image(golf, golf.rotate)) if len(golf) else \
+    c4c = group_difference(_per_image(rest.rotate), _per_image(golf.rotate)) if len(golf) else \
         (float("nan"),) * 3 + (0,)
     rows.append(("C4c", *c4c, golf.index.get_level_values("image").nunique()))
     out = pd.DataFrame(rows, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "images"])

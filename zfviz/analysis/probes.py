@@ -62,7 +62,10 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
     splits = check_int("splits", splits)
     if not (C == "cv" or (isinstance(C, (int, float)) and C > 0)):
         raise ValueError(f"C must be a positive number or 'cv', got {C!r}")
-    grid = C_GRID if C == "cv" and k >= 3 else (1.0,) if C == "cv" else (float(C),)  # CV needs 3 images per class
+    if C != "cv":
+        grid = (float(C),)
+    else:
+        grid = C_GRID if k >= 3 else (1.0,)  # 3-fold CV needs 3 training images per class
     rows = []
     for s in range(splits):
         tr, te = few_shot_split(y, k, seed, s, max_test)
