@@ -219,3 +219,19 @@ def test_layer_probes_rows_per_layer_classifier_k_and_split():
     assert set(df.groupby(["classifier", "layer"]).size().index) == {("svm", "conv1"), ("svm", "fc7"),
                                                                      ("softmax", "fc7")}
     assert (df[df.layer == "fc7"].features == model.fc7.out_features).all()
+
+
+def test_object_boxes_are_valid_and_map_into_the_crop(tmp_path):
+    from zfviz import annotations
+
+    raw = annotations.read("object_boxes")
+    assert len(raw) >= 100 and raw.file.is_unique
+    assert ((raw.y0 < raw.y1) & (raw.x0 < raw.x1) & (raw[["y0", "x0"]] >= 0).all(axis=1)
+            & (raw[["y1", "x1"]] <= raw.source_size.to_numpy()[:, None]).all(axis=1)).all()
+    assert raw.file.str.split("/").str[1].value_counts().min() >= 10  # every class, 10 or more images
+    cpu = annotations.to_crop(raw, list(annotations.BOX), 128, 112)
+    assert cpu.loc[0, "y0"] == round(raw.y0[0] * 128 / 224 - 8)
+    images, boxes = annotations.object_boxes(128, 112, {"imagenette-224": tmp_path})
+    assert len(images) == len(boxes) == 0
+    with pytest.raises(ValueError, match="unknown annotation 'faces'; valid: dog_landmarks, object_boxes"):
+        annotations.read("faces")

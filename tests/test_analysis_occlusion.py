@@ -1,5 +1,7 @@
 """Occlusion maps against captum's Occlusion with the same square, stride and grey fill."""
 
+import math
+
 import pytest
 import torch
 from captum.attr import Occlusion
@@ -64,7 +66,7 @@ def test_bad_settings(model):
 
 def test_projection_occlusion_against_a_direct_computation(model):
     from zfviz.analysis.occlusion import projection_occlusion
-    from zfviz.deconv import project
+    from zfviz.deconv import project, receptive_field
 
     torch.manual_seed(3)
     images = torch.randn(3, 3, 64, 64, dtype=torch.float64)
@@ -85,7 +87,61 @@ def test_projection_occlusion_against_a_direct_computation(model):
         occluded[:, row.y:row.y + size, row.x:row.x + size] = 0
         after = readouts(model, occluded[None], ["conv5"])["conv5"][0, ch].sum().item()
         assert row.drop_projection == pytest.approx(1 - after / row.activity, abs=1e-9)
+        # the gradient baseline: the square with the most |d unit / d input|, brute force
+        xg = x[None].clone().requires_grad_(True)
+        a = readouts(model, xg, ["conv5"])["conv5"][0, ch]
+        uy, ux = divmod(int(a.argmax()), a.shape[1])
+        a[uy, ux].backward()
+        genergy = xg.grad[0].abs().sum(0)
+        gy, gx = max(((genergy[y:y + size, x0:x0 + size].sum().item(), y, x0) for y in range(64 - size + 1)
+                      for x0 in range(64 - size + 1)))[1:]
+        # the receptive-field baseline: a square centred on the unit's (unclipped) receptive field
+        y0, x0, y1, x1 = receptive_field(model, "conv5", torch.tensor([[uy, ux]]), (64, 64), clip=False)[0].tolist()
+        ry = min(max(round((y0 + y1 - 1) / 2 - (size - 1) / 2), 0), 64 - size)
+        rx = min(max(round((x0 + x1 - 1) / 2 - (size - 1) / 2), 0), 64 - size)
+        for (cy, cx), col in (((gy, gx), "drop_gradient"), ((ry, rx), "drop_rf_centre")):
+            occluded = x.clone()
+            occluded[:, cy:cy + size, cx:cx + size] = 0
+            after = readouts(model, occluded[None], ["conv5"])["conv5"][0, ch].sum().item()
+            assert getattr(row, col) == pytest.approx(1 - after / row.activity, abs=1e-9)
     again = projection_occlusion(model, images, size, n_random=2, seed=5)
     assert again.equals(df)  # seeded random squares, batch size does not matter
     with pytest.raises(ValueError, match="size must be an int in 1..64"):
         projection_occlusion(model, images, 65)
+
+
+def test_projection_advantage_picks_the_strongest_baseline():
+    import pandas as pd
+
+    from zfviz.analysis.occlusion import projection_advantage
+
+    drops = pd.DataFrame({"seed": [0, 0, 1, 1], "image": [5, 7, 5, 7], "drop_projection": [0.5, 0.6, 0.4, 0.7],
+                          "drop_rf_centre": [0.3, 0.3, 0.2, 0.2], "drop_gradient": [0.45, 0.5, 0.5, 0.6],
+                          "drop_random": [0.1, 0.1, 0.1, 0.1]})
+    best, diff = projection_advantage(drops)
+    assert best == "gradient"
+    assert diff.shape == (2, 2) and diff.loc[1, 5] == pytest.approx(-0.1)
+
+
+def test_object_occlusion_splits_positions_on_and_off_the_box(model):
+    from zfviz.analysis.occlusion import object_occlusion
+
+    torch.manual_seed(4)
+    images = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    labels = torch.tensor([1, 3])
+    boxes = torch.tensor([[8, 8, 40, 40], [0, 0, 64, 64]])
+    df = object_occlusion(model, images, labels, boxes, 16, 8)
+    grid = occlusion(model, images[0], 1, 16, 8)
+    centre_y, centre_x = grid.y + 8, grid.x + 8  # no square sticks out at size 16, stride 8, 64 px
+    on = centre_y.between(8, 39) & centre_x.between(8, 39)
+    off = (grid.y + 16 <= 8) | (grid.y >= 40) | (grid.x + 16 <= 8) | (grid.x >= 40)
+    p0 = grid.attrs["unoccluded"]["prob_true"]
+    row = df.iloc[0]
+    assert (row.on, row.off) == (int(on.sum()), int(off.sum())) and row.on > 0 and row.off > 0
+    assert row.drop_on == pytest.approx((p0 - grid.prob_true[on]).mean())
+    assert row.drop_off == pytest.approx((p0 - grid.prob_true[off]).mean())
+    assert row.difference == pytest.approx(row.drop_on - row.drop_off)
+    # a box covering the whole image leaves no position off the object: no difference, not a zero
+    assert df.iloc[1].off == 0 and math.isnan(df.iloc[1].difference)
+    with pytest.raises(ValueError, match="must agree"):
+        object_occlusion(model, images, labels, boxes[:1], 16, 8)

@@ -131,8 +131,10 @@ def _check_images(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return images
 
 
-def receptive_field(model: nn.Module, layer: str, positions: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
-    """Input boxes (T, 4) = (y0, x0, y1, x1), end-exclusive, clipped, seen by readout ``positions`` (T, 2) of ``layer``."""
+def receptive_field(model: nn.Module, layer: str, positions: torch.Tensor, image_size: tuple[int, int],
+                    clip: bool = True) -> torch.Tensor:
+    """Input boxes (T, 4) = (y0, x0, y1, x1), end-exclusive, seen by readout ``positions`` (T, 2) of ``layer``; clipped
+    to the image unless ``clip`` is False (the unclipped box's centre is the unit's receptive-field centre)."""
     stop = readout_name(model, layer)
     ops = []
     for name, module in model.named_children():
@@ -146,8 +148,9 @@ def receptive_field(model: nn.Module, layer: str, positions: torch.Tensor, image
     hi = positions.long().clone()
     for k, s, p in reversed(ops):
         lo, hi = lo * s - p, hi * s - p + k - 1
-    lo = lo.clamp(min=0)
-    hi = torch.minimum(hi + 1, torch.tensor(image_size))
+    hi = hi + 1
+    if clip:
+        lo, hi = lo.clamp(min=0), torch.minimum(hi, torch.tensor(image_size))
     return torch.stack([lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]], 1)
 
 

@@ -11,7 +11,6 @@ n(n-1)/2 pairs: Delta_l / (n (n - 1) D) is exactly that mean. Lower = more consi
 from __future__ import annotations
 
 import itertools
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import annotations
 from ..models import eval_mode, readouts, to_model_device
 
 
@@ -83,56 +83,25 @@ PARTS = ("right_eye", "left_eye", "nose")
 BOX = ("face_y0", "face_x0", "face_y1", "face_x1")
 
 
-def _annotation() -> pd.DataFrame:
-    with resources.files("zfviz.resources").joinpath("dog_landmarks.csv").open() as f:
-        return pd.read_csv(f, comment="#")
-
-
 def dog_landmarks(resize: int, crop: int, sizes: list[tuple[int, int]] | None = None,
                   keep: list[bool] | None = None) -> pd.DataFrame:
-    """The annotated dog faces (the rows where ``keep``), each landmark and face box mapped into a profile's crop.
-
-    The annotation is in pixels of the 224x224 copies, which are plain resizes of the whole photo, so it is read as a
-    fraction of the photo's height and width. ``sizes`` gives each kept photo's (height, width) as the caller has it
-    (e.g. torchvision's 160 px release keeps the aspect ratio); default: square. The mapping then follows our
-    preprocessing: shorter side to ``resize``, centre square, centre ``crop``.
+    """The annotated dog faces (the rows where ``keep``), each landmark and face box mapped into a profile's crop
+    (``annotations.to_crop``; ``sizes``: each kept photo's (height, width) as the caller has it, default square).
     Columns: dataset, file (relative to that dataset's root), <part>_y, <part>_x for each part, and the face box.
     """
-    df = _annotation()
+    df = annotations.read("dog_landmarks")
     if keep is not None:
-        df = df[list(keep)].reset_index(drop=True)
-    if sizes is None:
-        sizes = [(1, 1)] * len(df)
-    if len(sizes) != len(df):
-        raise ValueError(f"sizes has {len(sizes)} entries for {len(df)} annotated images")
-    h = pd.Series([float(hw[0]) for hw in sizes])
-    w = pd.Series([float(hw[1]) for hw in sizes])
-    scale = resize / pd.concat([h, w], axis=1).min(axis=1)  # shorter side -> resize
+        df = df[list(keep)]
     cols = [f"{p}_{a}" for p in PARTS for a in ("y", "x")] + list(BOX)
-    for col in cols:
-        extent = h if col.endswith(("_y", "y0", "y1")) else w
-        frac = df[col] / df.source_size
-        offset = (extent * scale - resize) / 2 + (resize - crop) / 2
-        df[col] = (frac * extent * scale - offset).round().astype(int)
-    return df[["dataset", "file"] + cols]
+    return annotations.to_crop(df, cols, resize, crop, sizes)[["dataset", "file"] + cols]
 
 
 def dog_faces(resize: int, crop: int, roots: dict[str, str | Path]) -> tuple[torch.Tensor, pd.DataFrame]:
     """The annotated dogs whose files exist under ``roots`` ({dataset name in the annotation: its folder}): uint8
     images (n, 3, S, S) at ``resize`` and their landmarks and face boxes in the ``crop`` (``dog_landmarks``)."""
-    from PIL import Image
-
-    from ..data import load_image
-
-    ann = _annotation()
-    paths = [Path(roots[d]) / f if d in roots else None for d, f in zip(ann.dataset, ann.file)]
-    keep = [p is not None and p.is_file() for p in paths]
-    paths = [p for p, k in zip(paths, keep) if k]
-    sizes = [Image.open(p).size[::-1] for p in paths]  # (height, width) as this copy of the data has them
-    marks = dog_landmarks(resize, crop, sizes, keep)
-    images = torch.stack([load_image(p, resize) for p in paths]) if paths else \
-        torch.empty(0, 3, resize, resize, dtype=torch.uint8)
-    return images, marks
+    cols = [f"{p}_{a}" for p in PARTS for a in ("y", "x")] + list(BOX)
+    images, df = annotations.load_annotated("dog_landmarks", cols, resize, crop, roots)
+    return images, df[["dataset", "file"] + cols]
 
 
 def centres_in_boxes(boxes: torch.Tensor, image_size: int, size: int, generator: torch.Generator

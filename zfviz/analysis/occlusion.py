@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..deconv import project_many
+from ..deconv import project_many, receptive_field
 from ..models import eval_mode, readouts, to_model_device
 from ..params import check_int
 
@@ -72,6 +72,38 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
     return df
 
 
+def object_occlusion(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, boxes: torch.Tensor, size: int,
+                     stride: int, *, fill: float = 0.0) -> pd.DataFrame:
+    """Fig. 7d's claim over many images: does covering the object lower P(correct) more than covering the rest?
+
+    For each mean-subtracted image (N, 3, H, W) with its label and object box (N, 4) = (y0, x0, y1, x1) in the same
+    pixels, slide the ``occlusion`` grid; a position is *on* the object when the occluder's centre lies in the box and
+    *off* it when the occluder does not touch the box (positions in between count for neither). Returns one row per
+    image: P(correct) unoccluded, the number of on/off positions, the mean drop of P(correct) on and off the object
+    (drop = unoccluded - occluded), and ``difference`` = drop_on - drop_off (NaN where either set is empty).
+    """
+    if images.dim() != 4 or boxes.shape != (len(images), 4) or len(labels) != len(images):
+        raise ValueError(f"images (N, 3, H, W), labels (N,) and boxes (N, 4) must agree; got shapes "
+                         f"{tuple(images.shape)}, {tuple(labels.shape)}, {tuple(boxes.shape)}")
+    h, w = images.shape[-2:]
+    rows = []
+    for i, (image, label, box) in enumerate(zip(images, labels.tolist(), boxes.tolist())):
+        df = occlusion(model, image, int(label), size, stride, fill=fill)
+        y0, x0, y1, x1 = box
+        top, left = df.y.to_numpy(), df.x.to_numpy()
+        bottom, right = (top + size).clip(max=h), (left + size).clip(max=w)
+        cy, cx = (top + bottom) / 2, (left + right) / 2
+        on = (cy >= y0) & (cy < y1) & (cx >= x0) & (cx < x1)
+        off = (bottom <= y0) | (top >= y1) | (right <= x0) | (left >= x1)
+        p0 = df.attrs["unoccluded"]["prob_true"]
+        drop = p0 - df.prob_true.to_numpy()
+        d_on = float(drop[on].mean()) if on.any() else math.nan
+        d_off = float(drop[off].mean()) if off.any() else math.nan
+        rows.append({"image": i, "prob_true": p0, "on": int(on.sum()), "off": int(off.sum()), "drop_on": d_on,
+                     "drop_off": d_off, "difference": d_on - d_off})
+    return pd.DataFrame(rows)
+
+
 def as_grid(df: pd.DataFrame, column: str) -> torch.Tensor:
     """One column of an ``occlusion`` result as a 2-D (rows, cols) map for plotting."""
     grid = df.pivot(index="row", columns="col", values=column)
@@ -83,16 +115,34 @@ def _box_sums(energy: torch.Tensor, size: int) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(energy[:, None], size, stride=1)[:, 0] * size * size
 
 
+def _square_at(centre: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
+    """Top-left corners (N, 2) of ``size`` squares centred (as near as the image allows) on ``centre`` (N, 2)."""
+    corner = torch.round(centre.float() - (size - 1) / 2).long()
+    return torch.stack([corner[:, 0].clamp(0, h - size), corner[:, 1].clamp(0, w - size)], 1)
+
+
+def _best_square(energy: torch.Tensor, size: int) -> torch.Tensor:
+    """Top-left corners (N, 2) of the ``size`` square holding the most ``energy`` (N, H, W)."""
+    sums = _box_sums(energy, size)
+    best = sums.flatten(1).argmax(1)
+    return torch.stack([best // sums.shape[-1], best % sums.shape[-1]], 1)
+
+
+SQUARES = ("projection", "rf_centre", "gradient")  # where projection_occlusion places its non-random squares
+
+
 @torch.no_grad()
 def projection_occlusion(model: nn.Module, images: torch.Tensor, size: int, *, layer: str = "conv5",
                          n_random: int = 4, seed: int = 0, fill: float = 0.0, batch_size: int = 32) -> pd.DataFrame:
-    """Fig. 7's argument, measured: does covering what a map's projection highlights silence the map?
+    """Fig. 7's argument, measured: does covering what a map's projection highlights silence the map, more than
+    covering what simpler pointers highlight?
 
-    For each mean-subtracted image (N, 3, H, W): take the ``layer`` map strongest on it, project that activation to
-    pixels with the deconvnet, and place a ``size`` square where the projection's energy (sum of |pixels|) is largest;
-    then place ``n_random`` squares of the same size uniformly at random. Returns one row per image: the map's channel,
-    its total activity unoccluded, the relative drop under the projection square and the mean relative drop under the
-    random ones (drop = 1 - occluded / unoccluded), and the projection square's top-left corner.
+    For each mean-subtracted image (N, 3, H, W): take the ``layer`` map strongest on it and that map's strongest unit.
+    Place a ``size`` square (a) where the unit's deconvnet projection has most energy (sum of |pixels|), (b) centred on
+    the unit's receptive-field centre (``rf_centre``), (c) where the unit's input gradient has most energy
+    (``gradient``), and (d) at ``n_random`` uniformly random places. Returns one row per image: the map's channel, its
+    total activity unoccluded, the relative drop of that activity under each square (``drop_<square>``, drop = 1 -
+    occluded / unoccluded; ``drop_random`` is the mean over the random draws), and the projection square's corner.
     """
     if images.dim() != 4:
         raise ValueError(f"images must be (N, 3, H, W), got shape {tuple(images.shape)}")
@@ -106,27 +156,48 @@ def projection_occlusion(model: nn.Module, images: torch.Tensor, size: int, *, l
     g = torch.Generator().manual_seed(seed)
     rand = torch.stack([torch.randint(0, h - size + 1, (len(images), n_random), generator=g),
                         torch.randint(0, w - size + 1, (len(images), n_random), generator=g)], 2)  # (N, R, 2)
+    fixed = len(SQUARES)
     rows = []
     with eval_mode(model):
         for s in range(0, len(images), batch_size):
             x = images[s:s + batch_size]
+            i = torch.arange(len(x), device=x.device)
             act = readouts(model, x, [layer])[layer]
             channel = act.flatten(2).amax(2).argmax(1)  # (B,) the strongest map of each image
-            base = act[torch.arange(len(x)), channel].sum((1, 2))
-            proj = project_many(model, x, layer, channel).pixels
-            sums = _box_sums(proj.abs().sum(1), size)
-            best = sums.flatten(1).argmax(1)
-            py, px = best // sums.shape[-1], best % sums.shape[-1]
-            corners = torch.cat([torch.stack([py.cpu(), px.cpu()], 1)[:, None], rand[s:s + batch_size]], 1)
-            occluded = x[:, None].repeat(1, 1 + n_random, 1, 1, 1)  # (B, 1 + R, 3, H, W)
+            base = act[i, channel].sum((1, 2))
+            flat = act[i, channel].flatten(1).argmax(1)
+            pos = torch.stack([flat // act.shape[-1], flat % act.shape[-1]], 1)  # its strongest unit
+            proj = project_many(model, x, layer, channel, positions=pos).pixels
+            box = receptive_field(model, layer, pos.cpu(), (h, w), clip=False).float()
+            with torch.enable_grad():
+                xg = x.detach().requires_grad_(True)
+                unit = readouts(model, xg, [layer])[layer][i, channel, pos[:, 0], pos[:, 1]]
+                (grad,) = torch.autograd.grad(unit.sum(), xg)
+            corners = torch.cat([torch.stack([_best_square(proj.abs().sum(1), size).cpu(),
+                                              _square_at((box[:, :2] + box[:, 2:] - 1) / 2, size, h, w),
+                                              _best_square(grad.abs().sum(1), size).cpu()], 1),
+                                 rand[s:s + batch_size]], 1)  # (B, 3 + R, 2)
+            occluded = x[:, None].repeat(1, fixed + n_random, 1, 1, 1)  # (B, 3 + R, 3, H, W)
             for b in range(len(x)):
                 for r, (y0, x0) in enumerate(corners[b].tolist()):
                     occluded[b, r, :, y0:y0 + size, x0:x0 + size] = fill
-            a = readouts(model, occluded.flatten(0, 1), [layer])[layer].unflatten(0, (len(x), 1 + n_random))
-            activity = a[torch.arange(len(x)), :, channel].sum((2, 3))  # (B, 1 + R)
-            drop = 1 - activity / base[:, None].clamp_min(1e-12)
+            a = readouts(model, occluded.flatten(0, 1), [layer])[layer].unflatten(0, (len(x), fixed + n_random))
+            activity = a[i, :, channel].sum((2, 3))  # (B, 3 + R)
+            drop = (1 - activity / base[:, None].clamp_min(1e-12)).cpu()
             for b in range(len(x)):
                 rows.append({"image": s + b, "channel": int(channel[b]), "activity": float(base[b]),
-                             "drop_projection": float(drop[b, 0]), "drop_random": float(drop[b, 1:].mean()),
+                             **{f"drop_{name}": float(drop[b, k]) for k, name in enumerate(SQUARES)},
+                             "drop_random": float(drop[b, fixed:].mean()) if n_random else math.nan,
                              "y": int(corners[b, 0, 0]), "x": int(corners[b, 0, 1])})
     return pd.DataFrame(rows)
+
+
+def projection_advantage(drops: pd.DataFrame, baselines: tuple[str, ...] = ("rf_centre", "gradient", "random")
+                         ) -> tuple[str, pd.DataFrame]:
+    """C7b's evidence from ``projection_occlusion`` results of several models (a ``seed`` column, the same images):
+    the best baseline (highest mean drop) and a (seeds, images) table of the projection's drop minus that baseline's."""
+    means = {b: drops[f"drop_{b}"].mean() for b in baselines}
+    best = max(means, key=means.get)
+    diff = drops.assign(d=drops.drop_projection - drops[f"drop_{best}"]).pivot(index="seed", columns="image",
+                                                                              values="d")
+    return best, diff
