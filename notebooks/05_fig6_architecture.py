@@ -32,6 +32,7 @@
 # %% tags=["parameters"]
 profile = "cpu"
 seeds = [0, 1, 2]
+no_clip_seeds = [0, 1, 2]  # ZF without clipping (C5), as many as seeds; an empty list leaves C5 undecided
 data_root = None
 runs_dir = None
 dataset = None
@@ -59,14 +60,17 @@ from zfviz.stats import group_difference, paired_difference
 reject_unknown_parameters(globals())
 n_images, k = check_int("n_images", n_images), check_int("k", k)
 kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
-models = {"ZF": load_experiments("zf", profile, seeds, **kw), "AlexNet": load_experiments("alexnet", profile, seeds, **kw),
-          "ZF, no clipping": load_experiments("zf", profile, seeds, clip_radius=None, **kw)}
+if no_clip_seeds and len(no_clip_seeds) != len(seeds):
+    raise ValueError(f"no_clip_seeds must be [] or as many seeds as seeds ({len(seeds)}), got {no_clip_seeds!r}")
+models = {"ZF": load_experiments("zf", profile, seeds, **kw), "AlexNet": load_experiments("alexnet", profile, seeds, **kw)}
+if no_clip_seeds:
+    models["ZF, no clipping"] = load_experiments("zf", profile, no_clip_seeds, clip_radius=None, **kw)
 val = models["ZF"][0].val
 display(Markdown("; ".join(f"{m}: " + ", ".join(f"`{x.run.name}`" for x in xs) for m, xs in models.items())
                  + f"; {models['ZF'][0].epoch} epochs each."))
 
 # %% tags=["hide-input"]
-for tag, name in (("(a)", "ZF, no clipping"), ("(b)", "AlexNet"), ("(c)", "ZF")):
+for tag, name in [(t, m) for t, m in (("(a)", "ZF, no clipping"), ("(b)", "AlexNet"), ("(c)", "ZF")) if m in models]:
     filter_bank(models[name][0].model.conv1.weight, common_scale=True, title=f"{tag} {name} conv1, seed {seeds[0]}")
 plt.show()
 
@@ -92,7 +96,8 @@ dead = {m: np.stack([s.dead.to_numpy(float) for s in st]) for m, st in stats.ite
 summary = pd.DataFrame({m: {"conv1 top-3 energy share": top3[m].mean(), "dead conv1 filters (share)": dead[m].mean(),
                             "conv2 change under 1-3 px shifts": alias[m].mean()} for m in models}).T
 display(tidy(summary, 3, index=True))
-parts = {"C5": group_difference(top3["ZF, no clipping"], top3["ZF"]), "C6a": group_difference(dead["AlexNet"], dead["ZF"]),
+parts = {"C5": group_difference(top3["ZF, no clipping"], top3["ZF"]) if no_clip_seeds else (np.nan, np.nan, np.nan, 0),
+         "C6a": group_difference(dead["AlexNet"], dead["ZF"]),
          "C6b": paired_difference(alias["AlexNet"], alias["ZF"])}
 evs = [claims.evidence(c, est, (lo, hi), n, profile, seeds=n, chapter="05_fig6_architecture")
        for c, (est, lo, hi, n) in parts.items()]

@@ -68,8 +68,7 @@ exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=run
 exp, root = exps[0], Path(exps[0].val.source)
 check_files("examples", examples, str(root))
 size, step = max(1, round(occluder * exp.crop / 224)), max(1, round(stride * exp.crop / 224))
-wnids = exp.val.classes
-names = [class_name(w) for w in wnids]
+wnids, names = exp.val.classes, [class_name(w) for w in exp.val.classes]
 
 # %% [markdown]
 # ## Covering the object against covering the rest (C7a)
@@ -105,6 +104,10 @@ claims.show(ev)
 
 # %% [markdown]
 # ## Three examples (Fig. 7's panels)
+#
+# The examples illustrate; C7a above is the test. Panels (b) and (d) show whether the strongest layer-5 map and the
+# classifier look at the same place, as the paper's car example discusses; an example the model gets wrong shows in
+# the table's *classified as* column.
 
 # %% tags=["hide-input"]
 conv5 = top_activations(exp.model, exp.val.images, exp.mean, exp.crop, ["conv5"], k=others, progress=False)
@@ -123,13 +126,9 @@ for rel in examples:
     results.append({"image": rel, "class": names[label], "classified as": names[u["pred"]],
                     "P(correct), unoccluded": u["prob_true"], "P(correct), worst position": worst.prob_true,
                     "worst occluder (y, x)": (int(worst.y), int(worst.x)), "label there": names[int(worst.pred)],
-                    "conv5 map": ch, "map activity: min / unoccluded": occ.map_activity.min() / max(u["map_activity"],
-                                                                                                    1e-12)})
+                    "conv5 map": ch, "map activity, min/unoccluded": occ.map_activity.min() / u["map_activity"]})
 table = pd.DataFrame(results)
-display(tidy(table, 3))
-display(Markdown("The examples illustrate; C7a above is the test. Panels (b) and (d) show whether the strongest "
-                 "layer-5 map and the classifier look at the same place, as the paper's car example discusses; "
-                 "an example the model gets wrong is marked in the table's *classified as* column."))
+tidy(table, 3)
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table, claims.decide(claims.REGISTRY["C7a"], ev)))

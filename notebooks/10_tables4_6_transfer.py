@@ -20,139 +20,113 @@
 # scratch. The paper plots accuracy against images per class: pretrained features stay strong down to a handful of
 # images per class (its one-shot discussion). PASCAL VOC (Table 6, multi-label, mean AP 79.0%) has no analog here.
 #
-# **Here.** Imagewoof (10 dog breeds, 3,929 images) is the target, Imagenette-trained ZF the source: 15 / 30 / 60
-# training images per class and the rest for testing, over 5 random splits. *Pretrained*: layer-7 features of the
-# fixed network, a new softmax (multinomial logistic regression). *From scratch*: the same architecture trained on
-# the same split's images only, for a fixed number of SGD steps at a constant learning rate (the test images never
-# steer training). Both see exactly the same split. The Caltech numbers are a **different dataset**: shown for
-# the shape of the result, not to be matched. Imagewoof is hard for our source model, whose 10 classes hold a single
-# dog breed, where ImageNet holds over a hundred.
+# **Here.** Imagewoof (10 dog breeds, 3,929 images) is the target, the three Imagenette-trained ZF models the
+# sources: 1 / 2 / 5 / 10 training images per class (the paper's one-shot regime and up) and the rest for testing,
+# over `splits` random splits. *Pretrained*: layer-7 features of each fixed source network, a new softmax
+# (multinomial logistic regression). *From scratch*: the same architecture trained on the same split's images only,
+# for the profile's number of SGD steps (documented init and lr schedule of the profile; the test images never steer
+# training); its training accuracy says whether it fitted them. Claim C9: pretrained minus from scratch at the fewest
+# images per class, paired by split, with a CI over source models and splits. Retention is chance-corrected:
+# (accuracy - chance) / (accuracy at the most images - chance). The Caltech numbers are a **different dataset**, shown
+# for the shape of the result only. Imagewoof is hard for our source models, whose 10 classes hold a single dog
+# breed, where ImageNet holds over a hundred.
 
 # %% tags=["parameters"]
 profile = "cpu"
 model = "zf"
-model_seed = 0  # seed of the pretrained (Imagenette) model
+model_seeds = [0, 1, 2]  # seeds of the pretrained (Imagenette) models; C9 pools them
 seed = 0  # seed of the random splits and of the from-scratch networks
-splits = 5
-per_class = [15, 30, 60]
+splits = 3
+per_class = [1, 2, 5, 10]
 target = "imagewoof"
 scratch_steps = None  # SGD steps of each from-scratch network; None: the profile's
 scratch_batch = 32
 data_root = None
 runs_dir = None
+dataset = None  # the source models' dataset; None: the profile's
 
 # %% tags=["hide-input"]
-import math
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zfviz.analysis.probes import layer_features, probe, summarize
+from zfviz import claims
+from zfviz.analysis.probes import layer_features, probe
 from zfviz.data import load_split
-from zfviz.experiment import load_experiment
-from zfviz.runs import run_metrics
+from zfviz.experiment import load_experiments
 from zfviz.paper import TRANSFER
-from zfviz.params import check_int, check_int_list
-from zfviz.report import structure
-from zfviz.runs import TrainConfig
-from zfviz.params import reject_unknown_parameters
+from zfviz.params import check_int, check_int_list, reject_unknown_parameters
+from zfviz.report import structure, tidy
+from zfviz.runs import TrainConfig, few_shot_epochs, run_metrics
+from zfviz.stats import hierarchical_mean
 
 reject_unknown_parameters(globals())
-
-for name, v in (("seed", seed), ("model_seed", model_seed)):
-    check_int(name, v, minimum=0)
+check_int("seed", seed, minimum=0)
 for name, v in (("splits", splits), ("scratch_batch", scratch_batch)):
     check_int(name, v)
-check_int_list("per_class", per_class, minimum=1)
-exp = load_experiment(model, profile, model_seed, data_root=data_root, runs_dir=runs_dir)
-steps = check_int("scratch_steps", exp.profile.scratch_steps if scratch_steps is None else scratch_steps)
-pool = load_split(target, "val", exp.profile.resize, root=data_root, progress=False)
-n_classes = len(pool.classes)
-display(Markdown(f"Source model `{exp.run.name}` (Imagenette, {exp.epoch} epochs); target `{target}`: "
-                 f"{len(pool)} images, {n_classes} classes; {splits} splits of seed {seed}."))
-
-# %% [markdown]
-# ## Pretrained: layers 1-7 fixed, a new softmax
+per_class = sorted(check_int_list("per_class", per_class, minimum=1))
+exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+p = exps[0].profile
+steps = check_int("scratch_steps", p.scratch_steps if scratch_steps is None else scratch_steps)
+pool = load_split(target, "val", p.resize, root=data_root, progress=False)
+n_classes, chance = len(pool.classes), 100 / len(pool.classes)
+display(Markdown(f"Source models: {', '.join(f'`{x.run.name}`' for x in exps)}; target `{target}`: {len(pool)} "
+                 f"images, {n_classes} classes; {splits} splits of seed {seed}; from scratch: {steps} SGD steps."))
 
 # %% tags=["hide-input"]
-features = layer_features(exp.model, pool.images, exp.mean, exp.crop, "fc7", progress=False)
-pre = pd.concat([probe(features, pool.labels, k, classifier="softmax", splits=splits, seed=seed,
-                       max_test=exp.profile.val_per_class) for k in per_class])
-pre["training"] = "pretrained"
-if not pre.converged.all():
-    display(Markdown(f"The softmax solver stopped at its iteration cap on {int((~pre.converged).sum())} of "
-                     f"{len(pre)} fits (their accuracies are still reported)."))
-
-# %% [markdown]
-# ## From scratch: the same architecture, only the target's few images
-
-# %% tags=["hide-input"]
-def epochs_for(k: int) -> int:
-    """Epochs that give about ``steps`` SGD steps on k images per class (full batches only)."""
-    return max(1, math.ceil(steps / max(1, (k * n_classes) // scratch_batch)))
-
-
+pre = pd.concat([probe(layer_features(x.model, pool.images, x.mean, x.crop, "fc7", progress=False), pool.labels, k,
+                       classifier="softmax", splits=splits, seed=seed, max_test=p.val_per_class).assign(model_seed=s)
+                 for s, x in zip(model_seeds, exps) for k in per_class])
 configs = [TrainConfig(model, profile, dataset=target, train_per_class=k, split=s, seed=seed,
-                       batch_size=scratch_batch, epochs=epochs_for(k))
+                       batch_size=min(scratch_batch, k * n_classes),
+                       epochs=few_shot_epochs(steps, k, n_classes, min(scratch_batch, k * n_classes)))
            for k in per_class for s in range(splits)]
-scratch = run_metrics(configs, runs_dir=runs_dir, data_root=data_root)
-scratch = scratch.rename(columns={"train_per_class": "k", "val_top1": "accuracy"})[
-    ["k", "split", "accuracy", "train_top1", "epochs"]]
-scratch["training"] = "from scratch"
-results = pd.concat([pre[["training", "k", "split", "accuracy"]], scratch[["training", "k", "split", "accuracy"]]])
-ours = summarize(results, ["training", "k"]).pivot(index="k", columns="training", values=["mean", "std"])
-
-# %% tags=["hide-input"]
-table = pd.DataFrame({"pretrained": ours[("mean", "pretrained")], "pretrained std": ours[("std", "pretrained")],
-                      "from scratch": ours[("mean", "from scratch")],
-                      "from scratch std": ours[("std", "from scratch")],
-                      "from scratch, train top-1 (last epoch)": scratch.groupby("k").train_top1.mean(),
+scratch = run_metrics(configs, runs_dir=runs_dir, data_root=data_root).rename(
+    columns={"train_per_class": "k", "val_top1": "accuracy"})
+table = pd.DataFrame({"pretrained": pre.groupby("k").accuracy.mean(), "pretrained sd": pre.groupby("k").accuracy.std(),
+                      "from scratch": scratch.groupby("k").accuracy.mean(),
+                      "from scratch sd": scratch.groupby("k").accuracy.std(),
+                      "from scratch, train top-1": scratch.groupby("k").train_top1.mean(),
                       "from scratch, epochs": scratch.groupby("k").epochs.first()})
+table["pretrained retention"] = (table.pretrained - chance) / (table.pretrained.iloc[-1] - chance)
 for ds in ("Caltech-101", "Caltech-256"):
     paper = TRANSFER[TRANSFER.dataset == ds].set_index("per_class")
-    table[f"{ds} pretrained (different dataset)"] = paper.pretrained.reindex(table.index)
-    table[f"{ds} from scratch (different dataset)"] = paper.scratch.reindex(table.index)
+    table[f"{ds}: pretrained / scratch (different dataset)"] = [
+        f"{paper.pretrained[k]:.1f} / {paper.scratch[k]:.1f}" if k in paper.index else "" for k in table.index]
 table.index.name = "training images per class"
-table.round(1)
+tidy(table, 2, index=True)
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4.2))
 for name, color in (("pretrained", "tab:blue"), ("from scratch", "tab:orange")):
-    ax.errorbar(table.index, table[name], yerr=table[f"{name} std"], marker="o", color=color, capsize=3,
+    ax.errorbar(table.index, table[name], yerr=table[f"{name} sd"], marker="o", color=color, capsize=3,
                 label=f"ours, {target}: {name}")
-    c256 = TRANSFER[TRANSFER.dataset == "Caltech-256"]
-    ax.plot(c256.per_class, c256.pretrained if name == "pretrained" else c256.scratch, "--", color=color, alpha=0.5,
-            label=f"paper, Caltech-256 (different dataset): {name}")
-ax.axhline(100 / n_classes, color="gray", lw=0.8, ls=":", label=f"chance ({100 / n_classes:.0f}%)")
+ax.axhline(chance, color="gray", lw=0.8, ls=":", label=f"chance ({chance:.0f}%)")
+ax.set_xscale("log")
+ax.set_xticks(table.index, [str(k) for k in table.index])
 ax.set_xlabel("training images per class")
 ax.set_ylabel("test accuracy %")
 ax.set_ylim(0, 100)
-ax.legend(fontsize=7)
-ax.set_title("Accuracy against training images per class")
-plt.tight_layout()
+ax.legend(fontsize=8)
+ax.set_title("Accuracy against training images per class (sd over splits and source models)")
 plt.show()
 
+# %% [markdown]
+# ## The claim, measured
+#
+# What this scale cannot decide: the paper's pretrained accuracies come from a source (ImageNet) that covers the
+# target's concepts; ours has one dog breed among 10 classes, so a small gap here is a statement about this source,
+# and ImageNet-1k would decide the claim as the paper states it.
+
 # %% tags=["hide-input"]
-margin = table["pretrained"] - table["from scratch"]
-noise = table["pretrained std"].fillna(0) + table["from scratch std"].fillna(0)
-holds = bool((margin > noise).all())
-few, most = table.index.min(), table.index.max()
-keep = table.loc[few, "pretrained"] / table.loc[most, "pretrained"]
-verdict = "reproduced" if holds else "partly reproduced" if (margin > noise).any() else "not reproduced"
-display(Markdown(
-    f"**Verdict: {verdict}**: pretrained features beat training from scratch by "
-    f"{', '.join(f'{m:.1f}' for m in margin)} points at {', '.join(map(str, table.index))} images per class "
-    f"({'always' if holds else 'not always'} beyond the two spreads added). With {few} images per class the "
-    f"pretrained softmax keeps {100 * keep:.0f}% of its accuracy at {most} (paper, Caltech-256 15 against 60: "
-    f"{100 * 65.7 / 74.2:.0f}%). The absolute accuracies are not comparable with Caltech's (a different dataset, "
-    "10 fine-grained classes, a 10-class source). From scratch, with the paper's recipe and "
-    f"{steps} SGD steps, the networks reach {scratch.train_top1.mean():.0f}% training accuracy on average"
-    + (": they have not even fitted their training images. The N(0, 1e-2) initialization spends a few hundred steps "
-       "near chance before anything is learned (see the training chapter), so this baseline is weak partly because "
-       "the budget is short, not only because the data are few." if scratch.train_top1.mean() < 50 else ".")
-    + " Why the Imagenette features carry so little about dog breeds is examined in the Table 7 chapter, with a "
-    "control on the source dataset."))
+few = per_class[0]
+diff = (pre[pre.k == few].pivot(index="model_seed", columns="split", values="accuracy")
+        - scratch[scratch.k == few].set_index("split").accuracy)
+est, lo, hi, n_seeds = hierarchical_mean(diff.to_numpy())
+ev = claims.evidence("C9", est, (lo, hi), diff.shape[1], profile, seeds=n_seeds, chapter="10_tables4_6_transfer",
+                     note=f"At {few} image(s) per class; the from-scratch networks reach {scratch.train_top1.min():.0f}% or more "
+                     "training accuracy (running, with augmentation and dropout on).")
+claims.show(ev)
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(table, verdict))
+print(structure(table.reset_index(), claims.decide(claims.REGISTRY["C9"], ev)))

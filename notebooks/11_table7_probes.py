@@ -44,15 +44,14 @@ from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
 from zfviz import claims
-from zfviz.analysis.probes import depth_trend, layer_probes, summarize
+from zfviz.analysis.probes import depth_trend, layer_probes, probe_table, summarize
 from zfviz.data import load_split
 from zfviz.experiment import load_experiments
-from zfviz.stats import hierarchical_mean
 from zfviz.models import layer_names
 from zfviz.paper import TABLE7
-from zfviz.params import check_int, check_int_list
-from zfviz.report import structure
-from zfviz.params import reject_unknown_parameters
+from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
+from zfviz.report import structure, tidy
+from zfviz.stats import hierarchical_mean
 
 reject_unknown_parameters(globals())
 
@@ -61,10 +60,8 @@ check_int("splits", splits)
 check_int_list("per_class", per_class, minimum=1)
 exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 exp = exps[0]
-valid = layer_names(exp.model)
-bad = [layer for layer in svm_layers + softmax_layers if layer not in valid]
-if bad:
-    raise ValueError(f"unknown layers {bad}; valid: {valid}")
+check_names("svm_layers", svm_layers, layer_names(exp.model), minimum=2)
+check_names("softmax_layers", softmax_layers, layer_names(exp.model))
 pool = load_split(target, "val", exp.profile.resize, root=data_root, progress=False)
 display(Markdown(f"Features of {', '.join(f'`{x.run.name}`' for x in exps)} on `{target}` ({len(pool)} images); "
                  f"{splits} splits of seed {seed}; C cross-validated per split and layer."))
@@ -74,18 +71,11 @@ layers = {"svm": svm_layers, "softmax": softmax_layers}
 results = pd.concat([layer_probes(x.model, pool.images, pool.labels, x.mean, x.crop, layers, per_class, splits=splits,
                                   seed=seed, max_test=exp.profile.val_per_class).assign(seed=s)
                      for s, x in zip(model_seeds, exps)], ignore_index=True)
-dims = results.groupby("layer").features.first()
-s = summarize(results, ["classifier", "layer", "k"])
-table = s.pivot(index=["classifier", "layer"], columns="k", values=["mean", "std"])
-table.columns = [f"{k}/class {'mean' if stat == 'mean' else 'std'}" for stat, k in table.columns]
-order = [("svm", layer) for layer in svm_layers] + [("softmax", layer) for layer in softmax_layers]
-table = table.reindex(order)
+table = probe_table(results, layers)
 paper = TABLE7.set_index(["classifier", "layer"])
 table["Caltech-101 30/class (different dataset)"] = paper.caltech101_30.reindex(table.index)
 table["Caltech-256 60/class (different dataset)"] = paper.caltech256_60.reindex(table.index)
-table["features"] = [dims[layer] for _, layer in table.index]
-table["solver converged (share of fits)"] = results.groupby(["classifier", "layer"]).converged.mean().reindex(table.index)
-table.round(1)
+tidy(table, 1, index=True)
 
 # %% [markdown]
 # ## A control: the same probes on the source dataset
@@ -101,7 +91,7 @@ control = layer_probes(exp.model, exp.val.images, exp.val.labels, exp.mean, exp.
 source_svm = summarize(control, ["layer"]).set_index("layer")["mean"].reindex(svm_layers)
 table[f"Imagenette (source) {k_control}/class, control"] = source_svm.reindex(
     [layer for _, layer in table.index]).where([c == "svm" for c, _ in table.index]).to_numpy()
-source_svm.round(1).to_frame(f"SVM accuracy %, Imagenette val, {k_control}/class")
+tidy(source_svm.to_frame(f"SVM accuracy %, Imagenette val, {k_control}/class"), 1, index=True)
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4))

@@ -51,32 +51,31 @@ from zfviz import claims
 from zfviz.analysis.sanity import cascading_randomization, similarity_summary, stage_maps, unit_and_switches
 from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.data import center_crop, crop_of
-from zfviz.experiment import load_experiment
-from zfviz.params import check_int, check_int_list, reject_unknown_parameters
+from zfviz.experiment import load_experiments
+from zfviz.params import check_int, reject_unknown_parameters
 from zfviz.plots import maps_grid, randomization_figure, topk_figure
-from zfviz.report import structure
+from zfviz.report import structure, tidy
 from zfviz.stats import bootstrap_mean, hierarchical_mean
 
 reject_unknown_parameters(globals())
-for name in ("n_images", "occluder", "examples", "maps_shown"):
-    check_int(name, globals()[name])
-for name in ("sample_seed", "randomization_seed"):
-    check_int(name, globals()[name], minimum=0)
-check_int_list("seeds", seeds)
-exps = [load_experiment(model, profile, s, data_root=data_root, runs_dir=runs_dir) for s in seeds]
+for name in ("n_images", "occluder", "examples", "maps_shown", "sample_seed", "randomization_seed"):
+    check_int(name, globals()[name], minimum=0 if name.endswith("seed") else 1)
+exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir)
 exp = exps[0]
 pick = torch.randperm(len(exp.val), generator=torch.Generator().manual_seed(sample_seed))[:n_images]
 y = exp.val.labels[pick]
 xs = [center_crop(exp.val.images[pick].to(e.device), e.mean, e.crop) for e in exps]  # each model's own mean
-x = xs[0]
 df = pd.concat([cascading_randomization(e.model, xe, y, scheme=e.config.init, seed=randomization_seed,
                                         occluder=e.px(occluder)).assign(seed=s) for s, e, xe in zip(seeds, exps, xs)])
-display(Markdown(f"Models {', '.join(f'`{e.run.name}`' for e in exps)} (epoch {exp.epoch}); the same {len(x)} "
+display(Markdown(f"Models {', '.join(f'`{e.run.name}`' for e in exps)} (epoch {exp.epoch}); the same {len(pick)} "
                  f"validation images for each; layers re-initialized with the `{exp.config.init}` init, seed "
                  f"{randomization_seed}. Tables pool the seeds; example figures show seed {seeds[0]}."))
 
 # %% [markdown]
 # ## Cascading randomization (the layout of Adebayo et al.'s Fig. 2)
+#
+# The table: mean Spearman correlation with the trained model's map, per stage. The deconvnet projects a unit
+# signal, so a unit the random network leaves silent still has a picture.
 
 # %% tags=["hide-input"]
 summaries = {m: similarity_summary(df, m) for m in ("spearman", "ssim")}
@@ -84,16 +83,14 @@ randomization_figure(summaries, title="Similarity to the trained model's map as 
 plt.show()
 table = summaries["spearman"].pivot(index="stage", columns="method", values="mean").loc[df.stage.unique()]
 empty = summaries["spearman"].pivot(index="stage", columns="method", values="empty maps").loc[df.stage.unique()]
-display(Markdown("Mean Spearman correlation with the trained model's map, per stage (the deconvnet projects a unit "
-                 "signal, so a unit the random network leaves silent still has a picture). Maps that are all zero: "
-                 + ", ".join(f"{m} {int(empty[m].sum())}" for m in empty.columns) + "."))
-table.round(2)
+display(Markdown("Maps that are all zero: " + ", ".join(f"{m} {int(empty[m].sum())}" for m in empty.columns) + "."))
+tidy(table, 2, index=True)
 
 # %% tags=["hide-input"]
-maps = stage_maps(exp.model, x[:examples], y[:examples], ["trained", "fc6", "conv5", "conv1"],
+maps = stage_maps(exp.model, xs[0][:examples], y[:examples], ["trained", "fc6", "conv5", "conv1"],
                   scheme=exp.config.init, seed=randomization_seed, occluder=exp.px(occluder))
 for method in ("deconvnet", "saliency"):
-    maps_grid(x[:examples], crop_of(exp.mean, exp.crop), maps, method)
+    maps_grid(xs[0][:examples], crop_of(exp.mean, exp.crop), maps, method)
     plt.show()
 
 # %% [markdown]

@@ -107,3 +107,19 @@ def test_committed_claims_table_follows_the_registry():
         assert len(row) == 1 and row.verdict.iloc[0] == r.verdict, (r.claim, r.profile)
         if not math.isnan(r.estimate):
             assert abs(row.estimate.iloc[0] - r.estimate) <= 1e-3 * max(1, abs(r.estimate))
+
+
+def test_papermill_sees_every_parameter_a_chapter_assigns():
+    """papermill's parameter parser silently drops a line it cannot read (e.g. an '=' inside a comment): every
+    assignment in a chapter's parameters cell must be a parameter papermill can set."""
+    import re
+
+    import jupytext
+
+    from zfviz.book import NOTEBOOKS, chapters, declared_parameters
+
+    for name in chapters():
+        nb = jupytext.read(NOTEBOOKS / f"{name}.py")
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        assigned = [m.group(1) for line in cell.source.splitlines() if (m := re.match(r"^(\w+)\s*=", line))]
+        assert assigned == list(declared_parameters(name)), name

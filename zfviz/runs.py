@@ -233,6 +233,14 @@ def _finished_runs(configs: list[TrainConfig], runs_dir, data_root, progress: bo
         yield cfg, ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
 
 
+def few_shot_epochs(steps: int, per_class: int, classes: int, batch_size: int) -> int:
+    """Epochs that give a from-scratch few-shot run about ``steps`` SGD steps on ``per_class`` images of each of
+    ``classes`` (full batches only; a training set smaller than a batch is one batch per epoch)."""
+    for name, v in (("steps", steps), ("per_class", per_class), ("classes", classes), ("batch_size", batch_size)):
+        check_int(name, v)
+    return max(1, math.ceil(steps / max(1, (per_class * classes) // batch_size)))
+
+
 def run_metrics(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
                 data_root: str | os.PathLike | None = None, progress: bool = False) -> pd.DataFrame:
     """The metrics of each config's last epoch (training the run first if it is not finished): one row per config."""

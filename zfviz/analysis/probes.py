@@ -107,6 +107,19 @@ def summarize(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return results.groupby(by, sort=False)["accuracy"].agg(["mean", "std", "count"]).reset_index()
 
 
+def probe_table(results: pd.DataFrame, layers: dict[str, list[str]]) -> pd.DataFrame:
+    """Table 7's layout from ``layer_probes`` results: one row per (classifier, layer) in ``layers``' order, the mean
+    and std accuracy over splits (and seeds) for each k, the feature count and the share of fits that converged."""
+    s = summarize(results, ["classifier", "layer", "k"])
+    table = s.pivot(index=["classifier", "layer"], columns="k", values=["mean", "std"])
+    table.columns = [f"{k}/class {stat}" for stat, k in table.columns]
+    table = table.reindex([(c, layer) for c, names in layers.items() for layer in names])
+    table["features"] = [results.groupby("layer").features.first()[layer] for _, layer in table.index]
+    table["solver converged (share of fits)"] = results.groupby(["classifier", "layer"]).converged.mean().reindex(
+        table.index)
+    return table
+
+
 def layer_probes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, crop: int,
                  layers: dict[str, list[str]], per_class: list[int], *, splits: int = 5, seed: int = 0,
                  max_test: int | None = None) -> pd.DataFrame:
