@@ -135,6 +135,7 @@ SMOKE_PARAMETERS = {
     "03_fig4_evolution": {"seeds": [0]},
     "04_fig5_invariance": {"seeds": [0]},
     "06_fig7_occlusion": {"seeds": [0]},
+    "09_table3_ablations": {"seeds": [0]},
     "10_tables4_6_transfer": {"splits": 2, "model_seeds": [0], "per_class": [1, 2]},
     "11_table7_probes": {"splits": 2, "model_seeds": [0]},
     "12_companion_gradients": {"digit_epochs": 1, "am_steps": 10, "cm_steps": 20},
