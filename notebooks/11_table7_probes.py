@@ -60,7 +60,7 @@ check_int("splits", splits)
 check_int_list("per_class", per_class, minimum=1)
 exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 exp = exps[0]
-check_names("svm_layers", svm_layers, layer_names(exp.model), minimum=2)
+check_names("svm_layers", svm_layers, layer_names(exp.model))
 check_names("softmax_layers", softmax_layers, layer_names(exp.model))
 pool = load_split(target, "val", exp.profile.resize, root=data_root, progress=False)
 display(Markdown(f"Features of {', '.join(f'`{x.run.name}`' for x in exps)} on `{target}` ({len(pool)} images); "

@@ -63,7 +63,7 @@ def test_bad_parameter_stops_with_one_clear_error(tmp_path):
     with pytest.raises(papermill.PapermillExecutionError, match="unknown class 'unicorn'; valid: tench"):
         book.execute("12_companion_gradients", tmp_path, {"profile": "smoke", "class_models": ["unicorn"]},
                      progress=False)
-    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown layers \['conv9'\]; valid"):
+    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown svm_layers \['conv9'\]; valid"):
         book.execute("11_table7_probes", tmp_path, {"profile": "smoke", "svm_layers": ["conv9"]}, progress=False)
     with pytest.raises(papermill.PapermillExecutionError, match="seeds must be a non-empty list"):
         book.execute("08_table2_imagenet", tmp_path, {"profile": "smoke", "seeds": "0"}, progress=False)
