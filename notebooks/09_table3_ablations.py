@@ -46,6 +46,7 @@ dataset = None
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
+from torchvision.datasets.folder import find_classes
 
 from zfviz import claims
 from zfviz.analysis.ablations import PARTS, comparable_rows, part_statistics, takeoff_epochs
@@ -65,7 +66,7 @@ inits = [p.init] + [i for i in check_names("compare_inits", compare_inits, list(
 configs = {i: [TrainConfig(m, profile, dataset=dataset, seed=s, epochs=epochs, init=i) for m in TABLE3.index
                for s in seeds] for i in inits}
 curves = pd.concat([run_curves(c, runs_dir=runs_dir, data_root=data_root) for c in configs.values()])
-chance = 100 / sum(d.is_dir() for d in find_split(dataset or p.dataset, "val", data_root).iterdir())
+chance = 100 / len(find_classes(find_split(dataset or p.dataset, "val", data_root))[0])
 takeoff = takeoff_epochs(curves, chance, takeoff_margin)
 final = run_metrics(configs[p.init], runs_dir=runs_dir, data_root=data_root).assign(
     val_err=lambda d: 100 - d.val10_top1, train_err=lambda d: 100 - d.train_top1)

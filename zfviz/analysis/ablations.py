@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..stats import BOOT, LEVEL
+from ..stats import BOOT, _pct
 
 FC_ROWS = ("alexnet-fc2048", "alexnet-fc8192", "zf-fc2048", "zf-fc8192")
 
@@ -66,7 +66,7 @@ def part_statistics(errors: pd.DataFrame, *, seed: int = 0, boot: int = BOOT) ->
         for _ in range(boot):
             res = {r: by_row[r][rng.integers(0, len(by_row[r]), len(by_row[r]))].mean(0) for r in rows}
             samples.append(fn({r: m[0] for r, m in res.items()}, {r: m[1] for r, m in res.items()}))
-        lo, hi = np.quantile(samples, [(1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2])
+        lo, hi = _pct(np.array(samples))
         out.append({"part": part, "estimate": est, "ci_low": min(lo, est), "ci_high": max(hi, est),
                     "seeds": min(len(by_row[r]) for r in rows), "rows": ", ".join(rows)})
     return pd.DataFrame(out, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "rows"])

@@ -81,6 +81,7 @@ def random_centres(n: int, image_size: int, size: int, generator: torch.Generato
 
 PARTS = ("right_eye", "left_eye", "nose")
 BOX = ("face_y0", "face_x0", "face_y1", "face_x1")
+_COLUMNS = [f"{p}_{a}" for p in PARTS for a in ("y", "x")] + list(BOX)  # the annotated coordinates
 
 
 def dog_landmarks(resize: int, crop: int, sizes: list[tuple[int, int]] | None = None,
@@ -92,16 +93,14 @@ def dog_landmarks(resize: int, crop: int, sizes: list[tuple[int, int]] | None = 
     df = annotations.read("dog_landmarks")
     if keep is not None:
         df = df[list(keep)]
-    cols = [f"{p}_{a}" for p in PARTS for a in ("y", "x")] + list(BOX)
-    return annotations.to_crop(df, cols, resize, crop, sizes)[["dataset", "file"] + cols]
+    return annotations.to_crop(df, _COLUMNS, resize, crop, sizes)[["dataset", "file"] + _COLUMNS]
 
 
 def dog_faces(resize: int, crop: int, roots: dict[str, str | Path]) -> tuple[torch.Tensor, pd.DataFrame]:
     """The annotated dogs whose files exist under ``roots`` ({dataset name in the annotation: its folder}): uint8
     images (n, 3, S, S) at ``resize`` and their landmarks and face boxes in the ``crop`` (``dog_landmarks``)."""
-    cols = [f"{p}_{a}" for p in PARTS for a in ("y", "x")] + list(BOX)
-    images, df = annotations.load_annotated("dog_landmarks", cols, resize, crop, roots)
-    return images, df[["dataset", "file"] + cols]
+    images, df = annotations.load_annotated("dog_landmarks", _COLUMNS, resize, crop, roots)
+    return images, df[["dataset", "file"] + _COLUMNS]
 
 
 def centres_in_boxes(boxes: torch.Tensor, image_size: int, size: int, generator: torch.Generator

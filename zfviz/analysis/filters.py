@@ -20,9 +20,14 @@ DEAD_BELOW = 0.01  # active on under 1% of positions
 SHIFTS = (1, 2, 3)  # px at the model's input
 
 
+def filter_energy(weight: torch.Tensor) -> torch.Tensor:
+    """Each filter's energy: the sum of its squared weights, (C,) for a (C, ...) weight."""
+    return weight.detach().float().pow(2).flatten(1).sum(1)
+
+
 def top_energy_share(weight: torch.Tensor, top: int = 3) -> float:
     """Share of the total filter energy (sum of squared weights) held by the ``top`` most energetic filters."""
-    energy = weight.detach().float().pow(2).flatten(1).sum(1)
+    energy = filter_energy(weight)
     return float(energy.topk(min(top, len(energy))).values.sum() / energy.sum().clamp_min(1e-30))
 
 
@@ -38,7 +43,7 @@ def filter_stats(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, cro
             a = readouts(model, center_crop(images[s:s + batch_size].to(dev), mean.to(dev), crop), [layer])[layer]
             on = on + (a > 0).sum(dim=(0, 2, 3)).double()
             total += a.shape[0] * a.shape[2] * a.shape[3]
-    energy = model.get_submodule(layer).weight.detach().float().pow(2).flatten(1).sum(1)
+    energy = filter_energy(model.get_submodule(layer).weight)
     df = pd.DataFrame({"filter": range(len(energy)), "energy_share": (energy / energy.sum()).cpu().numpy(),
                        "active": (on / max(total, 1)).cpu().numpy()})
     return df.assign(dead=df.active < DEAD_BELOW)
@@ -66,4 +71,4 @@ def shift_change(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, cro
     return torch.cat(out)
 
 
-__all__ = ["DEAD_BELOW", "SHIFTS", "top_energy_share", "filter_stats", "shift_change"]
+__all__ = ["DEAD_BELOW", "SHIFTS", "filter_energy", "top_energy_share", "filter_stats", "shift_change"]

@@ -162,17 +162,17 @@ def projection_occlusion(model: nn.Module, images: torch.Tensor, size: int, *, l
         for s in range(0, len(images), batch_size):
             x = images[s:s + batch_size]
             i = torch.arange(len(x), device=x.device)
-            act = readouts(model, x, [layer])[layer]
-            channel = act.flatten(2).amax(2).argmax(1)  # (B,) the strongest map of each image
+            with torch.enable_grad():  # one forward pass: the maps, and the strongest unit's input gradient
+                xg = x.detach().requires_grad_(True)
+                act_g = readouts(model, xg, [layer])[layer]
+                act = act_g.detach()
+                channel = act.flatten(2).amax(2).argmax(1)  # (B,) the strongest map of each image
+                flat = act[i, channel].flatten(1).argmax(1)
+                pos = torch.stack([flat // act.shape[-1], flat % act.shape[-1]], 1)  # its strongest unit
+                (grad,) = torch.autograd.grad(act_g[i, channel, pos[:, 0], pos[:, 1]].sum(), xg)
             base = act[i, channel].sum((1, 2))
-            flat = act[i, channel].flatten(1).argmax(1)
-            pos = torch.stack([flat // act.shape[-1], flat % act.shape[-1]], 1)  # its strongest unit
             proj = project_many(model, x, layer, channel, positions=pos).pixels
             box = receptive_field(model, layer, pos.cpu(), (h, w), clip=False).float()
-            with torch.enable_grad():
-                xg = x.detach().requires_grad_(True)
-                unit = readouts(model, xg, [layer])[layer][i, channel, pos[:, 0], pos[:, 1]]
-                (grad,) = torch.autograd.grad(unit.sum(), xg)
             corners = torch.cat([torch.stack([_best_square(proj.abs().sum(1), size).cpu(),
                                               _square_at((box[:, :2] + box[:, 2:] - 1) / 2, size, h, w),
                                               _best_square(grad.abs().sum(1), size).cpu()], 1),

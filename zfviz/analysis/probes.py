@@ -43,6 +43,9 @@ def layer_features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, c
     return torch.cat(out)
 
 
+C_GRID = (0.01, 0.1, 1.0, 10.0)  # C on unit-norm features; cross-validated per split and layer
+
+
 def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, k: int, *, classifier: str = "svm",
           splits: int = 5, seed: int = 0, max_test: int | None = None, C: float | str = "cv") -> pd.DataFrame:
     """Accuracy (%) of a linear SVM or softmax classifier on ``k`` images per class, one row per split (with whether
@@ -87,9 +90,6 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
     return pd.DataFrame(rows)
 
 
-C_GRID = (0.01, 0.1, 1.0, 10.0)  # C on unit-norm features; cross-validated per split and layer
-
-
 def depth_trend(results: pd.DataFrame, layers: list[str], k: int, classifier: str = "svm") -> np.ndarray:
     """(seeds, splits) Spearman correlation of accuracy with depth over ``layers`` (claim C10's statistic), per model
     seed (a ``seed`` column, else one) and split."""
@@ -114,7 +114,8 @@ def probe_table(results: pd.DataFrame, layers: dict[str, list[str]]) -> pd.DataF
     table = s.pivot(index=["classifier", "layer"], columns="k", values=["mean", "std"])
     table.columns = [f"{k}/class {stat}" for stat, k in table.columns]
     table = table.reindex([(c, layer) for c, names in layers.items() for layer in names])
-    table["features"] = [results.groupby("layer").features.first()[layer] for _, layer in table.index]
+    table["features"] = results.groupby("layer").features.first().reindex(
+        [layer for _, layer in table.index]).to_numpy()
     table["solver converged (share of fits)"] = results.groupby(["classifier", "layer"]).converged.mean().reindex(
         table.index)
     return table
