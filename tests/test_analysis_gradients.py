@@ -6,7 +6,7 @@ import pytest
 import torch
 from captum.attr import Saliency
 
-from zfviz.analysis.gradients import activation_maximization, class_model, saliency
+from zfviz.analysis.gradients import activation_maximization, class_model, class_model_runs, live_channels, saliency
 from zfviz.models import forward_to, zfnet
 
 
@@ -75,3 +75,33 @@ def test_class_model_input_scale_is_a_change_of_units(model):
     assert torch.allclose(a, s * b, rtol=1e-4, atol=1e-3) and ha.score.tolist() == pytest.approx(hb.score.tolist())
     with pytest.raises(ValueError, match="input_scale must be a finite positive number"):
         class_model(model, 1, 64, input_scale=float("inf"))
+
+
+def test_live_channels_stops_at_enough_live_ones_and_keeps_their_images(model):
+    rows, images = live_channels(model, ["conv1", "conv2"], 2, 64, steps=3, report_steps=5, seed=0)
+    for layer in ("conv1", "conv2"):
+        tried = rows[rows.layer == layer]
+        assert tried.live.sum() == 2 and tried.live.iloc[-1]  # stops at the second live channel
+        assert sorted(k for k in images if k[0] == layer) == [(layer, c) for c in tried.channel[tried.live]]
+    assert (rows.at_report_steps == rows.end).all()  # report_steps beyond the ascent: read at its end
+    assert all(img.shape == (3, 64, 64) for img in images.values())
+
+
+def test_class_model_runs_names_rows_and_keys_images(model):
+    inits = {1: {"noise": None, "class mean": torch.randn(3, 64, 64, generator=torch.Generator().manual_seed(1))}}
+    rows, images = class_model_runs(model, inits, 64, steps=3, names=["a", "b", "c", "d", "e"])
+    assert rows["class"].tolist() == ["b", "b"] and rows.init.tolist() == ["noise", "class mean"]
+    assert set(images) == {(1, "noise"), (1, "class mean")} and rows["P(class) after"].between(0, 1).all()
+    assert (rows["score after"] > rows["score before"]).all()  # 3 steps of ascent raise the score
+
+
+def test_method_agreement_rows_and_maps(model):
+    from zfviz.analysis.agreement import method_agreement
+
+    x = torch.randn(2, 3, 64, 64)
+    rows, maps = method_agreement(model, x, [0, 3], 16, 16, names=["a", "b", "c", "d", "e"])
+    assert rows.index.tolist() == ["a", "d"] and rows.columns.tolist() == [
+        "P(correct)", "saliency vs occlusion", "projection vs occlusion"]
+    assert rows.drop(columns="P(correct)").abs().le(1).all().all()
+    assert maps[0]["deconvnet"].shape == (3, 64, 64) and maps[0]["saliency"].shape == (64, 64)
+    assert maps[0]["occlusion"].shape == (4, 4)  # 64 px, a 16 px square every 16 px

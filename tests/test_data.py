@@ -98,3 +98,12 @@ def test_per_class_subset():
     assert per_class_subset(labels, 2).tolist() == [0, 1, 3, 4, 5, 6]
     with pytest.raises(ValueError, match="positive int"):
         per_class_subset(labels, 0)
+
+
+def test_class_index_by_name_or_wnid_and_a_clear_error():
+    from zfviz.data import class_index
+
+    wnids = ["n01440764", "n02102040"]
+    assert class_index("n02102040", wnids) == 1 and class_index("English springer", wnids) == 1
+    with pytest.raises(ValueError, match="unknown class 'springer'; valid: tench, English springer"):
+        class_index("springer", wnids)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from zfviz.analysis import correspondence, filters, gradients, invariance, occlusion, probes, sanity, topk
+from zfviz.analysis import agreement, correspondence, filters, gradients, invariance, occlusion, probes, sanity, topk
 from zfviz.deconv import project, project_many
 from zfviz.evaluate import evaluate, predict
 from zfviz.models import build_model, forward_to, readouts
@@ -40,6 +40,9 @@ CALLS = {
     "activation_maximization": lambda m: gradients.activation_maximization(m, "conv2", 0, 64, steps=1),
     "class_model": lambda m: gradients.class_model(m, 0, 64, steps=1, init=X[0]),
     "saliency": lambda m: gradients.saliency(m, X, Y),
+    "live_channels": lambda m: gradients.live_channels(m, ["conv2"], 1, 64, steps=1),
+    "class_model_runs": lambda m: gradients.class_model_runs(m, {0: {"mean": X[0]}}, 64, steps=1),
+    "method_agreement": lambda m: agreement.method_agreement(m, X[:1], [0], 32, 32),
     "sanity.method_maps": lambda m: sanity.method_maps(m, X, Y, torch.tensor([0, 1, 0, 1]), torch.zeros(4, 2).long(),
                                                        occluder=32),
     "sanity.unit_and_switches": lambda m: sanity.unit_and_switches(m, X, others=1),

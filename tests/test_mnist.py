@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from zfviz.mnist import FASHION_FILES, load_digits, predict_small, small_cnn, train_small
+from zfviz.mnist import FASHION_FILES, companion_evidence, feature_maps, load_digits, predict_small, small_cnn, train_small
 
 
 def _write_idx(path, array, magic):
@@ -73,3 +73,24 @@ def test_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         train_small(small_cnn(), torch.zeros(4, 1, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.long),
                     epochs=0)
+
+
+def test_feature_maps_are_both_conv_layers_after_relu():
+    model = small_cnn()
+    maps = feature_maps(model, torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8))
+    assert list(maps) == ["conv1", "conv2"] and maps["conv1"].shape == (32, 13, 13) and maps["conv2"].shape == (64, 2, 2)
+    assert all((m >= 0).all() for m in maps.values())
+
+
+def test_companion_evidence_is_accuracy_minus_the_reference_and_fashion_is_not_comparable(fake_fashion, tmp_path):
+    from zfviz import claims
+
+    d = load_digits("fashion-mnist", root=tmp_path / "cache")
+    model = small_cnn()
+    ev = companion_evidence(model, d, 40, "smoke")
+    acc = float((predict_small(model, d.test_x).argmax(1) == d.test_y).double().mean() * 100)
+    assert ev.estimate == pytest.approx(acc - claims.COMPANION_REFERENCE) and ev.n == 20
+    assert claims.decide(claims.REGISTRY["companion"], ev) == "not comparable"
+    mnist = load_digits("mnist-5000")
+    ev = companion_evidence(model, mnist, 40, "smoke")  # an untrained net on 40 digits: a miss that tests nothing
+    assert claims.decide(claims.REGISTRY["companion"], ev) == "not testable at this scale"

@@ -33,6 +33,21 @@ def test_chapter_has_parameters_and_a_checked_summary(name):
     assert "claims.show(" in code or "**Verdict" in code or "**Convergence" in code
 
 
+MAX_CODE_LINES = 80  # a chapter is parameters, calls, a figure, a table and the verdict; the work is in the library
+
+
+@pytest.mark.parametrize("name", book.chapters())
+def test_chapter_is_thin(name):
+    import ast
+
+    code = "\n".join(c.source for c in jupytext.read(book.NOTEBOOKS / f"{name}.py").cells if c.cell_type == "code")
+    lines = [t for t in (line.strip() for line in code.splitlines()) if t and not t.startswith("#")]
+    tree = ast.parse("\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    defined = [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assert not defined, f"{name} defines {defined}: move them into the library"
+    assert len(lines) <= MAX_CODE_LINES, f"{name} has {len(lines)} lines of code (at most {MAX_CODE_LINES})"
+
+
 @pytest.mark.parametrize("name", book.chapters())
 def test_nbval_reference_matches_the_source(name):
     ref = book.NBVAL / f"{name}.ipynb"

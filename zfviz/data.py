@@ -129,6 +129,16 @@ class ImageSet:
                         [self.paths[i] for i in idx.tolist()], self.source)
 
 
+def class_index(c: str, wnids: list[str]) -> int:
+    """A class given by display name or WordNet id, as an index into ``wnids``; a clear error lists the valid ones."""
+    names = [class_name(w) for w in wnids]
+    if c in wnids:
+        return wnids.index(c)
+    if c in names:
+        return names.index(c)
+    raise ValueError(f"unknown class {c!r}; valid: {', '.join(names)} (or their WordNet ids {', '.join(wnids)})")
+
+
 def per_class_subset(labels: torch.Tensor, per_class: int | None) -> torch.Tensor:
     """Indices of the first ``per_class`` items of every class (all items if ``per_class`` is None)."""
     if per_class is None:

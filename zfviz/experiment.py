@@ -126,4 +126,19 @@ def correct_images(exps: list[Experiment], per_class: int | dict[str, int], *, p
     return torch.cat(picked)
 
 
-__all__ = ["Experiment", "load_experiment", "load_experiments", "correct_images"]
+def first_correct(exp: Experiment, classes: list[int]) -> torch.Tensor:
+    """Per class, the first validation image the model classifies correctly (centre crop), else the class's first
+    image (a model at chance): one index per class, in the order given."""
+    val = exp.val
+    ok = run_predictions(exp.run, exp.epoch, val, ten=False).argmax(1) == val.labels
+    picked = []
+    for c in classes:
+        of_class = torch.nonzero(val.labels == c).flatten()
+        if len(of_class) == 0:
+            raise ValueError(f"class {c} has no validation images; valid classes: 0..{len(val.classes) - 1}")
+        hit = of_class[ok[of_class]]
+        picked.append(hit[0] if len(hit) else of_class[0])
+    return torch.stack(picked)
+
+
+__all__ = ["Experiment", "load_experiment", "load_experiments", "correct_images", "first_correct"]

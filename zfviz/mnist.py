@@ -164,6 +164,33 @@ def train_small(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
 
 
 @torch.no_grad()
+def feature_maps(model: nn.Module, digit: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every feature map of the small CNN's two conv layers (after ReLU) for one uint8 digit (1, 28, 28)."""
+    model.eval()
+    out, x = {}, scale(digit[None])
+    for name, layer in model.named_children():
+        x = layer(x)
+        if name in ("relu1", "relu2"):
+            out[f"conv{name[-1]}"] = x[0]
+    return out
+
+
+def companion_evidence(model: nn.Module, data: Digits, train_n: int, profile: str, chapter: str = ""):
+    """The companion claim's evidence: test accuracy minus the registry's reference, per digit bootstrapped. Only
+    real MNIST is comparable, and only the full training set tests the claim unless the CI already clears it."""
+    from . import claims
+    from .stats import bootstrap_mean
+
+    correct = (predict_small(model, data.test_x).argmax(1) == data.test_y).double().numpy() * 100
+    est, lo, hi, n = bootstrap_mean(correct - claims.COMPANION_REFERENCE)
+    full = data.name == "MNIST"
+    note = (f"Test accuracy {correct.mean():.1f}% on {data.name}, {train_n} training digits"
+            + ("" if full else " (the report trained on 60,000; a miss here does not test its claim)") + ".")
+    return claims.evidence("companion", est, (lo, hi), n, profile, comparable=data.name.startswith("MNIST"),
+                           testable=full or lo > 0, chapter=chapter, note=note)
+
+
+@torch.no_grad()
 def predict_small(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Logits of the small CNN for uint8 images."""
     model.eval()

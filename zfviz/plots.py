@@ -247,3 +247,43 @@ def maps_grid(images: torch.Tensor, mean: torch.Tensor, maps: dict[str, dict[str
     fig.suptitle(f"{method}: the trained model's strongest conv5 unit, as the weights are randomized", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def panel_grid(panels: list[list[tuple[np.ndarray | None, str]]], cell: float = 1.9, title: str | None = None,
+               fontsize: int = 8) -> plt.Figure:
+    """Rows of titled panels: an (H, W, 3) array is shown as an image, an (H, W) one as a heat map, None left blank."""
+    rows, cols = len(panels), max(len(r) for r in panels)
+    fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, cell * rows + (0.3 if title else 0)), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, row in enumerate(panels):
+        for j, (img, name) in enumerate(row):
+            if img is not None:
+                axes[i, j].imshow(img, cmap="magma" if img.ndim == 2 else None)
+                axes[i, j].set_title(name, fontsize=fontsize)
+    if title:
+        fig.suptitle(title, fontsize=fontsize + 2)
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps_figure(image: np.ndarray, image_title: str, maps: dict[str, torch.Tensor],
+                        cols: int = 8) -> plt.Figure:
+    """An input beside every feature map of a few layers (one block of ``cols`` columns per layer)."""
+    fig = plt.figure(figsize=(12, 5.2))
+    grid = fig.add_gridspec(1, len(maps) + 1, width_ratios=[1] + [4] * len(maps), wspace=0.1)
+    ax = fig.add_subplot(grid[0])
+    ax.imshow(image, cmap="gray")
+    ax.set_title(image_title, fontsize=9)
+    ax.set_axis_off()
+    for k, (name, m) in enumerate(maps.items()):
+        g = grid[k + 1]
+        m = m.detach().cpu()
+        inner = g.subgridspec(math.ceil(len(m) / cols), cols, wspace=0.05, hspace=0.05)
+        for i, fm in enumerate(m):
+            a = fig.add_subplot(inner[i // cols, i % cols])
+            a.imshow(fm, cmap="viridis")
+            a.set_axis_off()
+            if i == 0:
+                a.set_title(f"{name}: {len(m)} maps, {m.shape[-1]}x{m.shape[-1]}", fontsize=9, loc="left")
+    return fig

@@ -99,6 +99,48 @@ def class_model(model: nn.Module, target: int, size: int, *, steps: int = 100, s
     return input_scale * x.detach()[0], pd.DataFrame(history)
 
 
+def live_channels(model: nn.Module, layers: list[str], per_layer: int, size: int, *, steps: int = 50,
+                  report_steps: int = 20, step_size: float = 1.0,
+                  seed: int = 0) -> tuple[pd.DataFrame, dict[tuple[str, int], torch.Tensor]]:
+    """Activation maximization channel by channel, in order, until ``per_layer`` channels of each layer end live
+    (objective > 0; the report skips dead ones). Returns one row per channel tried (objective at the start, after
+    ``report_steps`` and at the end; whether it is live) and the live channels' images keyed by (layer, channel)."""
+    rows, images = [], {}
+    for layer in layers:
+        n, live, ch = dict(model.named_children())[layer].out_channels, 0, 0
+        while live < per_layer and ch < n:
+            img, hist = activation_maximization(model, layer, ch, size, steps=steps, step_size=step_size, seed=seed)
+            obj = hist.objective
+            rows.append({"layer": layer, "channel": ch, "start": obj.iloc[0],
+                         "at_report_steps": obj.iloc[min(report_steps, len(obj)) - 1], "end": obj.iloc[-1],
+                         "live": bool(obj.iloc[-1] > 0)})
+            if rows[-1]["live"]:
+                images[layer, ch] = img.cpu()
+                live += 1
+            ch += 1
+    return pd.DataFrame(rows), images
+
+
+def class_model_runs(model: nn.Module, inits: dict[int, dict[str, torch.Tensor | None]], size: int, *, steps: int = 100,
+                 step_size: float = 0.5, alpha: float = 0.1, input_scale: float = 1.0,
+                 seed: int = 0,
+                 names: list[str] | None = None) -> tuple[pd.DataFrame, dict[tuple[int, str], torch.Tensor]]:
+    """``class_model`` for each class and each named start ({class: {"noise": None, "class mean": image}}). Returns
+    one row per (class, start) with the class score before and after and P(class) after (classes shown by
+    ``names[class]`` when given), and the images keyed by (class index, start)."""
+    rows, images = [], {}
+    for c, starts in inits.items():
+        for start, init in starts.items():
+            img, hist = class_model(model, c, size, steps=steps, step_size=step_size, alpha=alpha, init=init,
+                                    input_scale=input_scale, seed=seed)
+            with torch.no_grad():
+                prob = float(model(img[None]).softmax(-1)[0, c])
+            rows.append({"class": names[c] if names else c, "init": start, "score before": hist.score.iloc[0],
+                         "score after": hist.score.iloc[-1], "P(class) after": prob})
+            images[c, start] = img.cpu()
+    return pd.DataFrame(rows), images
+
+
 def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | list[int]) -> torch.Tensor:
     """Vanilla-gradient saliency (N, H, W): max over colour channels of |d S_c / d I| for each image's class."""
     images = to_model_device(model, images)
@@ -114,4 +156,4 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | lis
     return grad.abs().amax(1)
 
 
-__all__ = ["activation_maximization", "class_model", "saliency"]
+__all__ = ["activation_maximization", "class_model", "live_channels", "class_model_runs", "saliency"]
