@@ -4,11 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
 
 from zfviz.analysis.correspondence import correspondence, mask_square, random_centres, sign_change_consistency, \
     summarize
 from zfviz.analysis.invariance import invariance, transform
-from zfviz.analysis.probes import layer_features, probe
+from zfviz.analysis.probes import layer_features, probe, span_basis
 from zfviz.data import few_shot_split
 from zfviz.analysis.topk import readouts
 from zfviz.data import center_crop, pixel_mean
@@ -115,6 +117,19 @@ def test_probes_separate_separable_features_and_not_noise():
         probe(x_good, y, 30)
     with pytest.raises(ValueError, match="valid: 'svm', 'softmax'"):
         probe(x_good, y, 5, classifier="knn")
+
+
+@pytest.mark.parametrize("clf", [LinearSVC(C=0.01, max_iter=100_000, tol=1e-8),
+                                 LogisticRegression(C=0.01, max_iter=10_000, tol=1e-10)])
+def test_probes_in_the_span_of_the_training_rows_fit_exactly_as_on_all_features(clf):
+    rng = np.random.default_rng(0)
+    a, b, y = rng.normal(size=(40, 500)), rng.normal(size=(30, 500)), np.arange(40) % 4
+    za, zb = span_basis(a, b)
+    assert za.shape == (40, 40) and zb.shape == (30, 40)  # 500 features, 40 training rows
+    full, span = clf.fit(a, y).decision_function(b), clf.fit(za, y).decision_function(zb)
+    np.testing.assert_allclose(span, full, atol=1e-6 * np.abs(full).max())
+    few = a[:, :20]
+    assert span_basis(few, b[:, :20])[0] is few  # no more features than rows: left as they are
 
 
 def test_few_shot_split_is_disjoint_capped_and_reproducible():
@@ -235,3 +250,16 @@ def test_object_boxes_are_valid_and_map_into_the_crop(tmp_path):
     assert len(images) == len(boxes) == 0
     with pytest.raises(ValueError, match="unknown annotation 'faces'; valid: dog_landmarks, object_boxes"):
         annotations.read("faces")
+
+
+def test_heldout_table_gives_accuracy_per_layer_and_the_depth_trend_per_class_set():
+    from zfviz.analysis.probes import heldout_table
+
+    layers = ["conv1", "conv2", "fc7"]
+    rows = [{"classifier": "svm", "k": 5, "split": s, "seed": seed, "layer": layer, "probe_classes": name,
+             "accuracy": 30 + 10 * i * (name == "source") + s + seed}
+            for name in ("held out", "source") for seed in (0, 1, 2) for s in (0, 1) for i, layer in enumerate(layers)]
+    t = heldout_table(pd.DataFrame(rows), layers)
+    assert t.index.tolist() == ["held out", "source"] and t.loc["source", "fc7"] == pytest.approx(51.5)
+    assert t.loc["source", "depth trend (rho)"] == pytest.approx(1.0) and t.loc["source", "seeds"] == 3
+    assert np.isnan(t.loc["held out", "depth trend (rho)"])  # flat accuracy: no rank correlation to speak of

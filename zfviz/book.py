@@ -137,7 +137,7 @@ SMOKE_PARAMETERS = {
     "06_fig7_occlusion": {"seeds": [0]},
     "09_table3_ablations": {"seeds": [0]},
     "10_tables4_6_transfer": {"splits": 2, "model_seeds": [0], "per_class": [1, 2]},
-    "11_table7_probes": {"splits": 2, "model_seeds": [0]},
+    "11_table7_probes": {"splits": 2, "model_seeds": [0], "heldout_seeds": [0]},
     "12_companion_gradients": {"digit_epochs": 1, "am_steps": 10, "cm_steps": 20},
     "13_fig7_occlusion_statistic": {"n_random": 2, "seeds": [0]},
 }

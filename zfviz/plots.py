@@ -287,3 +287,27 @@ def feature_maps_figure(image: np.ndarray, image_title: str, maps: dict[str, tor
             if i == 0:
                 a.set_title(f"{name}: {len(m)} maps, {m.shape[-1]}x{m.shape[-1]}", fontsize=9, loc="left")
     return fig
+
+
+def curves_by_layer(curves: dict[str, tuple[pd.Series, pd.Series | None]], layers: list[str],
+                    reference: dict[str, pd.Series] | None = None, chance: float | None = None,
+                    ylabel: str = "test accuracy %", title: str | None = None) -> plt.Figure:
+    """Accuracy by layer: one line per named (mean, std or None) series indexed by layer, dashed reference lines
+    (e.g. the paper's), and chance."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = range(len(layers))
+    for label, (m, e) in curves.items():
+        ax.errorbar(x, m.reindex(layers), yerr=None if e is None else e.reindex(layers), marker="o", capsize=3,
+                    label=label)
+    for (label, ref), ls in zip((reference or {}).items(), ("--", ":", "-.")):
+        ax.plot(x, ref.reindex(layers), ls, color="gray", label=label)
+    if chance is not None:
+        ax.axhline(chance, color="gray", lw=0.8, ls="-.", label="chance")
+    ax.set_xticks(list(x), layers)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -13,7 +13,6 @@ from sklearn.exceptions import ConvergenceWarning
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from torch import nn
@@ -25,22 +24,36 @@ from ..params import check_int
 
 
 @torch.no_grad()
+def features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layers: list[str],
+             pool_to: int | None = None, batch_size: int = 256, progress: bool = True) -> dict[str, torch.Tensor]:
+    """Flattened readout features {layer: (N, D)} of several layers in one pass over uint8 images (centre crop, mean
+    subtracted). ``pool_to``: adaptive max-pool conv maps to ``pool_to`` x ``pool_to`` first."""
+    dev = model_device(model)
+    out = {layer: [] for layer in layers}
+    with eval_mode(model):
+        for s in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"{', '.join(layers)} features"):
+            x = center_crop(images[s:s + batch_size].to(dev), mean.to(dev), crop)
+            for layer, f in readouts(model, x, layers).items():
+                if pool_to is not None and f.dim() == 4:
+                    f = F.adaptive_max_pool2d(f, pool_to)
+                out[layer].append(f.flatten(1).cpu())
+    return {layer: torch.cat(fs) for layer, fs in out.items()}
+
+
 def layer_features(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layer: str,
                    pool_to: int | None = None, batch_size: int = 256, progress: bool = True) -> torch.Tensor:
-    """Flattened readout features (N, D) of ``layer`` for uint8 images (centre crop, mean subtracted).
+    """Flattened readout features (N, D) of one ``layer`` (see ``features``)."""
+    return features(model, images, mean, crop, [layer], pool_to, batch_size, progress)[layer]
 
-    ``pool_to``: adaptive max-pool conv maps to ``pool_to`` x ``pool_to`` first, to keep low layers tractable.
-    """
-    dev = model_device(model)
-    out = []
-    with eval_mode(model):
-        for s in tqdm(range(0, len(images), batch_size), disable=not progress, desc=f"{layer} features"):
-            x = center_crop(images[s:s + batch_size].to(dev), mean.to(dev), crop)
-            f = readouts(model, x, [layer])[layer]
-            if pool_to is not None and f.dim() == 4:
-                f = F.adaptive_max_pool2d(f, pool_to)
-            out.append(f.flatten(1).cpu())
-    return torch.cat(out)
+
+def span_basis(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both feature sets in an orthonormal basis of the span of the training rows, when that is smaller than the
+    feature count (else unchanged). An L2-regularized linear model's weights lie in that span (representer theorem),
+    and the basis keeps norms and dot products there, so the fit and its test scores are those on the full features."""
+    if train.shape[1] <= train.shape[0]:
+        return train, test
+    q, r = np.linalg.qr(train.T.astype(np.float64))  # train.T = q r: train = r.T q.T, coordinates r.T
+    return r.T, test.astype(np.float64) @ q
 
 
 C_GRID = (0.01, 0.1, 1.0, 10.0)  # C on unit-norm features; cross-validated per split and layer
@@ -53,8 +66,10 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
 
     ``C="cv"`` chooses C per split by 3-fold cross-validation inside the training images, over ``C_GRID``.
     Split ``s`` is ``few_shot_split(labels, k, seed, s)``: the one a from-scratch run with that seed and split uses.
-    Features are standardized; ``C`` is divided by the feature count, which is ``C`` for standardized features
-    scaled to about unit norm per sample, so one ``C`` regularizes a 30,000-d conv1 and a 2,000-d fc7 alike.
+    Features are standardized with the training images' statistics; ``C`` is divided by the feature count, which is
+    ``C`` for standardized features scaled to about unit norm per sample, so one ``C`` regularizes a 30,000-d conv1
+    and a 2,000-d fc7 alike. With more features than training images, both classifiers are fitted in the span of the
+    training images (``span_basis``): exactly the same L2-regularized solution, at a fraction of the cost.
     """
     if classifier not in ("svm", "softmax"):
         raise ValueError(f"unknown classifier {classifier!r}; valid: 'svm', 'softmax'")
@@ -72,20 +87,20 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
     rows = []
     for s in range(splits):
         tr, te = few_shot_split(y, k, seed, s, max_test)
+        scaler = StandardScaler().fit(x[tr])
+        x_tr, x_te = span_basis(scaler.transform(x[tr]), scaler.transform(x[te]))
         clf = LinearSVC(max_iter=5000) if classifier == "svm" else LogisticRegression(max_iter=2000)
-        pipe = make_pipeline(StandardScaler(), clf)
-        name = f"{type(clf).__name__.lower()}__C"
         # C / D = C on features scaled to unit norm per sample: one grid regularizes a 30,000-d conv1 and fc7 alike
         with warnings.catch_warnings(record=True) as caught:  # reported per split instead of printed
             warnings.simplefilter("always", ConvergenceWarning)
             if len(grid) > 1:
                 folds = StratifiedKFold(3, shuffle=True, random_state=seed + s)
-                model = GridSearchCV(pipe, {name: [g / x.shape[1] for g in grid]}, cv=folds).fit(x[tr], y[tr])
-                chosen = model.best_params_[name] * x.shape[1]
+                model = GridSearchCV(clf, {"C": [g / x.shape[1] for g in grid]}, cv=folds).fit(x_tr, y[tr])
+                chosen = model.best_params_["C"] * x.shape[1]
             else:
-                model, chosen = pipe.set_params(**{name: grid[0] / x.shape[1]}).fit(x[tr], y[tr]), grid[0]
+                model, chosen = clf.set_params(C=grid[0] / x.shape[1]).fit(x_tr, y[tr]), grid[0]
         converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        rows.append({"classifier": classifier, "k": k, "split": s, "accuracy": 100 * model.score(x[te], y[te]),
+        rows.append({"classifier": classifier, "k": k, "split": s, "accuracy": 100 * model.score(x_te, y[te]),
                      "train": len(tr), "test": len(te), "converged": converged, "C": chosen})
     return pd.DataFrame(rows)
 
@@ -100,6 +115,20 @@ def depth_trend(results: pd.DataFrame, layers: list[str], k: int, classifier: st
     rho = df.groupby(["seed", "split"]).apply(
         lambda g: spearmanr(g.layer.map(depth), g.accuracy).statistic, include_groups=False)
     return rho.unstack("split").sort_index().to_numpy()
+
+
+def heldout_table(results: pd.DataFrame, layers: list[str]) -> pd.DataFrame:
+    """Per set of probe classes (a ``probe_classes`` column): mean SVM accuracy % per layer over seeds and splits, and
+    the depth trend (Spearman rho of accuracy with depth per seed and split; mean and 95% CI resampling seeds, then
+    splits)."""
+    from ..stats import hierarchical_mean
+
+    rows = {}
+    for name, df in results.groupby("probe_classes", sort=False):
+        acc = df[df.classifier == "svm"].groupby("layer").accuracy.mean().reindex(layers)
+        est, lo, hi, n = hierarchical_mean(depth_trend(df, layers, int(df.k.max())))
+        rows[name] = acc.to_dict() | {"depth trend (rho)": est, "rho CI low": lo, "rho CI high": hi, "seeds": n}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("probe classes")
 
 
 def summarize(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -127,8 +156,8 @@ def layer_probes(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, m
     """Table 7: for each classifier (``"svm"``/``"softmax"``) and each of its layers, ``probe`` the layer's features
     with every k in ``per_class``; one row per split, with the layer and its feature count."""
     rows = []
-    for layer in dict.fromkeys(name for names in layers.values() for name in names):
-        f = layer_features(model, images, mean, crop, layer, progress=False)
+    every = list(dict.fromkeys(name for names in layers.values() for name in names))
+    for layer, f in features(model, images, mean, crop, every, progress=False).items():
         for classifier, names in layers.items():
             if layer in names:
                 for k in per_class:
