@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="DataLoader workers for the baseline")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--compile", action="store_true", help="also time zfviz's step under torch.compile")
     ap.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: known GPUs)")
     args = ap.parse_args()
     p = get_profile(args.profile)
@@ -81,14 +82,20 @@ def main() -> None:
     mean = pixel_mean(train_set.images)
     steps = (args.batches or len(train_set) // p.batch_size) + args.warmup
 
-    def fresh_step():
+    def fresh_step(compiled: bool = False, sync: bool = False):
         torch.manual_seed(0)
         model = build_model(args.model, len(train_set.classes), width=p.width, input_size=p.input_size).to(dev)
         if dev.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
         opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, weight_decay=5e-4)
-        return lambda x, y: train_step(model, opt, x.to(dev, non_blocking=True), y.to(dev, non_blocking=True), 0.1)
+        net = torch.compile(model) if compiled else model
+
+        def step(x, y):
+            loss, _ = train_step(net, opt, x.to(dev, non_blocking=True), y.to(dev, non_blocking=True), 0.1)
+            if sync:
+                float(loss)  # what a loop that logs the loss every step pays: the host waits for the device
+        return step
 
     # zfviz: the decoded uint8 tensor, resident on the device, augmented there in batches
     images, labels, mean_d = train_set.images, train_set.labels, mean.to(dev)
@@ -103,6 +110,8 @@ def main() -> None:
                             crop_params(len(idx), images.shape[-1], p.input_size, gen)), labels[idx]
 
     ours, n_ours = _timed(zfviz_batches(), fresh_step(), args.warmup, dev)
+    synced, _ = _timed(zfviz_batches(), fresh_step(sync=True), args.warmup, dev)
+    compiled = _timed(zfviz_batches(), fresh_step(compiled=True), args.warmup, dev)[0] if args.compile else None
 
     # fair baseline: the same decoded uint8 tensor, per-sample crops and flips in DataLoader workers
     class Decoded(torch.utils.data.Dataset):
@@ -131,6 +140,10 @@ def main() -> None:
     print(f"device: {name}; torch {torch.__version__}; model {args.model}, profile {p.name} "
           f"(width {p.width}, {p.input_size}px, batch {p.batch_size}); {n_ours} timed images each")
     print(f"zfviz pipeline (uint8 cache on {images.device.type}): {ours:9.1f} images/s")
+    print(f"  the same with a host sync every step (float(loss)): {synced:9.1f} images/s "
+          f"(sync-free / this: {ours / synced:.2f}x)")
+    if compiled is not None:
+        print(f"  the same under torch.compile: {compiled:9.1f} images/s (this / eager: {compiled / ours:.2f}x)")
     print(f"DataLoader over the same decoded uint8 data ({args.workers} workers): {same:9.1f} images/s "
           f"(zfviz / this: {ours / same:.2f}x)")
     print(f"torchvision ImageFolder+DataLoader ({args.workers} workers): {base:9.1f} images/s "

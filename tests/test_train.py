@@ -213,3 +213,19 @@ def test_ten_crop_only_at_the_end_changes_no_weights(tiny_folder, tmp_path):
     assert every.val10_top1.notna().tolist() == [True, True] and final.val10_top1.notna().tolist() == [False, True]
     assert final.val10_top1.iloc[-1] == every.val10_top1.iloc[-1]
     _assert_same_weights(_weights(tmp_path / "every" / "checkpoint.pt"), _weights(tmp_path / "final" / "checkpoint.pt"))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_train_step_clips_and_returns_device_tensors_also_compiled(compiled):
+    from zfviz.models import zfnet
+    from zfviz.train import train_step
+
+    torch.manual_seed(0)
+    model = zfnet(3, width=0.125, input_size=64, init="kaiming")
+    opt = torch.optim.SGD(model.parameters(), lr=10.0)  # a huge step: filters leave the clipping radius
+    net = torch.compile(model, backend="eager") if compiled else model  # eager backend: the wrapper, no C++ build
+    loss, logits = train_step(net, opt, torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 0]), 0.1)
+    assert isinstance(loss, torch.Tensor) and loss.dim() == 0 and logits.shape == (4, 3)  # no host sync
+    rms = [m.weight.detach().pow(2).mean(dim=(1, 2, 3)).sqrt() for m in model.modules()
+           if isinstance(m, torch.nn.Conv2d)]
+    assert max(float(r.max()) for r in rms) <= 0.1 + 1e-6  # clipping reached the compiled model's convs

@@ -32,7 +32,7 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run_dir(cfg, root=args.data_root)
     try:
         df = train(cfg, out, root=args.data_root, device=args.device, progress=not args.no_progress,
-                   ten_crop_every_snapshot=not args.ten_crop_final_only)
+                   ten_crop_every_snapshot=not args.ten_crop_final_only, compile=args.compile)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--ten-crop-final-only", action="store_true",
                    help="score 10-crop validation only after the last epoch, not at every snapshot epoch")
     t.add_argument("--init", default=None, choices=list(INITS), help="default: the profile's")
+    t.add_argument("--compile", action="store_true", help="torch.compile the training step (pays on a GPU)")
     t.add_argument("--seed", type=int, default=d["seed"])
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     t.add_argument("--out", default=None, help="run directory (default: $ZFVIZ_RUNS/<model>-<profile>-s<seed>-<hash>)")
