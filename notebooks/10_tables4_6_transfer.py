@@ -24,8 +24,9 @@
 # sources: 1 / 2 / 5 / 10 training images per class (the paper's one-shot regime and up) and the rest for testing,
 # over `splits` random splits. *Pretrained*: layer-7 features of each fixed source network, a new softmax
 # (multinomial logistic regression). *From scratch*: the same architecture trained on the same split's images only,
-# for the profile's number of SGD steps (documented init and lr schedule of the profile; the test images never steer
-# training); its training accuracy says whether it fitted them. Claim C9: pretrained minus from scratch at the fewest
+# for the profile's number of SGD steps (the profile's init and lr schedule, the lr scaled to the small batch by the
+# linear scaling rule, 1e-2 x batch / 128: at batch 10, 1e-2 itself left every network at chance; the test images
+# never steer training); its training accuracy says whether it fitted them. Claim C9: pretrained minus from scratch at the fewest
 # images per class, paired by split, with a CI over source models and splits. Retention is chance-corrected:
 # (accuracy - chance) / (accuracy at the most images - chance). The Caltech numbers are a **different dataset**, shown
 # for the shape of the result only. Imagewoof is hard for our source models, whose 10 classes hold a single dog
@@ -57,7 +58,7 @@ from zfviz.experiment import load_experiments
 from zfviz.paper import TRANSFER
 from zfviz.params import check_int, check_int_list, reject_unknown_parameters
 from zfviz.report import structure, tidy
-from zfviz.runs import TrainConfig, few_shot_epochs, run_metrics
+from zfviz.runs import TrainConfig, few_shot_epochs, run_metrics, scaled_lr
 from zfviz.stats import hierarchical_mean
 
 reject_unknown_parameters(globals())
@@ -77,9 +78,9 @@ display(Markdown(f"Source models: {', '.join(f'`{x.run.name}`' for x in exps)}; 
 pre = pd.concat([probe(layer_features(x.model, pool.images, x.mean, x.crop, "fc7", progress=False), pool.labels, k,
                        classifier="softmax", splits=splits, seed=seed, max_test=p.val_per_class).assign(model_seed=s)
                  for s, x in zip(model_seeds, exps) for k in per_class])
-configs = [TrainConfig(model, profile, dataset=target, train_per_class=k, split=s, seed=seed,
-                       batch_size=min(scratch_batch, k * n_classes),
-                       epochs=few_shot_epochs(steps, k, n_classes, min(scratch_batch, k * n_classes)))
+batch = {k: min(scratch_batch, k * n_classes) for k in per_class}  # lr scaled to the batch (linear scaling rule)
+configs = [TrainConfig(model, profile, dataset=target, train_per_class=k, split=s, seed=seed, batch_size=batch[k],
+                       lr=scaled_lr(batch[k]), epochs=few_shot_epochs(steps, k, n_classes, batch[k]))
            for k in per_class for s in range(splits)]
 scratch = run_metrics(configs, runs_dir=runs_dir, data_root=data_root).rename(
     columns={"train_per_class": "k", "val_top1": "accuracy"})

@@ -229,3 +229,13 @@ def test_train_step_clips_and_returns_device_tensors_also_compiled(compiled):
     rms = [m.weight.detach().pow(2).mean(dim=(1, 2, 3)).sqrt() for m in model.modules()
            if isinstance(m, torch.nn.Conv2d)]
     assert max(float(r.max()) for r in rms) <= 0.1 + 1e-6  # clipping reached the compiled model's convs
+
+
+def test_few_shot_epochs_and_the_batch_scaled_lr():
+    from zfviz.runs import few_shot_epochs, scaled_lr
+
+    assert few_shot_epochs(400, 1, 10, 10) == 400  # one full batch per epoch
+    assert few_shot_epochs(400, 10, 10, 32) == 134  # 3 full batches of 32 per epoch
+    assert scaled_lr(128) == pytest.approx(1e-2) and scaled_lr(10) == pytest.approx(1e-2 * 10 / 128)
+    with pytest.raises(ValueError, match="batch_size"):
+        scaled_lr(0)
