@@ -101,6 +101,15 @@ def load_experiments(model: str = "zf", profile: str = "cpu", seeds: list[int] |
                             progress=progress, **config) for s in seeds]
 
 
+def _correct(exps: list[Experiment]) -> torch.Tensor:
+    """(N,) whether every model in ``exps`` classifies each validation image correctly (centre crop, cached)."""
+    val = exps[0].val
+    ok = torch.ones(len(val), dtype=torch.bool)
+    for x in exps:
+        ok &= run_predictions(x.run, x.epoch, val, ten=False).argmax(1) == val.labels
+    return ok
+
+
 def correct_images(exps: list[Experiment], per_class: int | dict[str, int], *, pick_seed: int = 0) -> torch.Tensor:
     """Validation indices that every model in ``exps`` classifies correctly (centre crop), ``per_class`` of each class
     (an int, or {wnid: count} for the classes wanted), drawn in a seeded random order; fewer where a class has fewer
@@ -115,9 +124,7 @@ def correct_images(exps: list[Experiment], per_class: int | dict[str, int], *, p
     unknown = sorted(set(counts) - set(val.classes))
     if unknown:
         raise ValueError(f"unknown classes {unknown}; valid: {val.classes}")
-    ok = torch.ones(len(val), dtype=torch.bool)
-    for x in exps:
-        ok &= run_predictions(x.run, x.epoch, val, ten=False).argmax(1) == val.labels
+    ok = _correct(exps)
     order = torch.randperm(len(val), generator=torch.Generator().manual_seed(pick_seed))
     picked = []
     for wnid, n in counts.items():
@@ -129,8 +136,7 @@ def correct_images(exps: list[Experiment], per_class: int | dict[str, int], *, p
 def first_correct(exp: Experiment, classes: list[int]) -> torch.Tensor:
     """Per class, the first validation image the model classifies correctly (centre crop), else the class's first
     image (a model at chance): one index per class, in the order given."""
-    val = exp.val
-    ok = run_predictions(exp.run, exp.epoch, val, ten=False).argmax(1) == val.labels
+    val, ok = exp.val, _correct([exp])
     picked = []
     for c in classes:
         of_class = torch.nonzero(val.labels == c).flatten()

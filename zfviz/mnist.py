@@ -16,9 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from . import claims
 from .checkpoint import atomic_write
 from .data import batch_indices, cache_root
 from .params import check_int
+from .stats import bootstrap_mean
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)  # Debian's dataset-fashion-mnist
 FASHION_ENV = "ZFVIZ_FASHION_MNIST"
@@ -175,12 +177,10 @@ def feature_maps(model: nn.Module, digit: torch.Tensor) -> dict[str, torch.Tenso
     return out
 
 
-def companion_evidence(model: nn.Module, data: Digits, train_n: int, profile: str, chapter: str = ""):
+def companion_evidence(model: nn.Module, data: Digits, train_n: int, profile: str,
+                       chapter: str = "") -> claims.Evidence:
     """The companion claim's evidence: test accuracy minus the registry's reference, per digit bootstrapped. Only
     real MNIST is comparable, and only the full training set tests the claim unless the CI already clears it."""
-    from . import claims
-    from .stats import bootstrap_mean
-
     correct = (predict_small(model, data.test_x).argmax(1) == data.test_y).double().numpy() * 100
     est, lo, hi, n = bootstrap_mean(correct - claims.COMPANION_REFERENCE)
     full = data.name == "MNIST"

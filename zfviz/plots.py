@@ -232,21 +232,11 @@ def randomization_figure(summaries: dict[str, pd.DataFrame], title: str | None =
 def maps_grid(images: torch.Tensor, mean: torch.Tensor, maps: dict[str, dict[str, torch.Tensor]],
               method: str) -> plt.Figure:
     """For a few images (rows): the image, then one method's map at each stage of randomization (columns)."""
-    stages = list(maps)
-    n = len(images)
-    fig, axes = plt.subplots(n, len(stages) + 1, figsize=(1.9 * (len(stages) + 1), 1.9 * n + 0.3), squeeze=False)
-    for i in range(n):
-        axes[i, 0].imshow(show_image(images[i].cpu(), mean.cpu()))
-        for j, stage in enumerate(stages):
-            axes[i, j + 1].imshow(maps[stage][method][i].numpy(), cmap="magma")
-            if i == 0:
-                axes[i, j + 1].set_title(stage if stage == "trained" else f"random down to {stage}", fontsize=8)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    axes[0, 0].set_title("image", fontsize=8)
-    fig.suptitle(f"{method}: the trained model's strongest conv5 unit, as the weights are randomized", fontsize=9)
-    fig.tight_layout()
-    return fig
+    titles = ["image"] + [stage if stage == "trained" else f"random down to {stage}" for stage in maps]
+    return panel_grid([[(show_image(images[i].cpu(), mean.cpu()), titles[0] if i == 0 else "")]
+                       + [(maps[stage][method][i].numpy(), titles[j + 1] if i == 0 else "")
+                          for j, stage in enumerate(maps)] for i in range(len(images))],
+                      title=f"{method}: the trained model's strongest conv5 unit, as the weights are randomized")
 
 
 def panel_grid(panels: list[list[tuple[np.ndarray | None, str]]], cell: float = 1.9, title: str | None = None,

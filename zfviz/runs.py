@@ -241,10 +241,10 @@ def few_shot_epochs(steps: int, per_class: int, classes: int, batch_size: int) -
     return max(1, math.ceil(steps / max(1, (per_class * classes) // batch_size)))
 
 
-PAPER_BATCH = 128  # the batch the paper's lr of 1e-2 belongs to (Sec. 3)
+PAPER_BATCH = 128  # the batch the paper's lr (``TrainConfig.lr``, 1e-2) belongs to (Sec. 3)
 
 
-def scaled_lr(batch_size: int, lr: float = 1e-2, reference_batch: int = PAPER_BATCH) -> float:
+def scaled_lr(batch_size: int, lr: float = TrainConfig.lr, reference_batch: int = PAPER_BATCH) -> float:
     """The lr for a smaller batch by the linear scaling rule (Goyal et al. 2017): ``lr * batch_size / reference_batch``.
 
     Few-shot runs from scratch need it: at batch 10 (1 image per class), lr 1e-2 left every network at chance (loss

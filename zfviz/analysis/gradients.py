@@ -107,7 +107,7 @@ def live_channels(model: nn.Module, layers: list[str], per_layer: int, size: int
     ``report_steps`` and at the end; whether it is live) and the live channels' images keyed by (layer, channel)."""
     rows, images = [], {}
     for layer in layers:
-        n, live, ch = dict(model.named_children())[layer].out_channels, 0, 0
+        n, live, ch = model.get_submodule(layer).out_channels, 0, 0
         while live < per_layer and ch < n:
             img, hist = activation_maximization(model, layer, ch, size, steps=steps, step_size=step_size, seed=seed)
             obj = hist.objective
@@ -121,10 +121,9 @@ def live_channels(model: nn.Module, layers: list[str], per_layer: int, size: int
     return pd.DataFrame(rows), images
 
 
-def class_model_runs(model: nn.Module, inits: dict[int, dict[str, torch.Tensor | None]], size: int, *, steps: int = 100,
-                 step_size: float = 0.5, alpha: float = 0.1, input_scale: float = 1.0,
-                 seed: int = 0,
-                 names: list[str] | None = None) -> tuple[pd.DataFrame, dict[tuple[int, str], torch.Tensor]]:
+def class_model_runs(model: nn.Module, inits: dict[int, dict[str, torch.Tensor | None]], size: int, *,
+                     steps: int = 100, step_size: float = 0.5, alpha: float = 0.1, input_scale: float = 1.0,
+                     seed: int = 0, names: list[str] | None = None) -> tuple[pd.DataFrame, dict[tuple[int, str], torch.Tensor]]:
     """``class_model`` for each class and each named start ({class: {"noise": None, "class mean": image}}). Returns
     one row per (class, start) with the class score before and after and P(class) after (classes shown by
     ``names[class]`` when given), and the images keyed by (class index, start)."""

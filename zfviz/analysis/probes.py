@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..data import center_crop, few_shot_split
 from ..models import eval_mode, model_device, readouts
 from ..params import check_int
+from ..stats import hierarchical_mean
 
 
 @torch.no_grad()
@@ -121,8 +122,6 @@ def heldout_table(results: pd.DataFrame, layers: list[str]) -> pd.DataFrame:
     """Per set of probe classes (a ``probe_classes`` column): mean SVM accuracy % per layer over seeds and splits, and
     the depth trend (Spearman rho of accuracy with depth per seed and split; mean and 95% CI resampling seeds, then
     splits)."""
-    from ..stats import hierarchical_mean
-
     rows = {}
     for name, df in results.groupby("probe_classes", sort=False):
         acc = df[df.classifier == "svm"].groupby("layer").accuracy.mean().reindex(layers)
