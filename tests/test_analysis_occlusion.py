@@ -145,3 +145,6 @@ def test_object_occlusion_splits_positions_on_and_off_the_box(model):
     assert df.iloc[1].off == 0 and math.isnan(df.iloc[1].difference)
     with pytest.raises(ValueError, match="must agree"):
         object_occlusion(model, images, labels, boxes[:1], 16, 8)
+    # no image (e.g. none classified correctly): an empty table with the same columns, which a chapter can pivot
+    empty = object_occlusion(model, images[:0], labels[:0], boxes[:0], 16, 8)
+    assert empty.empty and list(empty.columns) == list(df.columns)

@@ -100,3 +100,19 @@ def test_stats_cover_the_truth():
     assert lo < 0.5 < hi and n == 3 and hi - lo < 0.3  # pairing removes the image-to-image spread
     assert permutation_pvalue(rng.normal(1, 1, 50), rng.normal(0, 1, 50)) < 0.01
     assert permutation_pvalue(rng.normal(0, 1, 50), rng.normal(0, 1, 50), seed=1) > 0.01
+
+
+def test_no_items_give_no_estimate_and_no_warning():
+    import warnings
+
+    import numpy as np
+
+    from zfviz import claims
+    from zfviz.stats import hierarchical_mean
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est, lo, hi, n = hierarchical_mean(np.empty((3, 0)))
+    assert np.isnan([est, lo, hi]).all() and n == 3
+    ev = claims.evidence("C7a", est, (lo, hi), 0, "smoke", seeds=n, chapter="06_fig7_occlusion")
+    assert claims.decide(claims.REGISTRY["C7a"], ev) == "inconclusive"

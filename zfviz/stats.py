@@ -35,6 +35,8 @@ def hierarchical_mean(values: np.ndarray, *, seed: int = 0, boot: int = BOOT) ->
     if v.ndim == 1:
         v = v[None]
     s, m = v.shape
+    if s == 0 or m == 0:
+        return float("nan"), float("nan"), float("nan"), s
     rng = np.random.default_rng(seed)
     si = rng.integers(0, s, size=(boot, s))
     ii = rng.integers(0, m, size=(boot, m))

@@ -101,7 +101,7 @@ def object_occlusion(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
         d_off = float(drop[off].mean()) if off.any() else math.nan
         rows.append({"image": i, "prob_true": p0, "on": int(on.sum()), "off": int(off.sum()), "drop_on": d_on,
                      "drop_off": d_off, "difference": d_on - d_off})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["image", "prob_true", "on", "off", "drop_on", "drop_off", "difference"])
 
 
 def as_grid(df: pd.DataFrame, column: str) -> torch.Tensor:
