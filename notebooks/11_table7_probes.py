@@ -44,7 +44,7 @@ from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
 from zfviz import claims
-from zfviz.analysis.probes import depth_trend, heldout_table, layer_probes, probe_table, summarize
+from zfviz.analysis.probes import depth_trend, heldout_sentence, heldout_table, layer_probes, probe_table, summarize
 from zfviz.data import load_split
 from zfviz.experiment import load_experiments
 from zfviz.models import layer_names
@@ -120,7 +120,7 @@ if heldout_seeds:
     heldout = pd.concat([layer_probes(x.model, part.images, part.labels, x.mean, x.crop, {"svm": svm_layers},
                                       [k_control], splits=splits, seed=seed).assign(seed=s, probe_classes=name)
                          for s, x in zip(heldout_seeds, src) for name, part in (("held out", others), ("source", x.val))])
-    display(tidy(heldout_table(heldout, svm_layers), 2, index=True))
+    display(tidy(ho := heldout_table(heldout, svm_layers), 2, index=True))
 
 # %% tags=["hide-input"]
 k = max(per_class)
@@ -129,7 +129,8 @@ est, lo, hi, _ = hierarchical_mean(rho)
 control_rho = spearmanr(range(len(source_svm)), source_svm).statistic
 ev = claims.evidence("C10", est, (lo, hi), rho.shape[1], profile, seeds=rho.shape[0], chapter="11_table7_probes",
                      note=f"Linear SVMs with {k} {target} images per class; on the source task (Imagenette val, "
-                     f"seed {model_seeds[0]}'s features) the same correlation is {control_rho:.2f}.")
+                     f"seed {model_seeds[0]}'s features) the same correlation is {control_rho:.2f}."
+                     + (heldout_sentence(ho) if heldout_seeds else ""))
 claims.show(ev)
 
 # %% tags=["nbval-check-output", "remove-cell"]

@@ -263,3 +263,7 @@ def test_heldout_table_gives_accuracy_per_layer_and_the_depth_trend_per_class_se
     assert t.index.tolist() == ["held out", "source"] and t.loc["source", "fc7"] == pytest.approx(51.5)
     assert t.loc["source", "depth trend (rho)"] == pytest.approx(1.0) and t.loc["source", "seeds"] == 3
     assert np.isnan(t.loc["held out", "depth trend (rho)"])  # flat accuracy: no rank correlation to speak of
+    from zfviz.analysis.probes import heldout_sentence
+
+    assert "nan [nan, nan] on the other half" in heldout_sentence(t) and "1.00 [1.00, 1.00] on their own" in \
+        heldout_sentence(t)

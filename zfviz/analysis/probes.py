@@ -130,6 +130,15 @@ def heldout_table(results: pd.DataFrame, layers: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("probe classes")
 
 
+def heldout_sentence(table: pd.DataFrame) -> str:
+    """One sentence for a verdict's note from a ``heldout_table`` with "held out" and "source" rows."""
+    h, s = table.loc["held out"], table.loc["source"]
+    return (" Source models trained on half of the source's classes give a depth trend of "
+            f"{h['depth trend (rho)']:.2f} [{h['rho CI low']:.2f}, {h['rho CI high']:.2f}] on the other half, "
+            f"which they never saw, and {s['depth trend (rho)']:.2f} [{s['rho CI low']:.2f}, "
+            f"{s['rho CI high']:.2f}] on their own classes.")
+
+
 def summarize(results: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Mean and std of accuracy over splits, grouped by ``by``."""
     return results.groupby(by, sort=False)["accuracy"].agg(["mean", "std", "count"]).reset_index()
