@@ -5,12 +5,12 @@
 # Usage: tools/lease/device.sh [COMMAND ...]     e.g. tools/lease/device.sh python -m zfviz book --profile gpu --no-build
 set -euo pipefail
 S=/tmp/zfviz; mkdir -p $S/parts $S/data $S/cache $S/runs $S/site
+have_wheels() { PYTHONPATH=$S/site python3 -c "import papermill, ipykernel, captum, mlxtend" 2>/dev/null; }
 for d in .lease/p*; do
   [ -f "$d/MANIFEST" ] || continue
   cp "$d/MANIFEST" $S/MANIFEST; cp "$d/part" "$S/parts/$(basename "$d")"
-  if [ -d "$d/wheels" ] && [ ! -f $S/site/.done ] && ! python3 -c "import papermill, ipykernel, captum, mlxtend" 2>/dev/null; then
+  if [ -d "$d/wheels" ] && ! have_wheels; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $S/site "$d"/wheels/*.whl
-    touch $S/site/.done
   fi
 done
 if [ -f $S/MANIFEST ] && [ ! -f $S/data/.done ]; then
@@ -26,6 +26,5 @@ if [ -f $S/MANIFEST ] && [ ! -f $S/data/.done ]; then
 fi
 export PYTHONPATH=$S/site:$PWD${PYTHONPATH:+:$PYTHONPATH} PATH=$S/site/bin:$PATH PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 export ZFVIZ_DATA=$S/data ZFVIZ_CACHE=$S/cache ZFVIZ_RUNS=$S/runs
-python3 -c "import papermill, ipykernel, captum, mlxtend" 2>/dev/null && touch $S/site/.done
-echo "device.sh: data $(ls $S/data | tr '\n' ' ')| wheels $([ -f $S/site/.done ] && echo in || echo missing) | $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo 'no GPU')"
+echo "device.sh: data $(ls $S/data | tr '\n' ' ')| wheels $(have_wheels && echo in || echo missing) | $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo 'no GPU')"
 [ $# -eq 0 ] || exec "$@"

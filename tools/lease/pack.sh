@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 data=$(.venv/bin/python -c "from zfviz.paths import data_root; print(data_root())")
-sets=("${@:-imagenette-224 imagewoof-224}"); sets=(${sets[@]})
+[ $# -gt 0 ] || set -- imagenette-224 imagewoof-224
+sets=("$@")
 for s in "${sets[@]}"; do [ -d "$data/$s" ] || { echo "pack.sh: no $data/$s (valid: $(ls "$data" | tr '\n' ' '))" >&2; exit 2; }; done
 tree=$(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1)
 budget=$(( 62 * 1024 * 1024 - tree - 1024 * 1024 ))          # bytes per call left for a carried folder

@@ -7,17 +7,14 @@ captum, mlxtend) over this venv's installed requirements, minus what the device 
 
 from __future__ import annotations
 
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 ROOTS = ["papermill", "jupytext", "nbclient", "nbformat", "ipykernel", "captum", "mlxtend"]
-
-
-def norm(name: str) -> str:
-    """PEP 503 normalized name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def closure(roots: list[str]) -> dict[str, str]:
@@ -25,7 +22,7 @@ def closure(roots: list[str]) -> dict[str, str]:
     seen: dict[str, str] = {}
     todo = list(roots)
     while todo:
-        name = norm(todo.pop())
+        name = canonicalize_name(todo.pop())
         if name in seen:
             continue
         try:
@@ -33,15 +30,15 @@ def closure(roots: list[str]) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue  # an optional or platform-specific requirement not installed here
         seen[name] = dist.version
-        for req in dist.requires or []:
-            if "extra ==" in req:
-                continue
-            todo.append(re.split(r"[ ;<>=!~\[(]", req, maxsplit=1)[0])
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": "", "python_version": "3.12"}):
+                todo.append(req.name)  # no extras; markers as on the device's Python 3.12
     return seen
 
 
 if __name__ == "__main__":
-    present = {norm(line) for line in Path(sys.argv[1]).read_text().split() if line}
+    present = {canonicalize_name(line) for line in Path(sys.argv[1]).read_text().split() if line}
     for name, version in sorted(closure(ROOTS).items()):
         if name not in present:
             print(f"{name}=={version}")
