@@ -103,6 +103,7 @@ evs = [claims.evidence(c, est, (lo, hi), n, profile, seeds=n, chapter="05_fig6_a
        for c, (est, lo, hi, n) in parts.items()]
 for ev in evs:
     claims.show(ev)
+display(Markdown(claims.composite_line("C6", evs)))
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(summary, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

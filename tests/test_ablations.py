@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zfviz.analysis.ablations import PARTS, comparable_rows, part_statistics, takeoff_epochs
+from zfviz import claims
+from zfviz.analysis.ablations import PARTS, comparable_rows, part_evidence, part_statistics, takeoff_epochs
 from zfviz.paper import TABLE3
 
 
@@ -38,5 +39,39 @@ def test_part_statistics_match_the_paper_on_its_own_numbers_and_resample_seeds()
     noisy = errs.assign(val_err=errs.val_err + rng.normal(0, 1, len(errs)))
     st2 = part_statistics(noisy).set_index("part")
     assert (st2.ci_low < st2.estimate).all() and (st2.estimate < st2.ci_high).all()
-    # a missing row leaves its parts out
-    assert "C2c" not in set(part_statistics(errs[errs.model != "zf-wide"]).part)
+    # a missing row leaves its parts without a statistic (n = 0), the others untouched
+    part = part_statistics(errs[errs.model != "zf-wide"]).set_index("part")
+    assert math.isnan(part.estimate["C2c"]) and part.seeds["C2c"] == 0 and part.seeds["C2e"] == 3
+
+
+def _paper_errors(models, seeds=3, shift=0.0):
+    return pd.DataFrame([{"model": m, "seed": s, "val_err": TABLE3.val_top1_err[m] + shift * s,
+                          "train_err": TABLE3.train_top1_err[m]} for m in models for s in range(seeds)])
+
+
+def test_part_evidence_decides_parts_on_their_rows_only():
+    # only the rows of C2a and C2e trained: those parts are decided, the others are inconclusive with n = 0, and the
+    # composite follows the registry's rule (a part without evidence counts as inconclusive)
+    rows = ["alexnet", "alexnet-no-conv34", "alexnet-no-fc67", "alexnet-no-conv34-fc67"]
+    stats = part_statistics(_paper_errors(rows, shift=0.5))
+    compared = pd.Series(True, index=rows).reindex(TABLE3.index)
+    evs = {e.claim: e for e in part_evidence(stats, compared, "cpu")}
+    verdict = {k: claims.decide(claims.REGISTRY[k], e) for k, e in evs.items()}
+    assert verdict["C2a"] == verdict["C2e"] == "reproduced"
+    assert verdict["C2c"] == "inconclusive" and evs["C2c"].n == 0 and "not trained here: zf, zf-wide" in evs["C2c"].note
+    assert "inconclusive" in claims.composite_line("C2", list(evs.values()))
+    # the paper's own numbers upside down: removing a pair lowers the error, so C2e (and hence C2) is not reproduced
+    flipped = _paper_errors(rows).assign(val_err=lambda d: 100 - d.val_err)
+    evs = part_evidence(part_statistics(flipped), compared, "cpu")
+    assert "not reproduced." in claims.composite_line("C2", evs)
+    # a row that left chance late makes its parts not testable, whatever the numbers
+    late = compared.copy()
+    late["alexnet-no-conv34"] = False
+    ev = {e.claim: e for e in part_evidence(stats, late, "cpu")}["C2e"]
+    assert claims.decide(claims.REGISTRY["C2e"], ev) == "not testable at this scale"
+    assert "late take-off): alexnet-no-conv34" in ev.note
+
+
+def test_composite_line_rejects_a_simple_claim():
+    with pytest.raises(ValueError, match="C1 is not a composite claim; composites: \\['C2'"):
+        claims.composite_line("C1", [])

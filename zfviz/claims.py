@@ -249,6 +249,16 @@ def verdict_line(ev: Evidence) -> str:
             f"n = {ev.n} {c.n_unit}, {ev.seeds} seed(s) (rule: {rule}; {c.reason}).{why}{extra}")
 
 
+def composite_line(claim: str, evidence_list: list[Evidence]) -> str:
+    """The Markdown line a chapter shows for a composite claim: the registry's verdict from its parts' evidence."""
+    c = REGISTRY[claim]
+    if not c.parts:
+        raise ValueError(f"{claim} is not a composite claim; composites: {[k for k, v in REGISTRY.items() if v.parts]}")
+    row = table([e for e in evidence_list if e.claim in c.parts]).set_index("claim").loc[claim]
+    return (f"**Verdict ({claim}, from the claims registry): {row.verdict}.** {c.title}: reproduced when all of "
+            f"{', '.join(c.parts)} are, not reproduced when any is; a part without evidence counts as inconclusive.")
+
+
 def show(ev: Evidence) -> None:
     """Display the registry's verdict for ``ev`` in a chapter, carrying the evidence for the book's claims table."""
     from IPython.display import Markdown, display
@@ -286,4 +296,4 @@ def registry_frame() -> pd.DataFrame:
 
 
 __all__ = ["VERDICTS", "COLUMNS", "COMPANION_REFERENCE", "Claim", "Evidence", "REGISTRY", "decide", "combine",
-           "evidence", "verdict_line", "show", "table", "registry_frame"]
+           "evidence", "verdict_line", "composite_line", "show", "table", "registry_frame"]

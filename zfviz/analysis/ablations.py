@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .. import claims
 from ..stats import BOOT, _pct
 
 FC_ROWS = ("alexnet-fc2048", "alexnet-fc8192", "zf-fc2048", "zf-fc8192")
@@ -53,12 +54,14 @@ def comparable_rows(takeoff: pd.DataFrame, share: float = MAX_TAKEOFF_SHARE) -> 
 def part_statistics(errors: pd.DataFrame, *, seed: int = 0, boot: int = BOOT) -> pd.DataFrame:
     """The registry's C2a-C2e from per-run errors (columns model, seed, val_err, train_err in %): estimate on the
     seed means, a percentile CI from resampling each row's seeds independently (widened to contain the estimate),
-    and n = the fewest seeds of the rows a part compares. Parts whose rows are missing are left out."""
+    and n = the fewest seeds of the rows a part compares. A part with a row not trained gets NaNs and n = 0."""
     rng = np.random.default_rng(seed)
     by_row = {m: g[["val_err", "train_err"]].to_numpy(float) for m, g in errors.groupby("model")}
     out = []
     for part, (rows, fn) in PARTS.items():
         if any(r not in by_row for r in rows):
+            out.append({"part": part, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "seeds": 0,
+                        "rows": ", ".join(rows)})
             continue
         mean = {r: by_row[r].mean(0) for r in rows}
         est = fn({r: m[0] for r, m in mean.items()}, {r: m[1] for r, m in mean.items()})
@@ -70,3 +73,19 @@ def part_statistics(errors: pd.DataFrame, *, seed: int = 0, boot: int = BOOT) ->
         out.append({"part": part, "estimate": est, "ci_low": min(lo, est), "ci_high": max(hi, est),
                     "seeds": min(len(by_row[r]) for r in rows), "rows": ", ".join(rows)})
     return pd.DataFrame(out, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "rows"])
+
+
+def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str) -> list[claims.Evidence]:
+    """The registry's evidence for C2a-C2e from ``part_statistics``: a part is testable only if every trained row it
+    compares left chance early enough (``compared``, by row; NaN for a row not trained), and says which rows were
+    not compared or not trained."""
+    out = []
+    for r in stats.itertuples():
+        c = compared.reindex(list(PARTS[r.part][0]))
+        known = c.dropna().astype(bool)
+        late, missing = list(known.index[~known]), list(c.index[c.isna()])
+        note = (f" Rows not compared (late take-off): {', '.join(late)}." if late else "") + (
+            f" Rows not trained here: {', '.join(missing)}." if missing else "")
+        out.append(claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.seeds, profile, seeds=r.seeds,
+                                   testable=not late, chapter="09_table3_ablations", note=note.strip()))
+    return out
