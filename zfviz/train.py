@@ -102,7 +102,7 @@ def _run_lock(out: Path, rank: int, wait: bool):
 
 
 def _train_locked(cfg, p, out, identity, train_set, val_set, dev, rank, world, progress, stop_after, ten_every,
-                  workers, compile=False) -> pd.DataFrame:
+                  workers, compile) -> pd.DataFrame:
     ckpt_path = out / "checkpoint.pt"
     if rank == 0:
         sweep_temporaries(out)
