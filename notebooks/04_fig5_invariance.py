@@ -82,6 +82,7 @@ evs = [claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.images, prof
                        chapter="04_fig5_invariance") for r in stats.itertuples()]
 for ev in evs:
     claims.show(ev)
+display(Markdown(claims.composite_line("C4", evs)))
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(stats, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))
