@@ -59,3 +59,29 @@ def test_bad_k(setup):
         top_activations(model, images, mean, 64, ["conv1"], k=0)
     with pytest.raises(ValueError, match="unknown layer 'conv9'"):
         top_activations(model, images, mean, 64, ["conv9"], progress=False)
+
+
+def _table(groups: dict[tuple[str, int], list[int]]):
+    import pandas as pd
+
+    return pd.DataFrame([{"layer": layer, "channel": ch, "rank": r, "image": img}
+                         for (layer, ch), imgs in groups.items() for r, img in enumerate(imgs)])
+
+
+def test_class_purity_counts_the_commonest_class_and_purity_gain_compares_layers_over_seeds():
+    import numpy as np
+
+    from zfviz.analysis.topk import class_purity, map_purity, purity_gain
+
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])  # image i has class i // 3
+    mixed, pure = [0, 3, 6], [3, 4, 5]  # one image of each class; three of class 1
+    t = _table({("conv1", 0): mixed, ("conv1", 1): mixed, ("conv5", 0): pure, ("conv5", 1): [6, 7, 0]})
+    per = map_purity(t, labels).set_index(["layer", "channel"]).purity
+    assert per[("conv1", 0)] == pytest.approx(1 / 3) and per[("conv5", 0)] == 1
+    assert per[("conv5", 1)] == pytest.approx(2 / 3)
+    summary = class_purity(t, labels).set_index("layer")
+    assert summary.loc["conv5", "mean"] == pytest.approx(5 / 6) and 1 / 3 <= summary.chance.iloc[0] <= 1
+    est, lo, hi, n = purity_gain([t, t, t], labels)  # three identical seeds: the CI comes from the maps only
+    assert est == pytest.approx(5 / 6 - 1 / 3) and lo <= est <= hi and n == 3 and np.isfinite([lo, hi]).all()
+    with pytest.raises(ValueError, match="every table needs layer 'conv5'"):
+        purity_gain([t[t.layer == "conv1"]], labels)

@@ -111,7 +111,7 @@ def test_committed_claims_table_follows_the_registry():
     assert list(df.columns) == claims.COLUMNS
     assert set(df.verdict) <= set(claims.VERDICTS)
     for profile, part in df.groupby("profile"):
-        assert {f"C{i}" for i in range(1, 11)} | {"companion"} <= set(part.claim), profile
+        assert {f"C{i}" for i in range(1, 12)} | {"companion"} <= set(part.claim), profile
     decided = df[df.verdict.isin(["reproduced", "not reproduced"]) & ~df.claim.isin(
         [c for c, r in claims.REGISTRY.items() if r.parts])]
     assert (decided.n >= 3).all() and decided[["ci_low", "ci_high"]].notna().all().all()

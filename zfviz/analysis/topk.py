@@ -14,6 +14,7 @@ from tqdm import tqdm
 from ..data import center_crop
 from ..deconv import Projection, project_many
 from ..models import eval_mode, model_device, readouts
+from ..stats import group_difference
 
 
 @torch.no_grad()
@@ -100,6 +101,15 @@ def cut(x: torch.Tensor, box: torch.Tensor | list[int]) -> torch.Tensor:
     return x[..., y0:y1, x0:x1]
 
 
+def map_purity(table: pd.DataFrame, labels: torch.Tensor) -> pd.DataFrame:
+    """Per map of a ``top_activations`` table: ``purity``, the share of its top-k images from the most common class
+    among them (columns layer, channel, purity)."""
+    lab = labels.cpu().numpy()
+    df = table.assign(label=lab[table.image.to_numpy()])
+    return (df.groupby(["layer", "channel"], sort=False).label.agg(lambda s: s.value_counts().iloc[0] / len(s))
+            .rename("purity").reset_index())
+
+
 def class_purity(table: pd.DataFrame, labels: torch.Tensor, *, chance_draws: int = 2000,
                  seed: int = 0) -> pd.DataFrame:
     """Per layer: how class-specific the top-k images of its maps are.
@@ -108,12 +118,21 @@ def class_purity(table: pd.DataFrame, labels: torch.Tensor, *, chance_draws: int
     and std over maps, and ``chance``: the same statistic for random k-image sets from the same labels.
     """
     lab = labels.cpu().numpy()
-    df = table.assign(label=lab[table.image.to_numpy()])
-    k = int(df.groupby(["layer", "channel"]).size().max())
-    per_map = (df.groupby(["layer", "channel"]).label.agg(lambda s: s.value_counts().iloc[0] / len(s))
-               .rename("purity").reset_index())
+    k = int(table.groupby(["layer", "channel"]).size().max())
     rng = np.random.default_rng(seed)
     draws = lab[rng.integers(0, len(lab), size=(chance_draws, k))]
     chance = float(np.mean([np.bincount(d).max() / k for d in draws]))
-    out = per_map.groupby("layer", sort=False).purity.agg(["mean", "std", "count"]).reset_index()
+    out = map_purity(table, labels).groupby("layer", sort=False).purity.agg(["mean", "std", "count"]).reset_index()
     return out.assign(chance=chance)
+
+
+def purity_gain(tables: list[pd.DataFrame], labels: torch.Tensor, high: str = "conv5",
+                low: str = "conv1") -> tuple[float, float, float, int]:
+    """Claim C11: mean purity of ``high``'s maps minus ``low``'s, over one ``top_activations`` table per seed (all
+    scored on the images ``labels`` belong to): (estimate, CI low, CI high, seeds), resampling seeds and maps."""
+    per = [map_purity(t, labels) for t in tables]
+    for layer in (high, low):
+        if any(not (p.layer == layer).any() for p in per):
+            raise ValueError(f"every table needs layer {layer!r}; the tables have {sorted(set(per[0].layer))}")
+    return group_difference(np.stack([p.purity[p.layer == high].to_numpy() for p in per]),
+                            np.stack([p.purity[p.layer == low].to_numpy() for p in per]))
