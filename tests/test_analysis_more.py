@@ -267,3 +267,24 @@ def test_heldout_table_gives_accuracy_per_layer_and_the_depth_trend_per_class_se
 
     assert "nan [nan, nan] on the other half" in heldout_sentence(t) and "1.00 [1.00, 1.00] on their own" in \
         heldout_sentence(t)
+
+
+def test_clipping_manipulation_check_counts_what_clipping_would_renormalize():
+    from zfviz.analysis.filters import filters_over_radius, max_weight_difference
+    from zfviz.models import clip_feature_scale, zfnet
+
+    torch.manual_seed(0)
+    net = zfnet(10, width=0.125, input_size=64, init="kaiming")
+    with torch.no_grad():
+        net.conv1.weight[:2] *= 0  # two filters with RMS 0
+        net.conv1.weight[2:5] = 0.5  # three with RMS 0.5
+    before = filters_over_radius(net, 0.1)
+    assert before >= 3 and filters_over_radius(net, 1.0) == 0
+    twin = zfnet(10, width=0.125, input_size=64, init="kaiming")
+    twin.load_state_dict(net.state_dict())
+    assert max_weight_difference(net, twin) == 0
+    with torch.no_grad():
+        assert int(clip_feature_scale(twin, 0.1)) == before  # clipping renormalizes exactly those filters
+    assert filters_over_radius(twin, 0.1 + 1e-6) == 0 and max_weight_difference(net, twin) > 0.3
+    with pytest.raises(ValueError, match="different architectures"):
+        max_weight_difference(net, zfnet(10, width=0.25, input_size=64))

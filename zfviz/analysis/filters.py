@@ -1,6 +1,9 @@
 """Architecture selection (Sec. 4.1, Fig. 6), measured: dominant filters, dead filters and conv2 aliasing.
 
 - Dominance (claim C5): the share of a layer's filter energy (sum of squared weights) in its 3 largest filters.
+  The comparison with and without clipping tests something only where clipping engages: ``filters_over_radius`` of
+  the unclipped models counts the filters it would have renormalized, ``max_weight_difference`` shows whether the
+  clipped and unclipped runs of a seed differ at all.
 - Dead filters (C6a): a filter is dead when its rectified readout is positive on under 1% of validation positions
   (a criterion that fires: a filter that never turns on, whatever its weights).
 - Aliasing (C6b): the relative change of a layer's globally averaged features when the input crop moves by 1-3 px.
@@ -23,6 +26,20 @@ SHIFTS = (1, 2, 3)  # px at the model's input
 def filter_energy(weight: torch.Tensor) -> torch.Tensor:
     """Each filter's energy: the sum of its squared weights, (C,) for a (C, ...) weight."""
     return weight.detach().float().pow(2).flatten(1).sum(1)
+
+
+def filters_over_radius(model: nn.Module, radius: float) -> int:
+    """How many conv filters of ``model`` have an RMS above ``radius``: those feature scale clipping renormalizes."""
+    return sum(int((m.weight.detach().float().pow(2).flatten(1).mean(1).sqrt() > radius).sum())
+               for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+def max_weight_difference(a: nn.Module, b: nn.Module) -> float:
+    """The largest absolute difference between corresponding parameters of two models of the same architecture."""
+    pa, pb = list(a.parameters()), list(b.parameters())
+    if [p.shape for p in pa] != [p.shape for p in pb]:
+        raise ValueError("the two models have different architectures (parameter shapes differ)")
+    return max(float((p.detach() - q.detach()).abs().max()) for p, q in zip(pa, pb))
 
 
 def top_energy_share(weight: torch.Tensor, top: int = 3) -> float:
