@@ -80,9 +80,9 @@ for layer in layers:
 # ## Are higher layers more class-specific?
 
 # %% tags=["hide-input"]
-purity = pd.DataFrame({f"seed {s}": class_purity(t, exp.val.labels).set_index("layer")["mean"]
-                       for s, t in zip(seeds, tables)})
-chance = class_purity(table, exp.val.labels).chance.iloc[0]
+per_seed = {s: class_purity(t, exp.val.labels).set_index("layer") for s, t in zip(seeds, tables)}
+purity = pd.DataFrame({f"seed {s}": p["mean"] for s, p in per_seed.items()})
+chance = per_seed[seeds[0]].chance.iloc[0]
 tidy(purity.assign(**{f"random {k}-image sets": chance}).rename_axis("mean purity of the maps' top-k"), 2, index=True)
 
 # %% tags=["hide-input"]

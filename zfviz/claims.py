@@ -255,13 +255,19 @@ def verdict_line(ev: Evidence) -> str:
             f"n = {ev.n} {c.n_unit}, {ev.seeds} seed(s) (rule: {rule}; {c.reason}).{why}{extra}")
 
 
+def _composite_verdict(c: Claim, parts: list[Evidence | None]) -> str:
+    """A composite's verdict from its parts' evidence in ``c.parts`` order (None: no evidence, inconclusive)."""
+    return combine([decide(REGISTRY[p], e) if e else "inconclusive" for p, e in zip(c.parts, parts)])
+
+
 def composite_line(claim: str, evidence_list: list[Evidence]) -> str:
     """The Markdown line a chapter shows for a composite claim: the registry's verdict from its parts' evidence."""
     c = REGISTRY[claim]
     if not c.parts:
         raise ValueError(f"{claim} is not a composite claim; composites: {[k for k, v in REGISTRY.items() if v.parts]}")
-    row = table([e for e in evidence_list if e.claim in c.parts]).set_index("claim").loc[claim]
-    return (f"**Verdict ({claim}, from the claims registry): {row.verdict}.** {c.title}: reproduced when all of "
+    by_part = {e.claim: e for e in evidence_list}
+    verdict = _composite_verdict(c, [by_part.get(p) for p in c.parts])
+    return (f"**Verdict ({claim}, from the claims registry): {verdict}.** {c.title}: reproduced when all of "
             f"{', '.join(c.parts)} are, not reproduced when any is; a part without evidence counts as inconclusive.")
 
 
@@ -282,10 +288,9 @@ def table(evidence_list: list[Evidence]) -> pd.DataFrame:
         for c in REGISTRY.values():
             if c.parts:
                 parts = [by_key.get((p, profile)) for p in c.parts]
-                verdict = combine([decide(REGISTRY[p], e) if e else "inconclusive" for p, e in zip(c.parts, parts)])
                 n = min((e.n for e in parts if e), default=0)
-                rows.append(dict(claim=c.id, verdict=verdict, statistic=c.statistic, estimate=math.nan,
-                                 ci_low=math.nan, ci_high=math.nan, n=n, profile=profile,
+                rows.append(dict(claim=c.id, verdict=_composite_verdict(c, parts), statistic=c.statistic,
+                                 estimate=math.nan, ci_low=math.nan, ci_high=math.nan, n=n, profile=profile,
                                  chapters=" ".join(c.chapters)))
                 continue
             e = by_key.get((c.id, profile))

@@ -254,6 +254,11 @@ def model_from_arch(arch: Arch | dict, init: str = "paper") -> ConvNet:
     return ConvNet(arch if isinstance(arch, Arch) else Arch.from_dict(arch), init=init)
 
 
+def filter_rms(weight: torch.Tensor) -> torch.Tensor:
+    """Each filter's RMS of a conv weight (C, in, kh, kw), shaped (C, 1, 1, 1): what feature scale clipping bounds."""
+    return weight.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+
+
 @torch.no_grad()
 def clip_feature_scale(model: nn.Module, radius: float = 0.1) -> torch.Tensor:
     """Feature scale clipping (Sec. 3): renormalize conv filters whose RMS exceeds ``radius``.
@@ -264,8 +269,7 @@ def clip_feature_scale(model: nn.Module, radius: float = 0.1) -> torch.Tensor:
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             w = m.weight
-            rms = w.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
-            scale = (radius / rms).clamp(max=1.0)
+            scale = (radius / filter_rms(w)).clamp(max=1.0)
             n = (scale < 1.0).sum()
             clipped = n if clipped is None else clipped + n
             w.mul_(scale)

@@ -13,13 +13,13 @@ from torch import nn
 from ..deconv import project
 from ..models import to_model_device
 from .gradients import saliency
-from .occlusion import _box_sums, as_grid, occlusion
+from .occlusion import as_grid, box_sums, occlusion
 
 
 def _window_sums(energy: torch.Tensor, occ: pd.DataFrame, size: int) -> np.ndarray:
     """The sum of a (H, W) map inside each occluder window of ``occ`` (top-left corners ``x``, ``y``; the last
     windows may stick out of the image, where the zero padding adds nothing)."""
-    sums = _box_sums(F.pad(energy.detach().float().cpu()[None], (0, size - 1, 0, size - 1)), size)[0]
+    sums = box_sums(F.pad(energy.detach().float().cpu()[None], (0, size - 1, 0, size - 1)), size)[0]
     return sums.numpy()[occ.y.to_numpy(), occ.x.to_numpy()]
 
 

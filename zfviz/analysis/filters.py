@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..data import center_crop
-from ..models import eval_mode, model_device, readouts
+from ..models import eval_mode, filter_rms, model_device, readouts
 
 DEAD_BELOW = 0.01  # active on under 1% of positions
 SHIFTS = (1, 2, 3)  # px at the model's input
@@ -30,8 +30,7 @@ def filter_energy(weight: torch.Tensor) -> torch.Tensor:
 
 def filters_over_radius(model: nn.Module, radius: float) -> int:
     """How many conv filters of ``model`` have an RMS above ``radius``: those feature scale clipping renormalizes."""
-    return sum(int((m.weight.detach().float().pow(2).flatten(1).mean(1).sqrt() > radius).sum())
-               for m in model.modules() if isinstance(m, nn.Conv2d))
+    return sum(int((filter_rms(m.weight.detach()) > radius).sum()) for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
 def max_weight_difference(a: nn.Module, b: nn.Module) -> float:

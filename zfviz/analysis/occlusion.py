@@ -110,7 +110,7 @@ def as_grid(df: pd.DataFrame, column: str) -> torch.Tensor:
     return torch.tensor(grid.to_numpy())
 
 
-def _box_sums(energy: torch.Tensor, size: int) -> torch.Tensor:
+def box_sums(energy: torch.Tensor, size: int) -> torch.Tensor:
     """Sum of ``energy`` (N, H, W) inside every ``size`` square: (N, H - size + 1, W - size + 1), by top-left."""
     return torch.nn.functional.avg_pool2d(energy[:, None], size, stride=1)[:, 0] * size * size
 
@@ -123,7 +123,7 @@ def _square_at(centre: torch.Tensor, size: int, h: int, w: int) -> torch.Tensor:
 
 def _best_square(energy: torch.Tensor, size: int) -> torch.Tensor:
     """Top-left corners (N, 2) of the ``size`` square holding the most ``energy`` (N, H, W)."""
-    sums = _box_sums(energy, size)
+    sums = box_sums(energy, size)
     best = sums.flatten(1).argmax(1)
     return torch.stack([best // sums.shape[-1], best % sums.shape[-1]], 1)
 
