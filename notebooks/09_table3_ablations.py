@@ -38,6 +38,7 @@ profile = "cpu"
 seeds = [0, 1, 2]  # seeds per ablation row
 rows = None  # Table 3 rows to train; None: all twelve (a part of C2 is tested only when all its rows are)
 compare_inits = ["paper"]  # inits whose take-off epochs are shown beside the profile's (rows trained under them too)
+compare_seeds = None  # seeds trained under compare_inits; None: the same as seeds
 epochs = None  # per-row budget; None: the profile's ablation_epochs
 takeoff_margin = 5.0  # points of val top-1 above chance that count as having left it
 data_root = None
@@ -64,17 +65,19 @@ reject_unknown_parameters(globals())
 p = get_profile(profile)
 epochs = check_int("epochs", p.ablation_epochs if epochs is None else epochs)
 check_int_list("seeds", seeds)
+compare_seeds = check_int_list("compare_seeds", seeds if compare_seeds is None else compare_seeds)
 rows = list(TABLE3.index) if rows is None else check_names("rows", rows, list(TABLE3.index))
 inits = [p.init] + [i for i in check_names("compare_inits", compare_inits, list(INITS), minimum=0) if i != p.init]
 configs = {i: [TrainConfig(m, profile, dataset=dataset, seed=s, epochs=epochs, init=i) for m in rows
-               for s in seeds] for i in inits}
+               for s in (seeds if i == p.init else compare_seeds)] for i in inits}
 curves = pd.concat([run_curves(c, runs_dir=runs_dir, data_root=data_root) for c in configs.values()])
 chance = 100 / len(find_classes(find_split(dataset or p.dataset, "val", data_root))[0])
 takeoff = takeoff_epochs(curves, chance, takeoff_margin)
 final = run_metrics(configs[p.init], runs_dir=runs_dir, data_root=data_root).assign(
     val_err=lambda d: 100 - d.val10_top1, train_err=lambda d: 100 - d.train_top1)
 display(Markdown(f"{len(final)} runs of {epochs} epochs under the profile's `{p.init}` init (profile `{profile}`, "
-                 f"seeds {seeds}); chance is {chance:.1f}%; take-off comparison under {inits[1:] or 'no other init'}."))
+                 f"seeds {seeds}); chance is {chance:.1f}%; take-off comparison under "
+                 f"{inits[1:] or 'no other init'} (seeds {compare_seeds})."))
 
 # %% tags=["hide-input"]
 ours = final.groupby("model")[["train_err", "val_err"]].agg(["mean", "std"])

@@ -124,6 +124,26 @@ def test_committed_claims_table_follows_the_registry():
             assert abs(row.estimate.iloc[0] - r.estimate) <= 1e-3 * max(1, abs(r.estimate))
 
 
+def test_committed_chapters_state_the_registry_verdicts():
+    """Every verdict a committed chapter prints is the registry's, as claims.csv records it for that chapter's
+    profile: two chapters cannot disagree, and no chapter keeps a verdict typed before the registry decided it."""
+    import re
+
+    import pandas as pd
+
+    df = pd.read_csv(book.RESULTS / "claims.csv").set_index(["claim", "profile"]).verdict
+    for name in book.chapters():
+        nb = nbformat.read(book.RESULTS / f"{name}.ipynb", as_version=4)
+        profile = nb.metadata.get("papermill", {}).get("parameters", {}).get("profile", "cpu")
+        text = "\n".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells if c.cell_type == "code"
+                         for o in c.get("outputs", []))
+        lines = re.findall(r"\*\*Verdict[^*]*\*\*", text)
+        for line in lines:
+            m = re.fullmatch(r"\*\*Verdict \((\w+), from the claims registry\): ([a-z ]+)\.\*\*", line)
+            assert m, f"{name}: verdict not from the registry: {line}"
+            assert df.get((m.group(1), profile)) == m.group(2), (name, line, df.get((m.group(1), profile)))
+
+
 def test_papermill_sees_every_parameter_a_chapter_assigns():
     """papermill's parameter parser silently drops a line it cannot read (e.g. an '=' inside a comment): every
     assignment in a chapter's parameters cell must be a parameter papermill can set."""
