@@ -69,7 +69,7 @@ def test_part_evidence_decides_parts_on_their_rows_only():
     late["alexnet-no-conv34"] = False
     ev = {e.claim: e for e in part_evidence(stats, late, "cpu")}["C2e"]
     assert claims.decide(claims.REGISTRY["C2e"], ev) == "not testable at this scale"
-    assert "late take-off): alexnet-no-conv34" in ev.note
+    assert "(left chance late or never): alexnet-no-conv34" in ev.note
 
 
 def test_composite_line_rejects_a_simple_claim():

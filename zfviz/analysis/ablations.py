@@ -84,7 +84,7 @@ def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str) -> lis
         c = compared.reindex(list(PARTS[r.part][0]))
         known = c.dropna().astype(bool)
         late, missing = list(known.index[~known]), list(c.index[c.isna()])
-        note = (f" Rows not compared (late take-off): {', '.join(late)}." if late else "") + (
+        note = (f" Rows not compared (left chance late or never): {', '.join(late)}." if late else "") + (
             f" Rows not trained here: {', '.join(missing)}." if missing else "")
         out.append(claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.seeds, profile, seeds=r.seeds,
                                    testable=not late, chapter="09_table3_ablations", note=note.strip()))
