@@ -86,7 +86,7 @@ table = TABLE3[["row", "train_top1_err", "val_top1_err"]].rename(
     columns={"train_top1_err": "paper train err", "val_top1_err": "paper val err"}).join(ours)
 for i in inits:
     table[f"take-off epoch per seed ({i} init)"] = takeoff[takeoff.init == i].groupby("model").takeoff.agg(
-        lambda t: ", ".join(f"{e:.0f}" if e == e else "never" for e in t))
+        lambda t: ", ".join("never" if pd.isna(e) else f"{e:.0f}" for e in t))
 table["compared"] = comparable_rows(takeoff[takeoff.init == p.init])
 tidy(table.reset_index(), 1)
 
