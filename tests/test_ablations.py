@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from zfviz import claims
-from zfviz.analysis.ablations import PARTS, comparable_rows, part_evidence, part_statistics, takeoff_epochs
+from zfviz.analysis.ablations import (PARTS, comparable_rows, part_evidence, part_statistics, takeoff_epochs,
+                                      takeoff_label)
 from zfviz.paper import TABLE3
 
 
@@ -24,6 +25,19 @@ def test_takeoff_is_the_first_epoch_above_chance_and_rows_need_an_early_one():
     assert ok["zf"] and not ok["zf-wide"]  # never left chance: not comparable
     assert not comparable_rows(t, share=0.5)["zf"]  # epoch 3 of 4 is past half the budget
 
+
+
+def test_takeoff_of_a_prefix_run_is_judged_against_its_budget_and_labelled():
+    # runs trained only 2 epochs of a 10-epoch budget (a take-off probe), and one trained to its end
+    curves = pd.DataFrame({"run": ["a", "a", "b", "b"] + ["c"] * 10, "model": ["zf"] * 2 + ["zf-wide"] * 12,
+                           "init": "paper", "seed": [0, 0, 0, 0] + [1] * 10, "budget": 10,
+                           "epoch": [1, 2, 1, 2] + list(range(1, 11)), "val_top1": [10, 30, 10, 11] + [10] * 10})
+    t = takeoff_epochs(curves, chance=10.0, margin=5.0)
+    assert t.epochs.tolist() == [10, 10, 10] and t.seen.tolist() == [2, 2, 10]
+    ok = comparable_rows(t, share=0.25)
+    assert ok["zf"] and not ok["zf-wide"]  # epoch 2 is within 2.5; "not yet" and "never" are not
+    assert [takeoff_label(t.iloc[[i]]) for i in range(3)] == ["2", "> 2", "never"]
+    assert takeoff_label(t[t.model == "zf-wide"]) == "> 2, never"
 
 def test_part_statistics_match_the_paper_on_its_own_numbers_and_resample_seeds():
     # the paper's Table 3 as if it were three identical seeds per row: the CIs collapse onto the paper's statistics

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from zfviz import checkpoint
-from zfviz.runs import TrainConfig, load_trained
+from zfviz.runs import TrainConfig, ensure_trained, epochs_done, load_trained, run_curves
 from zfviz.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +58,19 @@ def test_resume_in_process_is_exact(tiny_folder, tmp_path):
     with pytest.raises(ValueError, match=r"belongs to a different run \(differs in \['epochs', 'anneal'\]\)"):
         train(short, tmp_path / "straight", progress=False)
 
+
+
+def test_run_curves_until_trains_a_prefix_that_the_full_run_continues(tiny_folder, tmp_path):
+    cfg = TrainConfig(dataset=str(tiny_folder), epochs=4, **CFG)
+    first = run_curves([cfg], runs_dir=tmp_path / "runs", until=2)
+    assert first.epoch.tolist() == [1, 2] and (first.budget == 4).all()
+    run = ensure_trained(cfg, tmp_path / "runs", progress=False)  # continues the prefix, not a new run
+    assert epochs_done(run) == 4 and run.name == first.run.iloc[0]
+    train(cfg, tmp_path / "straight", progress=False)
+    _assert_same_weights(_weights(tmp_path / "straight" / "checkpoint.pt"), _weights(run / "checkpoint.pt"))
+    again = run_curves([cfg], runs_dir=tmp_path / "runs", until=2)  # a run past `until` is read, not trained
+    assert again.epoch.tolist() == [1, 2, 3, 4]
+    pd.testing.assert_frame_equal(again.iloc[:2].reset_index(drop=True), first, check_dtype=False)
 
 def _cli(tiny_folder, out, epochs, extra=()):
     return [sys.executable, "-m", "zfviz", "train", "--profile", "smoke", "--dataset", str(tiny_folder),

@@ -269,13 +269,45 @@ def run_metrics(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | Non
     return pd.DataFrame(rows)
 
 
+def epochs_done(run: str | os.PathLike) -> int:
+    """The last epoch in the run's ``metrics.csv`` (0 if it has none yet)."""
+    try:
+        return int(pd.read_csv(Path(run) / "metrics.csv").epoch.max())
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return 0
+
+
+def _runs_until(configs: list[TrainConfig], runs_dir, data_root, progress: bool, until: int | None):
+    """(resolved config, run directory) for each config, trained to its end, or at least to epoch ``until``."""
+    from .train import train  # the loop imports this module
+
+    for cfg in configs:
+        cfg = cfg.resolved()
+        if until is None or until >= cfg.epochs:
+            yield cfg, ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+            continue
+        out = run_dir(cfg, runs_dir, data_root)
+        if epochs_done(out) < until:
+            train(cfg, out, root=data_root, wait=True, progress=progress, stop_after=until)
+        yield cfg, out
+
+
 def run_curves(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
-               data_root: str | os.PathLike | None = None, progress: bool = False) -> pd.DataFrame:
-    """Every epoch's metrics of each config's run (trained first if needed), tidy: one row per (run, epoch)."""
+               data_root: str | os.PathLike | None = None, progress: bool = False,
+               until: int | None = None) -> pd.DataFrame:
+    """Every epoch's metrics of each config's run (trained first if needed), tidy: one row per (run, epoch), with
+    the run's ``budget`` (its config's epochs).
+
+    ``until``: a run need only reach that epoch (one that has not is trained that far and stays resumable, so a later
+    full run continues it); its curve is what it has so far. None: every run is trained to its end.
+    """
+    if until is not None:
+        check_int("until", until)
     parts = []
-    for cfg, run in _finished_runs(configs, runs_dir, data_root, progress):
+    for cfg, run in _runs_until(configs, runs_dir, data_root, progress, until):
         m = pd.read_csv(run / "metrics.csv")
-        parts.append(m[m.epoch <= cfg.epochs].assign(run=run.name, init=cfg.init, clip_radius=cfg.clip_radius))
+        parts.append(m[m.epoch <= cfg.epochs].assign(run=run.name, init=cfg.init, clip_radius=cfg.clip_radius,
+                                                     budget=cfg.epochs))
     return pd.concat(parts, ignore_index=True)
 
 

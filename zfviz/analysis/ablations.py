@@ -34,14 +34,24 @@ MAX_TAKEOFF_SHARE = 0.25  # a row is compared only if every seed left chance wit
 
 def takeoff_epochs(curves: pd.DataFrame, chance: float, margin: float = 5.0) -> pd.DataFrame:
     """Per run of ``runs.run_curves``: the first epoch whose centre-crop val top-1 (%) exceeds ``chance + margin``
-    (NaN if none: the run never left chance), with the run's model, init, seed and epoch budget."""
+    (NaN if none: the run has not left chance in the ``seen`` epochs), with the run's model, init, seed and epoch
+    budget (``epochs``: the curves' ``budget`` column, else the last epoch seen)."""
     rows = []
     for run, c in curves.groupby("run", sort=False):
         c = c.sort_values("epoch")
         above = c.epoch[c.val_top1 > chance + margin]
+        seen = int(c.epoch.max())
         rows.append({"model": c.model.iloc[0], "init": c.init.iloc[0], "seed": int(c.seed.iloc[0]), "run": run,
-                     "epochs": int(c.epoch.max()), "takeoff": float(above.iloc[0]) if len(above) else np.nan})
+                     "epochs": int(c.budget.iloc[0]) if "budget" in c else seen, "seen": seen,
+                     "takeoff": float(above.iloc[0]) if len(above) else np.nan})
     return pd.DataFrame(rows)
+
+
+def takeoff_label(t: pd.DataFrame) -> str:
+    """Take-off epochs of some runs of ``takeoff_epochs`` as text: the epoch, ``never`` (not within the budget), or
+    ``> k`` (not within the k epochs trained so far)."""
+    return ", ".join(f"{r.takeoff:.0f}" if pd.notna(r.takeoff) else "never" if r.seen >= r.epochs else f"> {r.seen}"
+                     for r in t.itertuples())
 
 
 def comparable_rows(takeoff: pd.DataFrame, share: float = MAX_TAKEOFF_SHARE) -> pd.Series:
