@@ -40,7 +40,7 @@
 profile = "cpu"
 seeds = [0, 1, 2]  # seeds per ablation row
 rows = None  # Table 3 rows to train; None: all twelve (a part of C2 is tested only when all its rows are)
-compare_inits = ["paper"]  # inits whose take-off epochs are shown beside the profile's (rows trained under them too)
+compare_inits = ["paper"]  # inits whose take-off epochs are shown beside the profile's
 compare_seeds = None  # seeds whose take-off is measured under every init; None: the same as seeds
 takeoff_rows = None  # rows whose take-off is measured (first quarter of the budget only); None: all twelve
 epochs = None  # per-row budget; None: the profile's ablation_epochs
