@@ -226,13 +226,6 @@ def ensure_trained(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None, 
     return out
 
 
-def _finished_runs(configs: list[TrainConfig], runs_dir, data_root, progress: bool):
-    """(resolved config, run directory) for each config, training what is not finished."""
-    for cfg in configs:
-        cfg = cfg.resolved()
-        yield cfg, ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
-
-
 def few_shot_epochs(steps: int, per_class: int, classes: int, batch_size: int) -> int:
     """Epochs that give a from-scratch few-shot run about ``steps`` SGD steps on ``per_class`` images of each of
     ``classes`` (full batches only; a training set smaller than a batch is one batch per epoch)."""
@@ -258,7 +251,7 @@ def run_metrics(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | Non
                 data_root: str | os.PathLike | None = None, progress: bool = False) -> pd.DataFrame:
     """The metrics of each config's last epoch (training the run first if it is not finished): one row per config."""
     rows = []
-    for cfg, run in _finished_runs(configs, runs_dir, data_root, progress):
+    for cfg, run in _runs_until(configs, runs_dir, data_root, progress, None):
         metrics = pd.read_csv(run / "metrics.csv")
         row = metrics[metrics.epoch == cfg.epochs]
         if row.empty:  # cannot happen for a finished run; say how to repair rather than fail obscurely
