@@ -84,9 +84,9 @@ def main() -> None:
 
     def fresh_step(compiled: bool = False, sync: bool = False):
         torch.manual_seed(0)
-        model = build_model(args.model, len(train_set.classes), width=p.width, input_size=p.input_size).to(dev)
+        model = build_model(args.model, len(train_set.classes), width=p.width, input_size=p.input_size)
+        model = model.to(dev, memory_format=torch.channels_last)  # as train() does, on every device
         if dev.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
         opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, weight_decay=5e-4)
         net = torch.compile(model) if compiled else model

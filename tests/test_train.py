@@ -38,7 +38,7 @@ def test_metrics_snapshots_and_learning(tiny_folder, tmp_path):
     assert pd.read_csv(tmp_path / "run" / "metrics.csv").epoch.tolist() == [1, 2, 3, 4, 5]
     snaps = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
     assert snaps == ["epoch_001.pt", "epoch_002.pt", "epoch_005.pt"]  # paper epochs within the run, + last
-    assert df.val10_top1.notna().tolist() == [True, True, False, False, True]
+    assert df.val10_top1.notna().tolist() == [False, False, False, False, True]  # 10-crop: after the last epoch
     assert df.train_loss.iloc[-1] < df.train_loss.iloc[0]  # the colour-square task is learnable
     model, meta = load_trained(tmp_path / "run" / "snapshots" / "epoch_005.pt")
     assert meta["epoch"] == 5 and meta["classes"] == ["a_red", "b_green", "c_blue"] and not model.training
@@ -221,8 +221,8 @@ def test_predict_matches_evaluate_and_run_metrics_reads_the_epoch(tiny_folder, t
 
 def test_ten_crop_only_at_the_end_changes_no_weights(tiny_folder, tmp_path):
     cfg = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
-    every = train(cfg, tmp_path / "every", progress=False)
-    final = train(cfg, tmp_path / "final", progress=False, ten_crop_every_snapshot=False)
+    every = train(cfg, tmp_path / "every", progress=False, ten_crop_every_snapshot=True)
+    final = train(cfg, tmp_path / "final", progress=False)
     assert every.val10_top1.notna().tolist() == [True, True] and final.val10_top1.notna().tolist() == [False, True]
     assert final.val10_top1.iloc[-1] == every.val10_top1.iloc[-1]
     _assert_same_weights(_weights(tmp_path / "every" / "checkpoint.pt"), _weights(tmp_path / "final" / "checkpoint.pt"))

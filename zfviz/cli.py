@@ -32,7 +32,7 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run_dir(cfg, root=args.data_root)
     try:
         df = train(cfg, out, root=args.data_root, device=args.device, progress=not args.no_progress,
-                   ten_crop_every_snapshot=not args.ten_crop_final_only, compile=args.compile)
+                   ten_crop_every_snapshot=args.ten_crop_every_snapshot, compile=args.compile)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="few-shot (Tables 4-6): train on this many images per class of the val split, test on the rest")
     t.add_argument("--split", type=int, default=d["split"], help="which random few-shot split")
     t.add_argument("--classes", nargs="+", default=None, help="train on these class folders only")
-    t.add_argument("--ten-crop-final-only", action="store_true",
-                   help="score 10-crop validation only after the last epoch, not at every snapshot epoch")
+    t.add_argument("--ten-crop-every-snapshot", action="store_true",
+                   help="score 10-crop validation at every snapshot epoch, not only after the last")
     t.add_argument("--init", default=None, choices=list(INITS), help="default: the profile's")
     t.add_argument("--compile", action="store_true", help="torch.compile the training step (pays on a GPU)")
     t.add_argument("--seed", type=int, default=d["seed"])

@@ -13,7 +13,9 @@ Where the data comes from (first match wins):
 
 The decoded split is stored under ``$ZFVIZ_CACHE`` (default ``~/.cache/zfviz``) as ``images.npy`` (uint8,
 N x 3 x S x S, memory-mapped on load so an ImageNet-sized cache need not fit in RAM) and ``meta.json``. Its
-directory name carries a hash of the file list (paths, sizes, mtimes) and the resize, so a changed source rebuilds it.
+directory name carries a hash of the file list (paths, labels, the SHA-256 of every file's bytes) and the resize, so a
+changed source rebuilds it, and ``meta.json`` holds SHA-256 checksums of the decoded array, checked when the cache is
+opened (``CACHE_CHECK_BYTES``), so a cache damaged in place is rebuilt.
 """
 
 from __future__ import annotations
@@ -23,17 +25,18 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
+from .datafiles import content_fingerprint, list_images
 from .locks import exclusive
 from .params import check_int
 from .paths import cache_root, data_root
@@ -174,19 +177,13 @@ def few_shot_split(labels: torch.Tensor | np.ndarray, k: int, seed: int, split: 
 
 
 def _list_folder(folder: Path) -> tuple[list[tuple[str, int]], list[str]]:
-    classes, class_to_idx = find_classes(str(folder))
-    samples = make_dataset(str(folder), class_to_idx, extensions=IMG_EXTENSIONS)
-    if not samples:
-        raise FileNotFoundError(f"no images ({', '.join(IMG_EXTENSIONS)}) under {folder}")
-    return samples, classes
+    return list_images(folder)
 
 
-def _fingerprint(folder: Path, samples: list[tuple[str, int]], resize: int) -> str:
-    h = hashlib.sha256(f"v{CACHE_VERSION}:{resize}:{folder.resolve()}".encode())
-    for path, label in samples:
-        st = os.stat(path)
-        h.update(f"{os.path.relpath(path, folder)}:{label}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
+def _cache_key(folder: Path, samples: list[tuple[str, int]], resize: int) -> str:
+    """The decoded cache's key: the folder, the resize, and every file's path, label and content (not its size or
+    time: ``datafiles.file_digests``)."""
+    return content_fingerprint(folder, samples, prefix=f"v{CACHE_VERSION}:{resize}:{folder.resolve()}\n")
 
 
 def load_image(path: str | os.PathLike, resize: int) -> torch.Tensor:
@@ -195,7 +192,7 @@ def load_image(path: str | os.PathLike, resize: int) -> torch.Tensor:
         with Image.open(path) as im:
             im.draft("RGB", (resize, resize))  # JPEG: decode at a reduced scale >= resize (fast for ImageNet)
             img = TF.pil_to_tensor(_to_rgb(im))
-    except (OSError, UnidentifiedImageError, ValueError) as e:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"cannot decode image {path}: {e}. Remove or replace the file and retry.") from None
     img = TF.resize(img, [resize], antialias=True)
     return TF.center_crop(img, [resize, resize])
@@ -210,11 +207,46 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+CACHE_CHECK_BYTES = 8 * 2**30  # caches up to this size are checked in full when opened (465 MB: about 0.4 s)
+CHECK_CHUNK_BYTES = 64 * 2**20  # the decoded array is checksummed in chunks of about this many bytes
+SAMPLED_CHUNKS = 32  # a larger cache (ImageNet: about 235 GB at 256 px) checks this many random chunks per open
+
+
+class CacheDamaged(ValueError):
+    """A decoded cache whose array does not match its checksums (edited or damaged in place)."""
+
+
+def _chunk_rows(arr: np.ndarray) -> int:
+    return max(1, CHECK_CHUNK_BYTES // max(1, arr[0].nbytes if len(arr) else 1))
+
+
+def _chunk_digests(arr: np.ndarray, which: list[int] | None = None) -> list[str]:
+    rows = _chunk_rows(arr)
+    chunks = range(0, (len(arr) + rows - 1) // rows) if which is None else which
+    return [hashlib.sha256(memoryview(np.ascontiguousarray(arr[i * rows:(i + 1) * rows])).cast("B")).hexdigest()
+            for i in chunks]
+
+
+def _reserve(path: Path, out: Path) -> None:
+    """Allocate the memory-mapped file's blocks now: a full disk is then one ``OSError`` here, not a SIGBUS ("Bus
+    error") when a write through the map finds no block."""
+    with open(path, "r+b") as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as e:
+            free = shutil.disk_usage(path.parent).free
+            raise OSError(f"cannot build the decoded cache {out}: it needs {size / 2**20:.0f} MB and its disk has "
+                          f"{free / 2**20:.0f} MB free ({e.strerror}); free space or point $ZFVIZ_CACHE elsewhere") \
+                from None
+
+
 def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progress: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".tmp-", dir=out.parent))
     try:
         arr = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.uint8,
                                         shape=(len(samples), 3, resize, resize))
+        _reserve(tmp / "images.npy", out)
 
         def work(i: int) -> None:
             arr[i] = load_image(samples[i][0], resize).numpy()
@@ -223,10 +255,13 @@ def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progres
             list(tqdm(pool.map(work, range(len(samples))), total=len(samples), disable=not progress,
                       desc=f"decoding {folder.parent.name}/{folder.name} at {resize}px", unit="img"))
         arr.flush()
+        checksums = {"chunk_rows": _chunk_rows(arr), "sha256": _chunk_digests(arr)}
         arr = None  # close the memmap before the rename
-        np.save(tmp / "labels.npy", np.array([s[1] for s in samples], dtype=np.int64))
+        labels = np.array([s[1] for s in samples], dtype=np.int64)
+        np.save(tmp / "labels.npy", labels)
         meta = dict(classes=classes, paths=[os.path.relpath(s[0], folder) for s in samples],
-                    source=str(folder.resolve()), resize=resize, version=CACHE_VERSION)
+                    source=str(folder.resolve()), resize=resize, version=CACHE_VERSION, checksums=checksums,
+                    labels_sha256=hashlib.sha256(labels.tobytes()).hexdigest())
         (tmp / "meta.json").write_text(json.dumps(meta))
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a shared cache should be readable like any other folder
         os.replace(tmp, out)  # atomic: a reader sees the whole cache or none
@@ -234,13 +269,55 @@ def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progres
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_VERIFIED: set[tuple] = set()  # caches this process has checked, by (path, stat): checked once per process
+
+
+def _verify(out: Path, images: np.ndarray, labels: np.ndarray, meta: dict) -> None:
+    st = os.stat(out / "images.npy")
+    key = (str(out), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    if key in _VERIFIED:
+        return
+    sums = meta.get("checksums") or {}
+    expected = sums.get("sha256")
+    if not expected or sums.get("chunk_rows") != _chunk_rows(images) or len(expected) != -(-len(images) //
+                                                                                          sums["chunk_rows"]):
+        raise CacheDamaged(f"the decoded cache {out} has no valid checksums")
+    if hashlib.sha256(labels.tobytes()).hexdigest() != meta.get("labels_sha256"):
+        raise CacheDamaged(f"the labels of the decoded cache {out} do not match their checksum")
+    if images.nbytes <= CACHE_CHECK_BYTES:
+        which = list(range(len(expected)))
+    else:  # too large to read at every open: random chunks, a different sample each time
+        which = sorted({0, len(expected) - 1} | set(np.random.default_rng().choice(
+            len(expected), size=min(SAMPLED_CHUNKS, len(expected)), replace=False).tolist()))
+    got = _chunk_digests(images, which)
+    bad = [i for i, g in zip(which, got) if g != expected[i]]
+    if bad:
+        raise CacheDamaged(f"the decoded cache {out} does not match its checksums (chunk {bad[0]} of "
+                           f"{len(expected)} differs)")
+    _VERIFIED.add(key)
+
+
 def _read_cache(out: Path) -> ImageSet:
     meta = json.loads((out / "meta.json").read_text())
-    images = torch.from_numpy(np.load(out / "images.npy", mmap_mode="c", allow_pickle=False))
-    labels = torch.from_numpy(np.load(out / "labels.npy", allow_pickle=False))
-    if len(images) != len(labels) or len(labels) != len(meta["paths"]):
-        raise ValueError(f"{len(images)} images, {len(labels)} labels and {len(meta['paths'])} paths")
-    return ImageSet(images, labels, meta["classes"], meta["paths"], meta["source"])
+    array = np.load(out / "images.npy", mmap_mode="c", allow_pickle=False)
+    labels = np.load(out / "labels.npy", allow_pickle=False)
+    if len(array) != len(labels) or len(labels) != len(meta["paths"]):
+        raise ValueError(f"{len(array)} images, {len(labels)} labels and {len(meta['paths'])} paths")
+    _verify(out, array, labels, meta)
+    return ImageSet(torch.from_numpy(array), torch.from_numpy(labels), meta["classes"], meta["paths"], meta["source"])
+
+
+def _sweep_orphans(decoded: Path) -> None:
+    """Remove the temporary folders of killed cache builds, of any key: a temp whose key's lock nobody holds is one."""
+    from .locks import BusyError
+
+    for tmp in decoded.glob("*.tmp-*"):
+        name = tmp.name.split(".tmp-")[0]
+        try:
+            with exclusive(decoded / f".{name}.lock", wait=False, what="the decoded cache"):
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BusyError:
+            pass  # being built right now
 
 
 def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str | os.PathLike | None = None,
@@ -254,11 +331,13 @@ def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str
         raise ValueError(f"resize must be an int >= 8, got {resize!r}")
     folder = find_split(dataset, split, root, download, min_size=resize)
     samples, classes = _list_folder(folder)
-    key = _fingerprint(folder, samples, resize)
+    key = _cache_key(folder, samples, resize)
     out = cache_root() / "decoded" / f"{folder.parent.name}-{split}-{resize}-{key}"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         return _read_cache(out)
+    except CacheDamaged as e:
+        warnings.warn(f"{e}; rebuilding it", stacklevel=2)
     except (OSError, ValueError, KeyError):
         pass
     with exclusive(out.parent / f".{out.name}.lock", wait=True, what=f"the decoded cache {out}"):
@@ -267,7 +346,8 @@ def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str
         try:
             return _read_cache(out)  # built by another process while this one waited
         except (OSError, ValueError, KeyError):
-            shutil.rmtree(out, ignore_errors=True)  # missing or unreadable: rebuild
+            shutil.rmtree(out, ignore_errors=True)  # missing, unreadable or damaged: rebuild
+        _sweep_orphans(out.parent)
         _build_cache(folder, samples, classes, resize, out, progress)
     return _read_cache(out)
 
@@ -275,10 +355,10 @@ def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str
 def dataset_identity(dataset: str | os.PathLike, splits: tuple[str, ...], root: str | os.PathLike | None = None,
                      download: bool = False) -> dict:
     """What a run's identity records of its data: the class list and a fingerprint of every file (path relative to
-    the split, class, size in bytes) of the ``splits`` it reads. Train and val class lists must agree.
+    the split, class, SHA-256 of its bytes) of the ``splits`` it reads. Train and val class lists must agree.
 
-    Unlike the decode cache's key, this ignores where the folder is and file times, so the same data copied elsewhere
-    reuses the same runs, while a swapped class or a replaced image gives new ones.
+    Unlike the decode cache's key, this ignores where the folder is, so the same data copied elsewhere reuses the same
+    runs, while a swapped class or a replaced image (even one of the same size and time) gives new ones.
     """
     h = hashlib.sha256()
     classes = None
@@ -288,8 +368,7 @@ def dataset_identity(dataset: str | os.PathLike, splits: tuple[str, ...], root: 
         if classes is not None:
             _same_classes(dataset, (splits[0], classes), (split, cls))
         classes = cls
-        for path, label in samples:
-            h.update(f"{split}/{os.path.relpath(path, folder)}:{label}:{os.stat(path).st_size}\n".encode())
+        h.update(f"{split}:{content_fingerprint(folder, samples)}\n".encode())
     if len(classes) < 2:
         raise ValueError(f"{dataset} has {len(classes)} class folder ({classes}); classification needs at least 2")
     return {"classes": classes, "files": h.hexdigest()[:16]}

@@ -31,7 +31,7 @@ from .params import check_int
 from .paths import runs_root
 from .profiles import anneal_epochs, get_profile
 
-KEY_VERSION = 2  # 1: config minus epochs (before run identity included geometry and data)
+KEY_VERSION = 3  # 1: config minus epochs (before run identity included geometry and data); 2: file sizes, not content
 SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
 MAX_SEED = 2**31 - 1
 

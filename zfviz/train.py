@@ -58,13 +58,14 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: str | None = None,
           device: str | None = None, progress: bool = True, stop_after: int | None = None,
-          ten_crop_every_snapshot: bool = True, wait: bool = False, workers: int = 2,
+          ten_crop_every_snapshot: bool = False, wait: bool = False, workers: int = 2,
           compile: bool = False) -> pd.DataFrame:
     """Train, resume, or finish the run ``cfg`` into ``out_dir``; returns the per-epoch metrics as a tidy DataFrame.
 
     One process writes a run directory at a time: ``wait`` waits for another writer, else a ``BusyError``.
     ``stop_after`` ends this call after that epoch (the run stays resumable), e.g. to time-box a session.
-    ``ten_crop_every_snapshot=False`` scores 10-crop validation only after the last epoch (the weights are the same).
+    ``ten_crop_every_snapshot`` also scores 10-crop validation at every snapshot epoch, not only after the last (no
+    chapter reads it there, and at cpu it costs about a fifth of a run).
     ``compile`` runs the training step's forward and backward through ``torch.compile`` (worth it on a GPU; the run
     is the same run, its numbers equal up to kernel rounding).
     """
@@ -132,9 +133,10 @@ def _train_locked(cfg, p, out, identity, train_set, val_set, dev, rank, world, p
         sched.load_state_dict(state["scheduler"])
         rows, start = list(state["metrics"]), int(state["epoch"])
     mean = state["mean"] if start else pixel_mean(train_set.images)
-    model.to(dev)
+    # channels-last on every device: tensor cores on CUDA, oneDNN's blocked kernels on CPU (with the fused LRN,
+    # 1.3-1.5x per CPU step over NCHW and PyTorch's LRN: benchmarks/RESULTS.md)
+    model = model.to(dev, memory_format=torch.channels_last)
     if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
     # Data resident on the device when it fits (GPU: the whole uint8 tensor); otherwise workers gather batches.
     train_x, train_y = _resident(train_set.images, dev), train_set.labels.to(dev)
@@ -241,7 +243,7 @@ def _check_finite(value: torch.Tensor, epoch: int) -> None:
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                clip_radius: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One SGD step (bf16 autocast and channels_last on GPU), then feature scale clipping; returns loss, logits.
+    """One SGD step (channels-last; bf16 autocast on GPU), then feature scale clipping; returns loss, logits.
 
     No host synchronization: everything stays on the device.
     """
