@@ -1,4 +1,5 @@
-"""The claims registry: every claim has a rule, the rule decides, and a CI that straddles a threshold is inconclusive."""
+"""The claims registry: every claim has a rule, the rule is symmetric around the smallest meaningful effect, a CI that
+straddles it is inconclusive, and missing compute is "not run"."""
 
 import math
 
@@ -9,21 +10,24 @@ from zfviz.claims import REGISTRY, decide, evidence
 
 
 def test_registry_covers_the_papers_claims_with_reasons():
-    for cid in [f"C{i}" for i in range(1, 12)] + ["companion", "S1"]:
+    for cid in [f"C{i}" for i in range(1, 12)] + ["companion", "S1", "S1a", "S1b"]:
         assert cid in REGISTRY
     for c in REGISTRY.values():
         assert c.kind in ("greater", "less") and c.reason and c.statistic and c.chapters and c.min_n >= 1
-        assert c.kind == "less" or c.min_effect >= c.null
+        assert c.where and c.registered and c.basis
+        assert c.kind == "less" and c.min_effect == c.null or c.kind == "greater" and c.min_effect >= c.null
+        assert c.parts or c.unit, f"{c.id} has no unit"
         for part in c.parts:
             assert part in REGISTRY and not REGISTRY[part].parts
 
 
 @pytest.mark.parametrize("ci,n,expected", [
-    ((0.3, 2.0), 3, "reproduced"),         # whole CI above the null
-    ((-0.4, 1.0), 3, "inconclusive"),      # straddles 0
-    ((-2.0, 0.3), 3, "not reproduced"),    # whole CI below the smallest effect of interest (0.5)
-    ((0.1, 0.4), 3, "reproduced"),         # small but reliable
-    ((0.3, 2.0), 1, "inconclusive"),       # never decided on one seed
+    ((0.6, 2.0), 3, "reproduced"),         # whole CI above the smallest effect of interest (0.5)
+    ((0.3, 2.0), 3, "inconclusive"),       # clears 0 but not 0.5: reliably non-zero is not big enough
+    ((-0.4, 1.0), 3, "inconclusive"),      # straddles 0 and 0.5
+    ((-2.0, 0.3), 3, "not reproduced"),    # whole CI below 0.5
+    ((0.1, 0.4), 3, "not reproduced"),     # small but reliable: below the smallest effect that would support it
+    ((0.6, 2.0), 1, "inconclusive"),       # never decided on one seed
 ])
 def test_greater_rule(ci, n, expected):
     est = sum(ci) / 2
@@ -47,24 +51,55 @@ def test_less_rule_and_flags():
 
 def test_moving_evidence_across_the_threshold_turns_the_verdict_inconclusive():
     """Evidence as a chapter records it, shifted until its CI straddles the rule's threshold."""
-    ev = evidence("S1", 0.45, (0.40, 0.50), 100, "cpu", seeds=3)
-    assert decide(REGISTRY["S1"], ev) == "reproduced"
-    null = REGISTRY["S1"].null
-    shift = ev.ci_low - null + 0.01  # move the CI down so that it contains the threshold
-    moved = evidence("S1", ev.estimate - shift, (ev.ci_low - shift, ev.ci_high - shift), ev.n, "cpu", seeds=3)
-    assert moved.ci_low < null < moved.ci_high
-    assert decide(REGISTRY["S1"], moved) == "inconclusive"
+    ev = evidence("S1a", 0.45, (0.40, 0.50), 100, "cpu", seeds=3)
+    assert decide(REGISTRY["S1a"], ev) == "reproduced"
+    line = REGISTRY["S1a"].min_effect
+    shift = ev.ci_low - line + 0.01  # move the CI down so that it contains the threshold
+    moved = evidence("S1a", ev.estimate - shift, (ev.ci_low - shift, ev.ci_high - shift), ev.n, "cpu", seeds=3)
+    assert moved.ci_low < line < moved.ci_high
+    assert decide(REGISTRY["S1a"], moved) == "inconclusive"
+
+
+def test_the_rule_is_symmetric_around_min_effect():
+    """Every decided verdict can be checked against its rule from the CI and min_effect alone."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for c in (c for c in REGISTRY.values() if not c.parts):
+        for _ in range(50):
+            lo = c.min_effect + rng.normal(0, 2)
+            hi = lo + abs(rng.normal(0, 2))
+            v = decide(c, evidence(c.id, (lo + hi) / 2, (lo, hi), 10_000, "cpu", seeds=5))
+            if c.kind == "greater":
+                assert v == ("reproduced" if lo > c.min_effect else "not reproduced" if hi < c.min_effect
+                             else "inconclusive"), (c.id, lo, hi, v)
+            else:
+                assert v == ("reproduced" if hi < c.min_effect else "not reproduced" if lo > c.min_effect
+                             else "inconclusive"), (c.id, lo, hi, v)
+
+
+def test_missing_compute_is_not_run():
+    ev = claims.not_run("C2c", "cpu", "rows zf-wide (seeds 1, 2) not trained")
+    assert decide(REGISTRY["C2c"], ev) == "not run" and decide(REGISTRY["C2c"], None) == "not run"
+    assert "zf-wide (seeds 1, 2)" in claims.verdict_line(ev)
+    df = claims.table([ev]).set_index("claim")
+    assert df.loc["C2c", "verdict"] == "not run" and df.loc["C2", "verdict"] == "not run"
+    assert df.loc["C1", "verdict"] == "not run" and df.loc["C1", "n"] == 0
+    assert claims.combine(["reproduced", "not run"]) == "not run"
+    assert claims.combine(["not reproduced", "not run"]) == "not reproduced"
+    assert set(claims.MEANING) == set(claims.VERDICTS)
 
 
 def test_composites_and_the_claims_table():
-    parts = {"C2a": (1.0, 3.0), "C2b": (0.5, 1.5), "C2c": (0.2, 0.9), "C2d": (2.5, 4.0), "C2e": (1.5, 2.0)}
+    parts = {"C2a": (3.0, 5.0), "C2b": (0.5, 1.5), "C2c": (0.6, 0.9), "C2d": (2.5, 4.0), "C2e": (1.5, 2.0)}
     evs = [evidence(p, sum(ci) / 2, ci, 3, "cpu", seeds=3) for p, ci in parts.items()]
     df = claims.table(evs)
     assert list(df.columns) == claims.COLUMNS
     assert set(df.verdict) <= set(claims.VERDICTS)
     row = df.set_index("claim").loc["C2"]
     assert row.verdict == "reproduced" and row.n == 3
-    assert df.set_index("claim").loc["C1"].verdict == "inconclusive" and df.set_index("claim").loc["C1"].n == 0
+    assert df.set_index("claim").loc["C1"].verdict == "not run" and df.set_index("claim").loc["C1"].n == 0
+    assert {"null", "min_effect", "unit", "where"} <= set(df.columns)
     evs[0] = evidence("C2a", -1.0, (-2.0, 0.5), 3, "cpu", seeds=3)  # one part fails: the composite fails
     assert claims.table(evs).set_index("claim").loc["C2", "verdict"] == "not reproduced"
     assert claims.combine(["not testable at this scale"] * 2) == "not testable at this scale"
@@ -82,8 +117,10 @@ def test_evidence_is_checked():
 
 
 def test_verdict_line_names_the_rule_and_the_registry():
-    line = claims.verdict_line(evidence("C1", 1.0, (0.2, 1.8), 3, "cpu", seeds=3))
+    line = claims.verdict_line(evidence("C1", 1.2, (0.6, 1.8), 3, "cpu", seeds=3))
     assert line.startswith("**Verdict (C1, from the claims registry): reproduced.**") and "95% CI" in line
+    assert "above 0.5 points of error" in line and "3 seeds per architecture" in line
+    assert "seed(s)" not in line  # n already counts seeds
 
 
 def test_stats_cover_the_truth():
