@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Fig. 2: what the feature maps of each layer respond to
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The paper (Sec. 4, Fig. 2).** For a random subset of feature maps in layers 1-5 of the trained model, the top 9
 # activations over the validation set, each projected separately to pixel space with the deconvnet, shown beside
 # the corresponding image patches. The projections reveal the structure that excites each map; the patches show
@@ -25,7 +29,7 @@
 # the *class purity* of its top 9 (the share of its most common class), against the purity of random 9-image sets;
 # the registry compares conv5 with conv1, pooling the seeds and the maps.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"  # smoke | cpu | gpu
 model = "zf"
 seeds = [0, 1, 2]  # trained models C11 pools; the figures show the first
@@ -43,11 +47,11 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.topk import class_purity, project_top, purity_gain, top_activations
+from zfviz.analysis.topk import c11_evidence, class_purity, project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import topk_figure
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
-from zfviz.report import structure, tidy
+from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 
@@ -86,11 +90,9 @@ chance = per_seed[seeds[0]].chance.iloc[0]
 tidy(purity.assign(**{f"random {k}-image sets": chance}).rename_axis("mean purity of the maps' top-k"), 2, index=True)
 
 # %% tags=["hide-input"]
-est, lo, hi, n = purity_gain(tables, exp.val.labels)
-ev = claims.evidence("C11", est, (lo, hi), n, profile, seeds=n, chapter="02_fig2_top9",
-                     note=f"Chance purity of random {k}-image sets: {chance:.2f}. The figures are for "
-                     "the reader to compare with the paper's Fig. 2 (10 classes here, not 1000).")
+ev = c11_evidence(tables, exp.val.labels, profile)
 claims.show(ev)
+show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(purity, claims.decide(claims.REGISTRY["C11"], ev)))

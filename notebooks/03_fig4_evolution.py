@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Fig. 4: feature evolution during training
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The paper (Sec. 4, Fig. 4).** For a random subset of maps in each layer, the strongest activation over all
 # training examples, projected to pixel space, at epochs 1, 2, 5, 10, 20, 30, 40 and 64. **Lower layers converge
 # within a few epochs; upper layers only after many (40-50).**
@@ -24,7 +28,7 @@
 # least 0.5. C3's statistic is that epoch for conv4-5 minus conv1-2, averaged over seeds, with a CI that resamples
 # seeds and maps.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 model = "zf"
 seeds = [0, 1, 2]
@@ -42,12 +46,12 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.evolution import reach_epochs, settle_gap, strongest_by_epoch, top_overlap, top_tables
+from zfviz.analysis.evolution import c3_evidence, reach_epochs, strongest_by_epoch, top_overlap, top_tables
 from zfviz.experiment import load_experiments
 from zfviz.models import feature_shapes
 from zfviz.params import check_names, reject_unknown_parameters
 from zfviz.plots import evolution_figure
-from zfviz.report import structure
+from zfviz.report import show_box, structure
 
 reject_unknown_parameters(globals())
 check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5"])
@@ -84,11 +88,9 @@ display(curve.round(2).rename(columns=lambda e: f"epoch {e}"))
 reach
 
 # %% tags=["hide-input"]
-est, lo, hi, n = settle_gap(overlap)
-ev = claims.evidence("C3", est, (lo, hi), n, profile, seeds=n, chapter="03_fig4_evolution",
-                     note=f"The budget is {exp.config.epochs} epochs of {exp.config.dataset} against the paper's 70 "
-                     "of ImageNet: epochs compare in order, not in number.")
+ev = c3_evidence(overlap, profile, exp.config.epochs, exp.config.dataset)
 claims.show(ev)
+show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(curve, claims.decide(claims.REGISTRY["C3"], ev)))

@@ -13,35 +13,42 @@
 # %% [markdown]
 # # Fig. 6 and Sec. 4.1: architecture selection
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The paper (Sec. 4.1, Fig. 6).** Visualizing the first layers of Krizhevsky's model revealed (b) first-layer
 # filters that are a mix of extremely high and low frequencies with little in between, and (d) aliasing in the
 # second layer, caused by the large stride 4 of the first layer. The fix: 7x7 first-layer filters with stride 2 and
-# stride 2 in layer 2 (the ZF model), which gives (c, e) more distinctive features and fewer dead filters.
+# stride 2 in layer 2 (the ZF model), which gives (c, e) more distinctive features and fewer "dead" features.
 # (a) Without feature scale clipping, a few first-layer filters dominate.
 #
 # **Here.** ZF, the AlexNet replica and ZF without feature scale clipping, each trained with the same seeds for the
-# same epochs. Three statistics, each pooled over seeds (claims C5, C6a, C6b):
-# - *dominance*: the share of conv1 filter energy in its 3 largest filters, without minus with clipping. A
+# same epochs. Three statistics, each pooled over seeds (claims C5, C6a, C6b), defined in `zfviz.analysis.filters`:
+# - *dominance* (C5): the share of conv1 filter energy in its 3 largest filters, without minus with clipping. A
 #   manipulation check comes first: clipping renormalizes only filters whose RMS exceeds its radius, so C5 is tested
-#   only if every unclipped model ends with such filters (otherwise the two runs of a seed are nearly or exactly the
-#   same network, and no difference can be expected);
-# - *dead filters*: active (positive after the ReLU) on under 1% of validation positions, AlexNet minus ZF;
-# - *aliasing*: the relative change of the globally averaged conv2 features when the crop moves 1-3 px, AlexNet
-#   minus ZF, paired over the same validation images.
+#   only if every unclipped model ends with such filters;
+# - *structureless ("dead") filters* (C6a): a conv1 filter whose mean-removed weights have a lag-1 spatial
+#   autocorrelation under 0.25 along both x and y looks like noise, as the paper's dead filters do. An untrained
+#   bank of the same architecture is the control (all noise);
+# - *aliasing* (C6b): both architectures sample conv2 every 8 px. Evaluating conv2 at all 64 sub-stride shifts of the
+#   input gives the dense map this sampling takes every 8th value of; the share of its spectral energy above the
+#   sampling's Nyquist frequency is what aliases. AlexNet minus ZF, paired over the same validation images; the
+#   untrained networks show what the architectures do before any learning.
 #
 # The filter banks share one scale per model (grey = 0), so a dominant filter stands out. Accuracy (claim C1) is
 # decided in the Table 2 chapter only.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 seeds = [0, 1, 2]
-no_clip_seeds = [0, 1, 2]  # ZF without clipping (C5), as many as seeds; an empty list leaves C5 undecided
+no_clip_seeds = [0, 1, 2]  # ZF without clipping (C5), as many as seeds; an empty list leaves C5 not run
 data_root = None
 runs_dir = None
 dataset = None
 layer2_maps = 8  # conv2 maps projected per model for panels (d) and (e)
 k = 4  # top activations per conv2 map
-n_images = 500  # validation images for the aliasing statistic
+n_images = 100  # validation images for the aliasing statistic (64 shifted forward passes each)
 pick_seed = 0
 
 # %% tags=["hide-input"]
@@ -52,20 +59,21 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.filters import (filter_stats, filters_over_radius, max_weight_difference, shift_change,
+from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing, c5_evidence, c6a_evidence, c6b_evidence,
+                                    conv1_filters, filter_stats, filters_over_radius, max_weight_difference,
                                     top_energy_share)
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiments
-from zfviz.params import check_int, reject_unknown_parameters
-from zfviz.plots import filter_bank, topk_figure
-from zfviz.report import structure, tidy
-from zfviz.stats import group_difference, paired_difference
+from zfviz.params import check_int, check_int_list, reject_unknown_parameters
+from zfviz.plots import autocorrelation_histogram, filter_bank, topk_figure
+from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
-n_images, k = check_int("n_images", n_images), check_int("k", k)
-kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+n_images, k, layer2_maps = check_int("n_images", n_images), check_int("k", k), check_int("layer2_maps", layer2_maps)
+check_int_list("seeds", seeds), no_clip_seeds and check_int_list("no_clip_seeds", no_clip_seeds)
 if no_clip_seeds and len(no_clip_seeds) != len(seeds):
     raise ValueError(f"no_clip_seeds must be [] or as many seeds as seeds ({len(seeds)}), got {no_clip_seeds!r}")
+kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 models = {"ZF": load_experiments("zf", profile, seeds, **kw), "AlexNet": load_experiments("alexnet", profile, seeds, **kw)}
 if no_clip_seeds:
     models["ZF, no clipping"] = load_experiments("zf", profile, no_clip_seeds, clip_radius=None, **kw)
@@ -88,36 +96,46 @@ for tag, exp in (("(d) AlexNet", models["AlexNet"][0]), ("(e) ZF", models["ZF"][
     plt.show()
 
 # %% [markdown]
-# ## Dominant and dead filters, aliasing
+# ## Dominant and structureless filters, aliasing
 
 # %% tags=["hide-input"]
 ids = torch.randperm(len(val), generator=torch.Generator().manual_seed(pick_seed))[:n_images]
-stats = {m: [filter_stats(x.model, val.images, x.mean, x.crop, "conv1") for x in xs] for m, xs in models.items()}
-alias = {m: np.stack([shift_change(x.model, val.images[ids], x.mean, x.crop).numpy() for x in xs])
-         for m, xs in models.items()}
-top3 = {m: np.array([[top_energy_share(x.model.conv1.weight)] for x in xs]) for m, xs in models.items()}
-dead = {m: np.stack([s.dead.to_numpy(float) for s in st]) for m, st in stats.items()}
+trained = {m: [x.model for x in xs] for m, xs in models.items()}
+untrained = {f"{m}, untrained": [x.untrained() for x in models[m]] for m in ("AlexNet", "ZF")}
+filters = conv1_filters(trained | untrained)
+shares = {m: np.stack([aliasing(net, val.images[ids], x.mean, x.crop).numpy() for net, x in zip(nets, models[m.split(",")[0]])])
+          for m, nets in (trained | untrained).items() if m != "ZF, no clipping"}
 radius = models["ZF"][0].config.clip_radius
-over = {m: np.array([filters_over_radius(x.model, radius) for x in xs]) for m, xs in models.items()}
-summary = pd.DataFrame({m: {"conv1 top-3 energy share": top3[m].mean(), "dead conv1 filters (share)": dead[m].mean(),
-                            "conv2 change under 1-3 px shifts": alias[m].mean(),
-                            f"conv filters with RMS over {radius:g}": over[m].mean()} for m in models}).T
+over = {m: [filters_over_radius(net, radius) for net in nets] for m, nets in trained.items()}
+top3 = {m: [top_energy_share(net.conv1.weight) for net in nets] for m, nets in trained.items()}
+active = {m: np.mean([filter_stats(x.model, val.images, x.mean, x.crop, "conv1").dead.mean() for x in xs])
+          for m, xs in models.items()}
+summary = pd.DataFrame({m: {"conv1 top-3 energy share": np.mean(top3.get(m, np.nan)),
+                            "structureless conv1 filters (share)": filters[filters.model == m].structureless.mean(),
+                            "conv2 energy above the stride's Nyquist (share)": shares[m].mean() if m in shares else np.nan,
+                            "conv1 filters active on under 1% of positions (share)": active.get(m, np.nan),
+                            f"conv filters with RMS over {radius:g}": np.mean(over.get(m, np.nan))}
+                        for m in list(trained) + list(untrained)}).T
 display(tidy(summary, 3, index=True))
-parts = {"C5": group_difference(top3["ZF, no clipping"], top3["ZF"]) if no_clip_seeds else (np.nan, np.nan, np.nan, 0),
-         "C6a": group_difference(dead["AlexNet"], dead["ZF"]),
-         "C6b": paired_difference(alias["AlexNet"], alias["ZF"])}
-engaged = [bool(v) for v in over.get("ZF, no clipping", [])]
-diff = [max_weight_difference(a.model, b.model) for a, b in zip(models["ZF"], models.get("ZF, no clipping", []))]
-c5 = (f"Manipulation check: filters over the clipping radius {radius:g} in the unclipped models at the end, per "
-      f"seed: {over.get('ZF, no clipping', np.zeros(0)).tolist()}; largest weight difference between the clipped "
-      f"and unclipped model of each seed: {[f'{d:.2g}' for d in diff]}. C5 is tested only if clipping engages in "
-      "every seed.")
-evs = [claims.evidence(c, est, (lo, hi), n, profile, seeds=n, chapter="05_fig6_architecture",
-                       testable=c != "C5" or all(engaged), note=c5 if c == "C5" and no_clip_seeds else "")
-       for c, (est, lo, hi, n) in parts.items()]
+
+# %% tags=["hide-input"]
+autocorrelation_histogram(filters, threshold=STRUCTURELESS_BELOW)
+plt.show()
+
+# %% tags=["hide-input"]
+evs = [c5_evidence(top3, over.get("ZF, no clipping", []),
+                   [max_weight_difference(a, b) for a, b in zip(trained["ZF"], trained.get("ZF, no clipping", []))],
+                   profile),
+       c6a_evidence(filters, profile),
+       c6b_evidence({"AlexNet": shares["AlexNet"], "ZF": shares["ZF"]}, profile)]
 for ev in evs:
     claims.show(ev)
-display(Markdown(claims.composite_line("C6", evs)))
+display(Markdown(claims.composite_line("C6", evs[1:])))
+display(Markdown(f"Control, untrained networks (no learning): AlexNet minus ZF conv2 energy above the Nyquist "
+                 f"frequency {shares['AlexNet, untrained'].mean() - shares['ZF, untrained'].mean():.3f}; share of "
+                 f"structureless conv1 filters AlexNet {filters[filters.model == 'AlexNet, untrained'].structureless.mean():.2f}, "
+                 f"ZF {filters[filters.model == 'ZF, untrained'].structureless.mean():.2f}."))
+show_box(evs, profile, models=f"ZF, AlexNet replica{' and unclipped ZF' if no_clip_seeds else ''}, seeds {seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(summary, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

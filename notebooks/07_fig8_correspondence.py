@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Fig. 8 and Table 1: correspondence analysis
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The paper (Sec. 4.3).** Does the model implicitly locate object parts? Five dog images in frontal pose; the same
 # part (right eye, left eye, nose) is masked in each, and, as a control, random parts of the object. For image $i$
 # and layer $l$, $\epsilon_i^l = x_i^l - \tilde x_i^l$ (features of the original minus the masked image), and
@@ -30,7 +34,7 @@
 # untrained networks of the same architecture tell how much of the gap the masks' positions alone produce (landmarks
 # sit at similar places in every frontal face; random parts do not).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 model = "zf"
 seeds = [0, 1, 2]
@@ -51,14 +55,13 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.correspondence import (PARTS, centres_in_boxes, correspondence, dog_faces, part_consistency)
+from zfviz.analysis.correspondence import PARTS, c8_evidence, centres_in_boxes, correspondence, dog_faces
 from zfviz.data import center_crop
 from zfviz.experiment import load_experiments
 from zfviz.params import check_int, reject_unknown_parameters
 from zfviz.paths import data_root as find_data
 from zfviz.plots import masks_figure
-from zfviz.report import structure, tidy
-from zfviz.stats import hierarchical_mean, sign_flip_pvalue
+from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 mask, random_draws = check_int("mask", mask), check_int("random_draws", random_draws)
@@ -90,20 +93,10 @@ table.columns = [f"{layer} {stat}" for stat, layer in table.columns]
 display(tidy(table, 3, index=True))
 control = pd.concat([correspondence(x.untrained(), center_crop(raw, x.mean.cpu(), x.crop), masks, size,
                                    tuple(layers)).assign(seed=s) for s, x in zip(seeds, exps)], ignore_index=True)
-rows = []
-for net, p in (("trained", pairs), ("untrained (same architecture)", control)):
-    for layer in layers:
-        gap = part_consistency(p, layer)
-        est, lo, hi, n = hierarchical_mean(gap)
-        rows.append({"network": net, "layer": layer, "random minus landmarks": est, "ci_low": lo, "ci_high": hi,
-                     "dogs": gap.shape[1], "seeds": n, "p (sign flip)": sign_flip_pvalue(gap.mean(0))})
-gaps = pd.DataFrame(rows)
+gaps, ev = c8_evidence(pairs, control, list(layers), profile)
 display(tidy(gaps, 4))
-c8 = gaps.set_index(["network", "layer"]).loc[("trained", "conv5")]
-ev = claims.evidence("C8", c8["random minus landmarks"], (c8.ci_low, c8.ci_high), int(c8.dogs), profile,
-                     seeds=int(c8.seeds), chapter="07_fig8_correspondence",
-                     note=f"The paper's gap at layer 5 is 0.107 - 0.072 = 0.035 (its mean over the three parts).")
 claims.show(ev)
+show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(gaps, claims.decide(claims.REGISTRY["C8"], ev)))

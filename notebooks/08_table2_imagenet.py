@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Table 2: ZF against the AlexNet replica
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The paper (Sec. 5.1, Table 2).** On ImageNet 2012 the model of Fig. 3 (ZF) reaches 38.4% top-1 / 16.5% top-5
 # validation error against 40.5% / 18.1% for their replica of Krizhevsky et al.'s single network; averaging the
 # softmax of 5 ZF networks gives 36.7% / 15.3%. All errors are with 10-crop evaluation. (The wider ZF row is
@@ -24,7 +28,7 @@
 # same validation images with each architecture's seeds resampled. Imagenette has 10 classes, so the absolute errors
 # are **not comparable** with ImageNet's 1000-class ones; the claim is about which model wins.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 seeds = [0, 1, 2]
 data_root = None
@@ -36,11 +40,11 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.comparison import error_gap, error_table, errors, ten_crop_probs
-from zfviz.experiment import load_experiments
+from zfviz.analysis.comparison import c1_evidence, error_table, errors, ten_crop_probs
+from zfviz.experiment import convergence_note, load_experiments
 from zfviz.paper import TABLE2
 from zfviz.params import reject_unknown_parameters
-from zfviz.report import structure, tidy
+from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
@@ -67,10 +71,9 @@ plt.tight_layout()
 plt.show()
 
 # %% tags=["hide-input"]
-est, lo, hi, n = error_gap(probs["AlexNet replica"], probs["ZF"], labels)
-ev = claims.evidence("C1", est, (lo, hi), n, profile, seeds=n, chapter="08_table2_imagenet",
-                     note="Absolute errors are not comparable with ImageNet's (10 classes, other width and crops).")
+ev = c1_evidence(probs, labels, profile, convergence=convergence_note(profile, seeds[0], **kw))
 claims.show(ev)
+show_box([ev], profile, models=f"ZF and the AlexNet replica, seeds {seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table, claims.decide(claims.REGISTRY["C1"], ev)))

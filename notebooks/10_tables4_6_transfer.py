@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Tables 4-6: do the features generalize to another dataset?
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The paper (Sec. 5.2, Tables 4-6).** Keep layers 1-7 of the ImageNet-trained model fixed and train a new softmax
 # on a few images per class of another dataset. On Caltech-101 this gives 83.8% (15 images per class) and 86.5%
 # (30), against 22.8% and 46.5% for the same architecture trained from scratch on those images; on Caltech-256,
@@ -26,13 +30,20 @@
 # (multinomial logistic regression). *From scratch*: the same architecture trained on the same split's images only,
 # for the profile's number of SGD steps (the profile's init and lr schedule, the lr scaled to the small batch by the
 # linear scaling rule, 1e-2 x batch / 128: at batch 10, 1e-2 itself left every network at chance; the test images
-# never steer training); its training accuracy says whether it fitted them. Claim C9: pretrained minus from scratch at the fewest
-# images per class, paired by split, with a CI over source models and splits. Retention is chance-corrected:
-# (accuracy - chance) / (accuracy at the most images - chance). The Caltech numbers are a **different dataset**, shown
-# for the shape of the result only. Imagewoof is hard for our source models, whose 10 classes hold a single dog
-# breed, where ImageNet holds over a hundred.
+# never steer training); its training accuracy says whether it fitted them. Retention is chance-corrected:
+# (accuracy - chance) / (accuracy at the most images - chance). The paper's Caltech numbers stand beside ours for the
+# shape of the result only: a **different dataset** (101 and 256 object classes, 15-60 training images per class,
+# sources trained on 1.2 million ImageNet images), which no profile here can reproduce offline. Imagewoof is hard for
+# our source models, whose 10 classes hold a single dog breed, where ImageNet holds over a hundred.
+#
+# **Claim C9 on held-out classes.** On Imagewoof both arms sit near chance, so the comparison there cannot show what
+# the paper claims. C9 is tested on the design of the Table 7 chapter: ZF sources trained on five Imagenette classes
+# (`heldout_seeds`), a target of the other five classes, which the sources never saw but whose kind of images they
+# know (as ImageNet knows Caltech's). Pretrained: a softmax on the sources' fc7 features; from scratch: ZF trained on
+# the same images. Claim C9: pretrained minus from scratch at the fewest images per class, paired by split, with a CI
+# over source models and splits.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 model = "zf"
 model_seeds = [0, 1, 2]  # seeds of the pretrained (Imagenette) models; C9 pools them
@@ -42,6 +53,8 @@ per_class = [1, 2, 5, 10]
 target = "imagewoof"
 scratch_steps = None  # SGD steps of each from-scratch network; None: the profile's
 scratch_batch = 32
+heldout_seeds = [0, 1, 2]  # sources trained on the first 5 Imagenette classes (C9); [] leaves C9 not run
+heldout_per_class = [1, 5]  # training images per held-out class; C9 reads the fewest
 data_root = None
 runs_dir = None
 dataset = None  # the source models' dataset; None: the profile's
@@ -52,20 +65,20 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.probes import layer_features, probe
+from zfviz.analysis.probes import c9_evidence, layer_features, probe
 from zfviz.data import load_split
 from zfviz.experiment import load_experiments
 from zfviz.paper import TRANSFER
 from zfviz.params import check_int, check_int_list, reject_unknown_parameters
-from zfviz.report import structure, tidy
-from zfviz.runs import TrainConfig, few_shot_epochs, run_metrics, scaled_lr
-from zfviz.stats import hierarchical_mean
+from zfviz.report import show_box, structure, tidy
+from zfviz.analysis.transfer import heldout_comparison, scratch_configs, transfer_table
+from zfviz.runs import run_metrics
 
 reject_unknown_parameters(globals())
-check_int("seed", seed, minimum=0)
-for name, v in (("splits", splits), ("scratch_batch", scratch_batch)):
-    check_int(name, v)
+check_int("seed", seed, minimum=0), check_int("splits", splits), check_int("scratch_batch", scratch_batch)
 per_class = sorted(check_int_list("per_class", per_class, minimum=1))
+heldout_per_class = sorted(check_int_list("heldout_per_class", heldout_per_class, minimum=1))
+heldout_seeds and check_int_list("heldout_seeds", heldout_seeds)
 exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 p = exps[0].profile
 steps = check_int("scratch_steps", p.scratch_steps if scratch_steps is None else scratch_steps)
@@ -78,24 +91,16 @@ display(Markdown(f"Source models: {', '.join(f'`{x.run.name}`' for x in exps)}; 
 pre = pd.concat([probe(layer_features(x.model, pool.images, x.mean, x.crop, "fc7", progress=False), pool.labels, k,
                        classifier="softmax", splits=splits, seed=seed, max_test=p.val_per_class).assign(model_seed=s)
                  for s, x in zip(model_seeds, exps) for k in per_class])
-batch = {k: min(scratch_batch, k * n_classes) for k in per_class}  # lr scaled to the batch (linear scaling rule)
-configs = [TrainConfig(model, profile, dataset=target, train_per_class=k, split=s, seed=seed, batch_size=batch[k],
-                       lr=scaled_lr(batch[k]), epochs=few_shot_epochs(steps, k, n_classes, batch[k]))
-           for k in per_class for s in range(splits)]
-scratch = run_metrics(configs, runs_dir=runs_dir, data_root=data_root).rename(
-    columns={"train_per_class": "k", "val_top1": "accuracy"})
-table = pd.DataFrame({"pretrained": pre.groupby("k").accuracy.mean(), "pretrained sd": pre.groupby("k").accuracy.std(),
-                      "from scratch": scratch.groupby("k").accuracy.mean(),
-                      "from scratch sd": scratch.groupby("k").accuracy.std(),
-                      "from scratch, train top-1": scratch.groupby("k").train_top1.mean(),
-                      "from scratch, epochs": scratch.groupby("k").epochs.first()})
+scratch = run_metrics(scratch_configs(model, profile, target, n_classes, per_class, splits, seed, steps, scratch_batch),
+                      runs_dir=runs_dir, data_root=data_root).rename(columns={"train_per_class": "k", "val_top1": "accuracy"})
+table = transfer_table(pre, scratch, "training images per class")
 table["pretrained retention"] = (table.pretrained - chance) / (table.pretrained.iloc[-1] - chance)
-for ds in ("Caltech-101", "Caltech-256"):
-    paper = TRANSFER[TRANSFER.dataset == ds].set_index("per_class")
-    table[f"{ds}: pretrained / scratch (different dataset)"] = [
-        f"{paper.pretrained[k]:.1f} / {paper.scratch[k]:.1f}" if k in paper.index else "" for k in table.index]
-table.index.name = "training images per class"
-tidy(table, 2, index=True)
+display(tidy(table, 2, index=True))
+display(Markdown("**The paper's Tables 4-5** (a different dataset, kept apart: Caltech's 101 and 256 classes with "
+                 "15-60 training images per class, sources trained on 1.2 million ImageNet images; no profile here can "
+                 "rerun them offline, so no row of ours is comparable with a row of these):"))
+tidy(TRANSFER.rename(columns={"per_class": "training images per class", "pretrained": "pretrained %",
+                              "scratch": "from scratch %"}).drop(columns=["pretrained_std", "scratch_std"]), 1)
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -113,21 +118,22 @@ ax.set_title("Accuracy against training images per class (sd over splits and sou
 plt.show()
 
 # %% [markdown]
-# ## The claim, measured
-#
-# What this scale cannot decide: the paper's pretrained accuracies come from a source (ImageNet) that covers the
-# target's concepts; ours has one dog breed among 10 classes, so a small gap here is a statement about this source,
-# and ImageNet-1k would decide the claim as the paper states it.
+# ## Claim C9: pretrained against from scratch on classes the source never saw
 
 # %% tags=["hide-input"]
-few = per_class[0]
-diff = (pre[pre.k == few].pivot(index="model_seed", columns="split", values="accuracy")
-        - scratch[scratch.k == few].set_index("split").accuracy)
-est, lo, hi, n_seeds = hierarchical_mean(diff.to_numpy())
-ev = claims.evidence("C9", est, (lo, hi), diff.shape[1], profile, seeds=n_seeds, chapter="10_tables4_6_transfer",
-                     note=f"At {few} image(s) per class; the from-scratch networks reach {scratch.train_top1.min():.0f}% or more "
-                     "training accuracy (running, with augmentation and dropout on).")
+if heldout_seeds:
+    pre_h, scratch_h, src = heldout_comparison(model, profile, heldout_seeds, heldout_per_class, splits=splits,
+                                               seed=seed, steps=steps, batch=scratch_batch, runs_dir=runs_dir,
+                                               data_root=data_root, dataset=dataset)
+    display(Markdown(f"Sources {', '.join(f'`{x.run.name}`' for x in src)} (classes {', '.join(src[0].config.classes)}); "
+                     f"the other classes are the targets; chance {200 / len(exps[0].val.classes):.0f}%."))
+    display(tidy(transfer_table(pre_h, scratch_h, "training images per held-out class"), 1, index=True))
+    ev = c9_evidence(pre_h, scratch_h, profile)
+else:
+    ev = claims.not_run("C9", profile, "no held-out-class source models (heldout_seeds is empty)",
+                        chapter="10_tables4_6_transfer")
 claims.show(ev)
+show_box([ev], profile, models=f"ZF sources on 5 Imagenette classes, seeds {heldout_seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table.reset_index(), claims.decide(claims.REGISTRY["C9"], ev)))

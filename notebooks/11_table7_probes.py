@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Table 7: how discriminative is each layer?
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The paper (Sec. 5.2, Table 7).** A linear SVM on the features of layer 1, 2, 3, 4, 5 or 7 of the
 # ImageNet-trained model, or a softmax on layer 5 or 7, trained on Caltech-101 (30 images per class) and Caltech-256
 # (60 per class). Accuracy rises steadily with depth, from 44.8% / 24.6% (layer 1) to 85.5% / 71.7% (layer 7):
@@ -23,7 +27,7 @@
 # where the layer is pooled, flattened; inputs standardized per feature before the classifier). The Caltech columns
 # are a **different dataset**, shown for the trend.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 model = "zf"
 model_seeds = [0, 1, 2]  # the Imagenette models the features come from (C10 pools them)
@@ -44,16 +48,15 @@ from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
 from zfviz import claims
-from zfviz.analysis.probes import depth_trend, heldout_sentence, heldout_table, layer_probes, probe_table, summarize
+from zfviz.analysis.probes import c10_evidence, heldout_table, layer_probes, probe_table, summarize
 from zfviz.data import load_split
 from zfviz.experiment import load_experiments
 from zfviz.models import layer_names
 from zfviz.paper import TABLE7
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.plots import curves_by_layer
-from zfviz.report import structure, tidy
+from zfviz.report import show_box, structure, tidy
 from zfviz.runs import restrict_classes
-from zfviz.stats import hierarchical_mean
 
 reject_unknown_parameters(globals())
 
@@ -123,15 +126,10 @@ if heldout_seeds:
     display(tidy(ho := heldout_table(heldout, svm_layers), 2, index=True))
 
 # %% tags=["hide-input"]
-k = max(per_class)
-rho = depth_trend(results, svm_layers, k)
-est, lo, hi, _ = hierarchical_mean(rho)
 control_rho = spearmanr(range(len(source_svm)), source_svm).statistic
-ev = claims.evidence("C10", est, (lo, hi), rho.shape[1], profile, seeds=rho.shape[0], chapter="11_table7_probes",
-                     note=f"Linear SVMs with {k} {target} images per class; on the source task (Imagenette val, "
-                     f"seed {model_seeds[0]}'s features) the same correlation is {control_rho:.2f}."
-                     + (heldout_sentence(ho) if heldout_seeds else ""))
+ev = c10_evidence(results, svm_layers, max(per_class), profile, control_rho, ho if heldout_seeds else None, target)
 claims.show(ev)
+show_box([ev], profile, models=f"`{model}` seeds {model_seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table.reset_index(), claims.decide(claims.REGISTRY["C10"], ev)))

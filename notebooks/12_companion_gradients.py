@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Beyond the paper: gradient-based visualization
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The companion report.** A later report on visualizing convnets reproduces the paper's ideas with gradients
 # instead of a deconvnet: (a) a small MNIST CNN (two 3x3 stride-2 conv layers of 32 and 64 maps, max pooling, fc 128
 # with dropout 0.3, Adam; about 98% test accuracy) whose every feature map is plotted for one digit; (b)
@@ -27,7 +31,7 @@
 # report's ~20 activation-maximization steps beside our longer ascent, and a side-by-side of the three ways to ask a
 # convnet "where": deconvnet projection, saliency and occlusion, for the same images.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 model = "zf"
 seed = 0
@@ -54,13 +58,13 @@ from IPython.display import Markdown, display
 
 from zfviz import claims
 from zfviz.analysis.agreement import method_agreement
-from zfviz.analysis.gradients import class_model_runs, live_channels
+from zfviz.analysis.gradients import class_model_runs, live_channels, score_gains
 from zfviz.data import center_crop, class_index, class_name, crop_of, per_class_subset
 from zfviz.experiment import first_correct, load_experiment
 from zfviz.mnist import companion_evidence, feature_maps, load_digits, small_cnn, train_small
 from zfviz.params import check_int, reject_unknown_parameters
 from zfviz.plots import feature_maps_figure, panel_grid, show_image, show_projection
-from zfviz.report import structure
+from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 for name in ("digit_epochs", "am_channels", "cm_steps", "am_steps", "am_report_steps", "occluder", "stride"):
@@ -141,14 +145,14 @@ agree.round(3)
 
 # %% tags=["hide-input"]
 claims.show(ev)
-gain = cms.groupby("init")["score after"].mean() - cms.groupby("init")["score before"].mean()
-verdict = claims.decide(claims.REGISTRY["companion"], ev)
+display(tidy(gains := score_gains(cms), 2, index=True))
 rho = agree.median(numeric_only=True)
-display(Markdown(f"Activation maximization found {int(am.live.sum())} live channels of {len(am)} tried; class model "
-                 f"visualization raised the class score by {gain.get('noise', float('nan')):.1f} from noise and "
-                 f"{gain.get('class mean', float('nan')):.1f} from the class mean. Median rank correlation with the "
-                 f"occlusion drop: saliency {rho['saliency vs occlusion']:.2f}, "
-                 f"deconvnet projection {rho['projection vs occlusion']:.2f}."))
+display(Markdown(f"Activation maximization found {int(am.live.sum())} live channels of {len(am)} tried. Class model "
+                 "visualization raised the class score in " + "; ".join(f"{r['raised the score']} of {r.runs} runs "
+                 f"from {start} (median gain {r['median gain']:+.2f})" for start, r in gains.iterrows()) + ". Median "
+                 f"rank correlation with the occlusion drop: saliency {rho['saliency vs occlusion']:.2f}, deconvnet "
+                 f"projection {rho['projection vs occlusion']:.2f}."))
+show_box([ev], profile, models="the report's small CNN on the digits above")
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(agree, verdict))
+print(structure(agree, claims.decide(claims.REGISTRY["companion"], ev)))

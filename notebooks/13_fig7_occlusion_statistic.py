@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Fig. 7, measured: does the projection show what the map needs?
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The paper's argument (Sec. 4.2, Fig. 7).** Panels (b) and (c) of Fig. 7 pair the occlusion map of the strongest
 # layer-5 feature map with that map's deconvnet projection: the map's activity falls when the occluder covers the
 # structure the projection highlights. The paper shows this on three images; it reports no number.
@@ -25,7 +29,7 @@
 # `1 - occluded / unoccluded`. Claim C7b: the projection's square silences the map more than the best of the three
 # baselines (the one with the largest mean drop), image by image, with a CI over seeds and images.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 model = "zf"
 seeds = [0, 1, 2]
@@ -46,12 +50,11 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.occlusion import SQUARES, projection_advantage, projection_occlusion
+from zfviz.analysis.occlusion import SQUARES, c7b_evidence, projection_occlusion
 from zfviz.data import center_crop
 from zfviz.experiment import load_experiments
 from zfviz.params import check_int, check_names, reject_unknown_parameters
-from zfviz.report import structure, tidy
-from zfviz.stats import hierarchical_mean, sign_flip_pvalue
+from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 for name, v in (("n_images", n_images), ("occluder", occluder)):
@@ -92,18 +95,12 @@ plt.show()
 # ## The claim, measured
 
 # %% tags=["hide-input"]
-best, diff = projection_advantage(df)
-est, lo, hi, n_seeds = hierarchical_mean(diff.to_numpy())
-p_value = sign_flip_pvalue(diff.mean(axis=0))
-display(Markdown(f"Best baseline: **{best}** (mean drop {df[f'drop_{best}'].mean():.3f} against the projection's "
-                 f"{df.drop_projection.mean():.3f}); the projection's square drops more on "
-                 f"{100 * float((diff.mean(axis=0) > 0).mean()):.0f}% of images (seed-averaged), sign-flip p = "
-                 f"{p_value:.2g}. What this does not show: the projection is computed from the map itself, so this "
-                 "measures how faithful its picture is to that map, not whether the map matters to the classifier "
-                 "(chapter 06 does that)."))
-ev = claims.evidence("C7b", est, (lo, hi), diff.shape[1], profile, seeds=n_seeds,
-                     chapter="13_fig7_occlusion_statistic", note=f"Best baseline: {best}.")
+ev = c7b_evidence(df, profile)
 claims.show(ev)
+display(Markdown("What this does not show: the projection is computed from the map itself, so this measures how "
+                 "faithful its picture is to that map, not whether the map matters to the classifier (chapter 06 "
+                 "does that)."))
+show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(stats, claims.decide(claims.REGISTRY["C7b"], ev)))

@@ -13,6 +13,10 @@
 # %% [markdown]
 # # Beyond the paper: does the deconvnet show the network, or the image?
 #
+# ```{glue:md} verdict_box
+# :format: myst
+# ```
+#
 # **The question.** The paper reads a deconvnet projection as a picture of *what a unit encodes*. Later work doubted
 # it. Adebayo et al. (2018, *Sanity Checks for Saliency Maps*) re-initialized a trained network's weights from the
 # top layer down and found that deconvnet and guided-backprop images barely change: a picture that survives the loss
@@ -28,7 +32,7 @@
 # the absolute maps and SSIM. (2) *Unit against switches*: other units at the same place of the same image, against
 # the same unit projected through another image's pooling switches. (3) Fig. 2 for an *untrained* network.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 model = "zf"
 seeds = [0, 1, 2]  # trained models pooled (the registry decides on 3 or more); figures show the first
@@ -48,14 +52,14 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.sanity import cascading_randomization, similarity_summary, stage_maps, unit_and_switches
+from zfviz.analysis.sanity import (cascading_randomization, s1_evidence, similarity_summary, stage_maps,
+                                   unit_and_switches)
 from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.data import center_crop, crop_of
 from zfviz.experiment import load_experiments
 from zfviz.params import check_int, reject_unknown_parameters
 from zfviz.plots import maps_grid, randomization_figure, topk_figure
-from zfviz.report import structure, tidy
-from zfviz.stats import bootstrap_mean, hierarchical_mean
+from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 for name in ("n_images", "occluder", "examples", "maps_shown", "sample_seed", "randomization_seed"):
@@ -98,9 +102,8 @@ for method in ("deconvnet", "saliency"):
 
 # %% tags=["hide-input"]
 us = pd.concat([unit_and_switches(e.model, xe).assign(seed=s) for s, e, xe in zip(seeds, exps, xs)])
-rows = [dict(zip(("comparison", "spearman", "ci_low", "ci_high", "pairs"), (c, *bootstrap_mean(p.spearman))))
-        for c, p in us.groupby("comparison")]
-pd.DataFrame(rows).set_index("comparison").round(3)
+tidy(us.groupby("comparison").spearman.agg(["mean", "std", "count"]).rename(
+    columns={"mean": "mean Spearman rho", "count": "pairs"}), 3, index=True)
 
 # %% [markdown]
 # ## Fig. 2 for an untrained network of the same architecture
@@ -120,28 +123,31 @@ pd.concat(purity).set_index("network")[["layer", "mean", "std", "count", "chance
 # %% [markdown]
 # ## Verdict
 #
-# The registry's statistic for claim S1 is the dissimilarity (1 - Spearman) between the deconvnet projection of the
-# trained model's unit and the projection of the same unit once *every* layer it passes through is random, averaged
-# over images and seeds (CI: seeds and images resampled). A method that shows what the unit encodes must lose its
-# picture with the weights; Adebayo et al. call a similarity above 0.8 a failed check.
+# Claim S1 has two parts, each with its own registered rule. **S1a, the weights matter:** the dissimilarity
+# (1 - Spearman) between the deconvnet projection of the trained model's unit and the projection of the same unit
+# once *every* layer it passes through is random, over images and seeds; a method that shows what the unit encodes
+# must lose its picture with the weights. **S1b, the unit matters more than the switches:** per image, the rank
+# correlation with the same unit projected through another image's switches, minus that with another unit at the
+# same place through the same switches; if the picture were about the unit, changing the unit should change it more
+# than changing the switches.
 
 # %% tags=["hide-input"]
-last = df[(df.method == "deconvnet") & (df.randomized == df.randomized.max())]
-per_seed = last.pivot(index="seed", columns="image", values="spearman").to_numpy()  # (seeds, images), paired
-est, lo, hi, _ = hierarchical_mean(1 - per_seed)
-ev = claims.evidence("S1", est, (lo, hi), per_seed.shape[1], profile, seeds=len(seeds), chapter="14_sanity_checks")
-claims.show(ev)
+evs = s1_evidence(df, us, profile)
+for ev in evs:
+    claims.show(ev)
+display(Markdown(claims.composite_line("S1", evs)))
 sim = table.loc[table.index[-1]]
 unit = us.groupby("comparison").spearman.mean()
 display(Markdown(
     f"**What a reader can conclude.** With every layer random, the deconvnet picture of the same unit keeps a rank "
     f"correlation of {sim['deconvnet']:.2f} with the trained one (saliency {sim['saliency']:.2f}, occlusion "
-    f"{sim['occlusion']:.2f}); other units at the same place correlate {unit.iloc[0]:.2f} with the unit's picture, "
-    f"the same unit through another image's switches {unit.iloc[1]:.2f}. The fc layers never change a conv5 "
-    "projection (the deconvnet does not pass through them), so a Fig. 2 picture is about the conv layers and the "
-    "image, not the classifier. What speaks for a unit is the *set* of images that excite it most (the class "
-    "purity above, trained against untrained); a single projection shows the input structure that the switches and "
-    "rectified filters below let through, and should be read with that in mind."))
+    f"{sim['occlusion']:.2f}); other units at the same place correlate {unit['other unit, same switches']:.2f} with "
+    f"the unit's picture, the same unit through another image's switches {unit['same unit, other switches']:.2f}. "
+    "The fc layers never change a conv5 projection (the deconvnet does not pass through them), so a Fig. 2 picture is "
+    "about the conv layers and the image, not the classifier. What speaks for a unit is the *set* of images that "
+    "excite it most (the class purity above, trained against untrained); a single projection shows the input "
+    "structure that the switches and rectified filters below let through, and should be read with that in mind."))
+show_box(evs, profile, composite="S1", models=f"`{model}` seeds {seeds}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(table, claims.decide(claims.REGISTRY["S1"], ev)))
+print(structure(table, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

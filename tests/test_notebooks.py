@@ -33,6 +33,26 @@ def test_chapter_has_parameters_and_a_checked_summary(name):
     assert "claims.show(" in code or "**Verdict" in code or "**Convergence" in code
 
 
+@pytest.mark.parametrize("name", book.chapters())
+def test_chapter_opens_with_the_registry_box_and_hides_its_parameters(name):
+    nb = jupytext.read(book.NOTEBOOKS / f"{name}.py")
+    first = next(c for c in nb.cells if c.cell_type == "markdown")
+    assert "```{glue:md} verdict_box" in first.source, f"{name} does not open with the verdict box"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "show_box(" in code
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert "hide-cell" in params.metadata["tags"]
+
+
+@pytest.mark.parametrize("name", book.chapters())
+def test_no_statistic_threshold_or_testability_rule_in_a_chapter(name):
+    """Every claim's evidence comes from one library function; a chapter computes no statistic for a claim itself."""
+    code = "\n".join(c.source for c in jupytext.read(book.NOTEBOOKS / f"{name}.py").cells if c.cell_type == "code")
+    assert "zfviz.stats" not in code, f"{name} imports zfviz.stats: compute the claim's statistic in the library"
+    assert "claims.evidence(" not in code, f"{name} builds evidence itself: call the library's *_evidence function"
+    assert "testable=" not in code, f"{name} sets a testability rule: it belongs with the claim, in the library"
+
+
 MAX_CODE_LINES = 80  # a chapter is parameters, calls, a figure, a table and the verdict; the work is in the library
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from .data import ImageSet
@@ -147,4 +150,44 @@ def first_correct(exp: Experiment, classes: list[int]) -> torch.Tensor:
     return torch.stack(picked)
 
 
-__all__ = ["Experiment", "load_experiment", "load_experiments", "correct_images", "first_correct"]
+LONG_FACTOR = 2  # the convergence check: one seed of each main model trained to twice the profile's budget
+
+
+def convergence_gap(models: list[str], profile: str, seed: int = 0, *, factor: int = LONG_FACTOR,
+                    runs_dir: str | None = None, data_root: str | None = None, dataset: str | None = None,
+                    train: bool = False) -> pd.DataFrame:
+    """How far each model's run at the profile's budget is from the same seed trained ``factor`` times longer: one
+    row per model with both runs' final 10-crop val top-1 (%) and the gap. ``train``: train a missing long run first
+    (else its columns are NaN and ``long_run`` is empty)."""
+    from .runs import finished, run_dir, run_metrics
+
+    rows = []
+    for m in models:
+        base = TrainConfig(model=m, profile=profile, seed=seed, dataset=dataset).resolved()
+        long = dataclasses.replace(base, epochs=base.epochs * factor)
+        have = train or finished(run_dir(long, runs_dir, data_root), long.epochs)
+        got = run_metrics([base] + ([long] if have else []), runs_dir=runs_dir, data_root=data_root)
+        short = got.iloc[0]
+        far = got.iloc[1] if have else None
+        rows.append({"model": m, "seed": seed, "epochs": base.epochs, "val10_top1": short.val10_top1,
+                     "long epochs": long.epochs, "long val10_top1": far.val10_top1 if far is not None else math.nan,
+                     "gap (points)": (far.val10_top1 - short.val10_top1) if far is not None else math.nan,
+                     "long_run": far.run if far is not None else ""})
+    return pd.DataFrame(rows)
+
+
+def convergence_note(profile: str, seed: int = 0, **kwargs) -> str:
+    """A sentence for the verdicts that name converged models: how much the main models gain from twice the budget
+    (measured in the training chapter; not trained here)."""
+    g = convergence_gap(["zf", "alexnet"], profile, seed, **kwargs)
+    if g["long_run"].eq("").all():
+        return (f"Convergence: the {LONG_FACTOR}x-budget runs of seed {seed} are not trained yet (chapter 01 trains "
+                "them), so how far these models are from converged is not measured.")
+    parts = [f"{r.model} {r.val10_top1:.1f}% at {r.epochs} epochs, {r['long val10_top1']:.1f}% at {r['long epochs']}"
+             for _, r in g.iterrows() if r.long_run]
+    return ("Convergence (10-crop val top-1, seed " + str(seed) + "): " + "; ".join(parts)
+            + ": the models these verdicts rest on are that far from converged.")
+
+
+__all__ = ["Experiment", "load_experiment", "load_experiments", "correct_images", "first_correct", "LONG_FACTOR",
+           "convergence_gap", "convergence_note"]

@@ -68,6 +68,7 @@ def _unpack(src: Path, name: str, dest: str | os.PathLike) -> None:
 
 
 DATASETS = ("auto", "mnist", "mnist-5000", "fashion-mnist")
+FULL_MNIST_TRAIN = 60_000  # the report's training set
 
 
 def mnist_5000(test_per_class: int = 100, seed: int = 0) -> Digits:
@@ -180,14 +181,16 @@ def feature_maps(model: nn.Module, digit: torch.Tensor) -> dict[str, torch.Tenso
 def companion_evidence(model: nn.Module, data: Digits, train_n: int, profile: str,
                        chapter: str = "") -> claims.Evidence:
     """The companion claim's evidence: test accuracy minus the registry's reference, per digit bootstrapped. Only
-    real MNIST is comparable, and only the full training set tests the claim unless the CI already clears it."""
+    real MNIST is comparable, and only training on the report's full 60,000 digits tests the claim, whatever the
+    result (the registered testability rule: on a subset neither a pass nor a miss counts)."""
     correct = (predict_small(model, data.test_x).argmax(1) == data.test_y).double().numpy() * 100
     est, lo, hi, n = bootstrap_mean(correct - claims.COMPANION_REFERENCE)
-    full = data.name == "MNIST"
+    full = data.name == "MNIST" and train_n >= FULL_MNIST_TRAIN
     note = (f"Test accuracy {correct.mean():.1f}% on {data.name}, {train_n} training digits"
-            + ("" if full else " (the report trained on 60,000; a miss here does not test its claim)") + ".")
+            + ("" if full else f" (the report trained on {FULL_MNIST_TRAIN:,}: this run tests nothing either way)")
+            + ".")
     return claims.evidence("companion", est, (lo, hi), n, profile, comparable=data.name.startswith("MNIST"),
-                           testable=full or lo > 0, chapter=chapter, note=note)
+                           testable=full, chapter=chapter, note=note)
 
 
 @torch.no_grad()

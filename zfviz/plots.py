@@ -301,3 +301,28 @@ def curves_by_layer(curves: dict[str, tuple[pd.Series, pd.Series | None]], layer
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def autocorrelation_histogram(filters: pd.DataFrame, models: tuple[str, ...] = ("AlexNet", "ZF"),
+                              threshold: float = 0.25, title: str = ""):
+    """Histogram of conv1 filters' spatial autocorrelation (``filters.conv1_filters``) per model, each model's untrained
+    bank dashed, with the structureless threshold (C6a)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for m, color in zip(models, ("tab:orange", "tab:blue", "tab:green")):
+        ax.hist(filters[filters.model == m].autocorrelation, bins=30, range=(0, 1), alpha=0.5, color=color, label=m)
+        ax.hist(filters[filters.model == f"{m}, untrained"].autocorrelation, bins=30, range=(0, 1), histtype="step",
+                color=color, ls="--", label=f"{m}, untrained")
+    ax.axvline(threshold, color="k", lw=0.8, ls=":", label="structureless below")
+    ax.set(xlabel="largest lag-1 spatial autocorrelation of a conv1 filter", ylabel="filters (all seeds)", title=title)
+    ax.legend(fontsize=9)
+    return fig
+
+
+def on_off_scatter(df: pd.DataFrame, title: str = "One point per image and model (all positions)"):
+    """C7's data at a glance: each image's mean drop of P(correct) with the occluder off the object (x) and on it
+    (y), from ``occlusion.object_occlusion`` rows."""
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.scatter(df.drop_off, df.drop_on, s=8, alpha=0.5)
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set(xlabel="mean drop of P(correct), occluder off the object", ylabel="... on the object", title=title)
+    return fig

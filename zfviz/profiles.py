@@ -24,6 +24,15 @@ class Profile:
     init: str  # weight init (models.INITS): "transported" keeps the paper's per-layer signal gain at this geometry
     anneal_at: tuple[float, ...]  # lr /= 10 after these fractions of any epoch budget (the paper annealed by hand)
     description: str
+    decisive: bool = True  # False: a profile that checks the code runs; its numbers decide nothing
+
+    def scale(self) -> str:
+        """The scale a result comes from, in one line (for a chapter's verdict box)."""
+        data = {"imagenette": "Imagenette (10 classes)",
+                "imagenet": "ImageNet-1k"}.get(self.dataset, self.dataset)
+        caps = "" if self.train_per_class is None else f", {self.train_per_class} training images per class"
+        return (f"profile `{self.name}`: width {self.width:g} of the paper's, {self.input_size} px crops of "
+                f"{self.resize} px images, {data}{caps}, {self.epochs} epochs, `{self.init}` init")
 
     def geometry(self) -> dict:
         """What shapes a model and its data: part of every run's identity, so editing it never reuses old runs."""
@@ -81,6 +90,7 @@ PROFILES: dict[str, Profile] = {
         train_per_class=12,
         val_per_class=6,
         description="CI: every notebook on a tiny subset in minutes on 2 CPU cores; numbers are meaningless.",
+        decisive=False,
     ),
     "cpu": _CPU,
     "gpu": _GPU,

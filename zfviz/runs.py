@@ -285,6 +285,19 @@ def _runs_until(configs: list[TrainConfig], runs_dir, data_root, progress: bool,
         yield cfg, out
 
 
+def split_trained(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
+                  data_root: str | os.PathLike | None = None, until: int | None = None
+                  ) -> tuple[list[TrainConfig], list[TrainConfig]]:
+    """(configs whose runs are finished, or have reached epoch ``until``; the others), without training anything."""
+    done, missing = [], []
+    for cfg in configs:
+        c = cfg.resolved()
+        out = run_dir(c, runs_dir, data_root)
+        ok = finished(out, c.epochs) if until is None or until >= c.epochs else epochs_done(out) >= until
+        (done if ok else missing).append(c)
+    return done, missing
+
+
 def run_curves(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
                data_root: str | os.PathLike | None = None, progress: bool = False,
                until: int | None = None) -> pd.DataFrame:

@@ -32,6 +32,12 @@ Interval = tuple[float, float, float, int]  # (estimate, CI low, CI high, n)
 _NAN4 = (math.nan, math.nan, math.nan)
 
 
+def _pct(samples: np.ndarray, level: float = LEVEL) -> tuple[float, float]:
+    """The central ``level`` percentile interval of draws."""
+    a = (1 - level) / 2
+    return float(np.quantile(samples, a)), float(np.quantile(samples, 1 - a))
+
+
 def _t_interval(est: float, var: float, df: float, n: int, level: float = LEVEL) -> Interval:
     if not (math.isfinite(var) and var >= 0 and df > 0):
         return est, math.nan, math.nan, n

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import claims
-from ..stats import BOOT, _pct
+from ..stats import DRAWS, LEVEL
 
 FC_ROWS = ("alexnet-fc2048", "alexnet-fc8192", "zf-fc2048", "zf-fc8192")
 
@@ -27,7 +27,7 @@ PARTS: dict[str, tuple[tuple[str, ...], Callable[[dict, dict], float]]] = {
     "C2d": (("zf-wide", "zf-wide-fc8192"),
             lambda v, t: (v["zf-wide-fc8192"] - t["zf-wide-fc8192"]) - (v["zf-wide"] - t["zf-wide"])),
     "C2e": (("alexnet-no-conv34", "alexnet-no-fc67", "alexnet"),
-            lambda v, t: min(v["alexnet-no-conv34"], v["alexnet-no-fc67"]) - v["alexnet"]),
+            lambda v, t: max(v["alexnet-no-conv34"], v["alexnet-no-fc67"]) - v["alexnet"]),
 }
 MAX_TAKEOFF_SHARE = 0.25  # a row is compared only if every seed left chance within the first quarter of its budget
 
@@ -61,41 +61,101 @@ def comparable_rows(takeoff: pd.DataFrame, share: float = MAX_TAKEOFF_SHARE) -> 
     return ok.groupby(takeoff.model).all()
 
 
-def part_statistics(errors: pd.DataFrame, *, seed: int = 0, boot: int = BOOT) -> pd.DataFrame:
-    """The registry's C2a-C2e from per-run errors (columns model, seed, val_err, train_err in %): estimate on the
-    seed means, a percentile CI from resampling each row's seeds independently (widened to contain the estimate),
-    and n = the fewest seeds of the rows a part compares. A part with a row not trained gets NaNs and n = 0."""
-    rng = np.random.default_rng(seed)
+def _mean_draws(values: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Generalized-pivot draws of the mean of a row's (seeds, 2) errors: mean - chol(S / n) z / sqrt(chi2 / (n - 1)),
+    so a function of several rows' means gets a CI that does not shrink with 3 seeds (``stats``)."""
+    n = len(values)
+    mean = values.mean(0)
+    if n < 2:
+        return np.repeat(mean[None], draws, 0)
+    cov = np.cov(values, rowvar=False) / n + 1e-12 * np.eye(values.shape[1])
+    z = rng.standard_normal((draws, values.shape[1])) @ np.linalg.cholesky(cov).T
+    return mean - z / np.sqrt(rng.chisquare(n - 1, (draws, 1)) / (n - 1))
+
+
+def part_statistics(errors: pd.DataFrame, *, seed: int = 0, draws: int = DRAWS) -> pd.DataFrame:
+    """The registry's C2a-C2e from per-run errors (columns model, seed, val_err, train_err in %): the estimate on the
+    seed means, a 95% CI from generalized-pivot draws of every row's mean (``_mean_draws``, rows independent), and
+    n = the fewest seeds of the rows a part compares. A part with a row not trained gets NaNs, n = 0 and its missing
+    rows in ``missing``."""
+    rng = np.random.default_rng([seed, 3])
     by_row = {m: g[["val_err", "train_err"]].to_numpy(float) for m, g in errors.groupby("model")}
+    sampled = {m: _mean_draws(v, draws, rng) for m, v in by_row.items()}
+    a = (1 - LEVEL) / 2
     out = []
     for part, (rows, fn) in PARTS.items():
-        if any(r not in by_row for r in rows):
+        missing = [r for r in rows if r not in by_row]
+        if missing:
             out.append({"part": part, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "seeds": 0,
-                        "rows": ", ".join(rows)})
+                        "rows": ", ".join(rows), "missing": ", ".join(missing)})
             continue
         mean = {r: by_row[r].mean(0) for r in rows}
         est = fn({r: m[0] for r, m in mean.items()}, {r: m[1] for r, m in mean.items()})
-        samples = []
-        for _ in range(boot):
-            res = {r: by_row[r][rng.integers(0, len(by_row[r]), len(by_row[r]))].mean(0) for r in rows}
-            samples.append(fn({r: m[0] for r, m in res.items()}, {r: m[1] for r, m in res.items()}))
-        lo, hi = _pct(np.array(samples))
+        samples = np.array([fn({r: sampled[r][k, 0] for r in rows}, {r: sampled[r][k, 1] for r in rows})
+                            for k in range(draws)])
+        lo, hi = np.quantile(samples, [a, 1 - a])
         out.append({"part": part, "estimate": est, "ci_low": min(lo, est), "ci_high": max(hi, est),
-                    "seeds": min(len(by_row[r]) for r in rows), "rows": ", ".join(rows)})
-    return pd.DataFrame(out, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "rows"])
+                    "seeds": min(len(by_row[r]) for r in rows), "rows": ", ".join(rows), "missing": ""})
+    return pd.DataFrame(out, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "rows", "missing"])
 
 
-def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str) -> list[claims.Evidence]:
-    """The registry's evidence for C2a-C2e from ``part_statistics``: a part is testable only if every trained row it
-    compares left chance early enough (``compared``, by row; NaN for a row not trained), and says which rows were
-    not compared or not trained."""
+def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str, *, seeds: int = 3,
+                  chapter: str = "09_table3_ablations") -> list[claims.Evidence]:
+    """The registry's evidence for C2a-C2e from ``part_statistics``: a part with a row not trained (or with fewer
+    than ``seeds`` seeds) is *not run*, naming the rows; a part is testable only if every row it compares left chance
+    early enough (``compared``, by row: the registered take-off rule), and says which rows were not compared."""
     out = []
     for r in stats.itertuples():
-        c = compared.reindex(list(PARTS[r.part][0]))
+        rows = list(PARTS[r.part][0])
+        if r.missing or r.seeds < seeds:
+            what = r.missing or ", ".join(rows)
+            out.append(claims.not_run(r.part, profile, f"rows not trained with {seeds} seeds: {what}",
+                                      chapter=chapter))
+            continue
+        c = compared.reindex(rows)
         known = c.dropna().astype(bool)
-        late, missing = list(known.index[~known]), list(c.index[c.isna()])
-        note = (f" Rows not compared (left chance late or never): {', '.join(late)}." if late else "") + (
-            f" Rows not trained here: {', '.join(missing)}." if missing else "")
+        late = list(known.index[~known])
+        note = f"Rows not compared (left chance late or never): {', '.join(late)}." if late else ""
         out.append(claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.seeds, profile, seeds=r.seeds,
-                                   testable=not late, chapter="09_table3_ablations", note=note.strip()))
+                                   testable=not late, chapter=chapter, note=note))
+    return out
+
+
+def base_row(model: str) -> str:
+    """The row a Table 3 row is compared with: the replica for AlexNet variants, ZF for ZF variants."""
+    return "alexnet" if model.startswith("alexnet") else "zf"
+
+
+def ablation_table(final: pd.DataFrame, takeoff: pd.DataFrame, inits: list[str], profile_init: str,
+                   rows: list[str]) -> pd.DataFrame:
+    """Table 3 beside ours, one row per Table 3 row: the paper's train / val top-1 error and ours (mean and range over
+    seeds, from ``final``: run_metrics rows with val_err, train_err and epochs), the change against the replica (or
+    ZF) in both, each row's epochs and seeds, the take-off epoch per seed under each init (``takeoff_epochs``) and
+    whether the row is compared (the registered take-off rule). Rows not trained show "not run"."""
+    from ..paper import TABLE3
+
+    def rng(v: pd.Series) -> str:
+        return f"{v.min():.1f}-{v.max():.1f}" if len(v) else ""
+
+    g = final.groupby("model")
+    out = pd.DataFrame(index=pd.Index(rows, name="model"))
+    out["row"] = TABLE3.row.reindex(rows)
+    out["epochs"] = g.epochs.max().reindex(rows)
+    out["seeds"] = g.seed.nunique().reindex(rows).fillna(0).astype(int)
+    for col, paper in (("train", "train_top1_err"), ("val", "val_top1_err")):
+        out[f"paper {col} err %"] = TABLE3[paper].reindex(rows)
+        out[f"ours {col} err %"] = g[f"{col}_err"].mean().reindex(rows)
+        out[f"ours {col} range"] = g[f"{col}_err"].apply(rng).reindex(rows).fillna("not run")
+    base = [base_row(m) for m in rows]
+    out["paper val change vs base"] = [TABLE3.val_top1_err[m] - TABLE3.val_top1_err[b] if m != b else np.nan
+                                       for m, b in zip(rows, base)]
+    ours = g.val_err.mean()
+    out["ours val change vs base"] = [ours.get(m, np.nan) - ours.get(b, np.nan) if m != b else np.nan
+                                      for m, b in zip(rows, base)]
+    for i in inits:
+        t = takeoff[takeoff.init == i]
+        out[f"take-off epoch per seed ({i} init)"] = t.groupby("model")[["takeoff", "seen", "epochs"]].apply(
+            takeoff_label).reindex(rows).fillna("not run")
+    out["compared"] = comparable_rows(takeoff[(takeoff.init == profile_init) & takeoff.model.isin(
+        final.model.unique())]).reindex(rows)
     return out

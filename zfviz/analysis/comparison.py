@@ -51,4 +51,17 @@ def error_gap(worse: torch.Tensor, better: torch.Tensor, labels: torch.Tensor) -
     return est * 100, lo * 100, hi * 100, n
 
 
-__all__ = ["ten_crop_probs", "errors", "error_table", "error_gap"]
+def c1_evidence(probs: dict[str, torch.Tensor], labels: torch.Tensor, profile: str, convergence: str = "",
+                chapter: str = "08_table2_imagenet"):
+    """C1 from 10-crop probabilities {"AlexNet replica": (seeds, N, C), "ZF": (seeds, N, C)}: the error gap with
+    its CI, and in the note the per-seed errors and how far the models are from converged (``convergence``)."""
+    from .. import claims
+
+    est, lo, hi, n = error_gap(probs["AlexNet replica"], probs["ZF"], labels)
+    per_seed = {m: ", ".join(f"{e:.1f}" for e in errors(p, labels).mean(1) * 100) for m, p in probs.items()}
+    note = (f"Top-1 error per seed (%): AlexNet replica {per_seed['AlexNet replica']}; ZF {per_seed['ZF']}. Absolute "
+            "errors are not comparable with ImageNet's (10 classes, other width and crops). " + convergence).strip()
+    return claims.evidence("C1", est, (lo, hi), n, profile, seeds=n, chapter=chapter, note=note)
+
+
+__all__ = ["ten_crop_probs", "errors", "error_table", "error_gap", "c1_evidence"]

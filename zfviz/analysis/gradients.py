@@ -156,3 +156,13 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | lis
 
 
 __all__ = ["activation_maximization", "class_model", "live_channels", "class_model_runs", "saliency"]
+
+
+def score_gains(runs: pd.DataFrame) -> pd.DataFrame:
+    """Class model visualization, summarized without hiding a sign: per start (``init``), the number of runs, how many
+    raised the class score, and every run's gain (score after minus before) with its median."""
+    gain = runs["score after"] - runs["score before"]
+    g = runs.assign(gain=gain).groupby("init", sort=False).gain
+    return pd.DataFrame({"runs": g.size(), "raised the score": g.apply(lambda v: int((v > 0).sum())),
+                         "median gain": g.median(),
+                         "gain per run": g.apply(lambda v: ", ".join(f"{x:+.2f}" for x in v))})

@@ -115,3 +115,19 @@ def invariance_statistics(df: pd.DataFrame, layers: tuple[str, str] = ("conv1", 
     rows.append(("C4c", *c4c, golf.index.get_level_values("image").nunique()))
     out = pd.DataFrame(rows, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "images"])
     return out[["part", "estimate", "ci_low", "ci_high", "images", "seeds"]]
+
+
+def c4_evidence(stats: pd.DataFrame, profile: str, chapter: str = "04_fig5_invariance") -> list:
+    """C4a-C4c's evidence from ``invariance_statistics``."""
+    from .. import claims
+
+    return [claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.images, profile, seeds=r.seeds,
+                            chapter=chapter) for r in stats.itertuples()]
+
+
+def prob_range(df: pd.DataFrame, symmetric: int | None = None) -> dict[str, float]:
+    """The statistic C4b replaced (2026-11-21): per transformation, the mean over images and seeds of the range
+    (max - min) of P(true) over the sweep, images of class ``symmetric`` left out as in C4b."""
+    keep = df if symmetric is None else df[df.label != symmetric]
+    r = keep.groupby(["seed", "image", "transformation"]).prob_true.agg(lambda p: p.max() - p.min())
+    return r.groupby("transformation").mean().to_dict()

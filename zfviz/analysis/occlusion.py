@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -74,13 +75,19 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
 
 def object_occlusion(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, boxes: torch.Tensor, size: int,
                      stride: int, *, fill: float = 0.0) -> pd.DataFrame:
-    """Fig. 7d's claim over many images: does covering the object lower P(correct) more than covering the rest?
+    """Fig. 7d's claim over many images: does covering the object lower P(correct) more than covering the rest at the
+    same distance from the image centre, and is the most sensitive position on the object?
 
     For each mean-subtracted image (N, 3, H, W) with its label and object box (N, 4) = (y0, x0, y1, x1) in the same
     pixels, slide the ``occlusion`` grid; a position is *on* the object when the occluder's centre lies in the box and
-    *off* it when the occluder does not touch the box (positions in between count for neither). Returns one row per
+    *off* it when the occluder does not touch the box (positions in between count for neither). Positions are put in
+    rings of width ``stride`` by the distance of the occluder's centre from the image centre. Returns one row per
     image: P(correct) unoccluded, the number of on/off positions, the mean drop of P(correct) on and off the object
-    (drop = unoccluded - occluded), and ``difference`` = drop_on - drop_off (NaN where either set is empty).
+    (drop = unoccluded - occluded), ``difference`` = drop_on - drop_off (all positions: the pre-2026-11-30 statistic),
+    ``matched`` = the mean over rings holding both kinds of drop_on - drop_off in the ring, weighted by the ring's
+    on positions (C7a; NaN where no ring holds both), and for the position of the largest drop: ``worst_on`` (1 if
+    it is on the object) and ``worst_chance`` (the share of its ring's positions on the object); ``worst_on -
+    worst_chance`` is C7c's per-image value.
     """
     if images.dim() != 4 or boxes.shape != (len(images), 4) or len(labels) != len(images):
         raise ValueError(f"images (N, 3, H, W), labels (N,) and boxes (N, 4) must agree; got shapes "
@@ -95,13 +102,39 @@ def object_occlusion(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
         cy, cx = (top + bottom) / 2, (left + right) / 2
         on = (cy >= y0) & (cy < y1) & (cx >= x0) & (cx < x1)
         off = (bottom <= y0) | (top >= y1) | (right <= x0) | (left >= x1)
+        ring = (np.hypot(cy - h / 2, cx - w / 2) // stride).astype(int)
         p0 = df.attrs["unoccluded"]["prob_true"]
         drop = p0 - df.prob_true.to_numpy()
         d_on = float(drop[on].mean()) if on.any() else math.nan
         d_off = float(drop[off].mean()) if off.any() else math.nan
+        gaps, weights = [], []
+        for r in np.unique(ring):
+            a, b = on & (ring == r), off & (ring == r)
+            if a.any() and b.any():
+                gaps.append(drop[a].mean() - drop[b].mean())
+                weights.append(a.sum())
+        matched = float(np.average(gaps, weights=weights)) if gaps else math.nan
+        k = int(np.argmax(drop))
         rows.append({"image": i, "prob_true": p0, "on": int(on.sum()), "off": int(off.sum()), "drop_on": d_on,
-                     "drop_off": d_off, "difference": d_on - d_off})
-    return pd.DataFrame(rows, columns=["image", "prob_true", "on", "off", "drop_on", "drop_off", "difference"])
+                     "drop_off": d_off, "difference": d_on - d_off, "matched": matched,
+                     "rings": len(gaps), "worst_on": float(on[k]), "worst_chance": float(on[ring == ring[k]].mean())})
+    return pd.DataFrame(rows, columns=["image", "prob_true", "on", "off", "drop_on", "drop_off", "difference",
+                                       "matched", "rings", "worst_on", "worst_chance"])
+
+
+def c7_object_evidence(df: pd.DataFrame, profile: str, chapter: str = "06_fig7_occlusion") -> list:
+    """C7a and C7c from ``object_occlusion`` results of several models (a ``seed`` column, the same images): a
+    (seeds, images) table each, images without a ring holding both kinds of position dropped from C7a."""
+    from .. import claims
+    from ..stats import hierarchical_mean, spread_note
+
+    out = []
+    for cid, values in (("C7a", df.matched), ("C7c", df.worst_on - df.worst_chance)):
+        table = df.assign(v=values).pivot(index="seed", columns="image", values="v").dropna(axis=1)
+        est, lo, hi, n = hierarchical_mean(table.to_numpy())
+        out.append(claims.evidence(cid, est, (lo, hi), table.shape[1], profile, seeds=n, chapter=chapter,
+                                   note=spread_note(table.mean(1)) + "."))
+    return out
 
 
 def as_grid(df: pd.DataFrame, column: str) -> torch.Tensor:
@@ -201,3 +234,28 @@ def projection_advantage(drops: pd.DataFrame, baselines: tuple[str, ...] = ("rf_
     diff = drops.assign(d=drops.drop_projection - drops[f"drop_{best}"]).pivot(index="seed", columns="image",
                                                                               values="d")
     return best, diff
+
+
+def c7b_evidence(drops: pd.DataFrame, profile: str, chapter: str = "13_fig7_occlusion_statistic"):
+    """C7b: the projection's square against the best baseline (``projection_advantage``), seeds x images, with the
+    per-seed values and the sign-flip p-value in the note."""
+    from .. import claims
+    from ..stats import hierarchical_mean, sign_flip_pvalue, spread_note
+
+    best, diff = projection_advantage(drops)
+    est, lo, hi, n = hierarchical_mean(diff.to_numpy())
+    return claims.evidence("C7b", est, (lo, hi), diff.shape[1], profile, seeds=n, chapter=chapter,
+                           note=f"Best baseline: {best}; {spread_note(diff.mean(1))}; sign-flip p over images "
+                           f"{sign_flip_pvalue(diff.mean(0)):.2g}.")
+
+
+def object_occlusion_by_class(df: pd.DataFrame, names: list[str], labels: list[int]) -> pd.DataFrame:
+    """``object_occlusion`` rows of several seeds, averaged per class (``labels[i]`` is image i's class, ``names`` the
+    class names), with readable columns and the number of images per class."""
+    d = df.assign(cls=[names[labels[i]] for i in df.image])
+    cols = {"prob_true": "P(correct)", "drop_on": "drop on", "drop_off": "drop off",
+            "difference": "on - off (all positions)", "matched": "on - off (same rings)",
+            "worst_on": "most sensitive on object", "worst_chance": "... by chance in its ring"}
+    out = d.groupby("cls")[list(cols)].mean().rename(columns=cols)
+    out["images"] = d[d.seed == d.seed.iloc[0]].groupby("cls").size()
+    return out.rename_axis("class")

@@ -88,22 +88,80 @@ def probe(features: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray
     rows = []
     for s in range(splits):
         tr, te = few_shot_split(y, k, seed, s, max_test)
-        scaler = StandardScaler().fit(x[tr])
-        x_tr, x_te = span_basis(scaler.transform(x[tr]), scaler.transform(x[te]))
-        clf = LinearSVC(max_iter=5000) if classifier == "svm" else LogisticRegression(max_iter=2000)
-        # C / D = C on features scaled to unit norm per sample: one grid regularizes a 30,000-d conv1 and fc7 alike
-        with warnings.catch_warnings(record=True) as caught:  # reported per split instead of printed
-            warnings.simplefilter("always", ConvergenceWarning)
-            if len(grid) > 1:
-                folds = StratifiedKFold(3, shuffle=True, random_state=seed + s)
-                model = GridSearchCV(clf, {"C": [g / x.shape[1] for g in grid]}, cv=folds).fit(x_tr, y[tr])
-                chosen = model.best_params_["C"] * x.shape[1]
-            else:
-                model, chosen = clf.set_params(C=grid[0] / x.shape[1]).fit(x_tr, y[tr]), grid[0]
-        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        rows.append({"classifier": classifier, "k": k, "split": s, "accuracy": 100 * model.score(x_te, y[te]),
-                     "train": len(tr), "test": len(te), "converged": converged, "C": chosen})
+        rows.append(fit_probe(x, y, tr, te, classifier=classifier, grid=grid, cv_seed=seed + s) | {"k": k, "split": s})
+    return pd.DataFrame(rows)[["classifier", "k", "split", "accuracy", "train", "test", "converged", "C"]]
+
+
+def fit_probe(x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, *, classifier: str = "softmax",
+              grid: tuple[float, ...] = (1.0,), cv_seed: int = 0) -> dict:
+    """Fit one linear probe on rows ``train`` of features ``x`` (N, D) and score it on rows ``test``: accuracy (%),
+    sizes, whether the solver converged and the ``C`` used (3-fold CV over ``grid`` when it has several values).
+    See ``probe`` for the standardization, the C scaling and the span basis."""
+    scaler = StandardScaler().fit(x[train])
+    x_tr, x_te = span_basis(scaler.transform(x[train]), scaler.transform(x[test]))
+    clf = LinearSVC(max_iter=5000) if classifier == "svm" else LogisticRegression(max_iter=2000)
+    # C / D = C on features scaled to unit norm per sample: one grid regularizes a 30,000-d conv1 and fc7 alike
+    with warnings.catch_warnings(record=True) as caught:  # reported per split instead of printed
+        warnings.simplefilter("always", ConvergenceWarning)
+        if len(grid) > 1:
+            folds = StratifiedKFold(3, shuffle=True, random_state=cv_seed)
+            model = GridSearchCV(clf, {"C": [g / x.shape[1] for g in grid]}, cv=folds).fit(x_tr, y[train])
+            chosen = model.best_params_["C"] * x.shape[1]
+        else:
+            model, chosen = clf.set_params(C=grid[0] / x.shape[1]).fit(x_tr, y[train]), grid[0]
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return {"classifier": classifier, "accuracy": 100 * model.score(x_te, y[test]), "train": len(train),
+            "test": len(test), "converged": converged, "C": chosen}
+
+
+def heldout_transfer(features: torch.Tensor | np.ndarray, labels: torch.Tensor, classes: list[int], per_class: list[int],
+                     *, splits: int, seed: int, max_test: int | None = None) -> pd.DataFrame:
+    """C9's pretrained arm on held-out classes: a softmax on ``features`` (N, D) of a whole split (labels over all its
+    classes) fitted on k images of each class in ``classes``, tested on the rest of those classes. The images are
+    exactly those a from-scratch run with ``train_per_class=k``, ``split``, ``seed`` and ``classes`` trains and is
+    tested on (``few_shot_split`` of the whole split, then restricted). One row per (k, split)."""
+    x = np.asarray(features, dtype=np.float32)
+    y = np.asarray(labels)
+    rows = []
+    for k in per_class:
+        for s in range(splits):
+            tr, te = few_shot_split(y, k, seed, s, max_test)
+            tr, te = tr[np.isin(y[tr], classes)], te[np.isin(y[te], classes)]
+            rows.append(fit_probe(x, y, tr, te, classifier="softmax") | {"k": k, "split": s})
     return pd.DataFrame(rows)
+
+
+def c9_evidence(pretrained: pd.DataFrame, scratch: pd.DataFrame, profile: str,
+                chapter: str = "10_tables4_6_transfer"):
+    """C9 from ``heldout_transfer`` rows of several source seeds (``source_seed``) and from-scratch ``run_metrics``
+    rows (columns k, split, accuracy, train_top1) on the same splits: pretrained minus scratch at the fewest images
+    per class, (source seeds, splits), scratch paired by split."""
+    from .. import claims
+    from ..stats import hierarchical_mean, spread_note
+
+    few = int(min(pretrained.k.min(), scratch.k.min()))
+    diff = (pretrained[pretrained.k == few].pivot(index="source_seed", columns="split", values="accuracy")
+            - scratch[scratch.k == few].set_index("split").accuracy)
+    est, lo, hi, n = hierarchical_mean(diff.to_numpy())
+    fit = scratch[scratch.k == few].train_top1
+    return claims.evidence("C9", est, (lo, hi), diff.shape[1], profile, seeds=n, chapter=chapter,
+                           note=f"At {few} image(s) per class; pretrained {pretrained[pretrained.k == few].accuracy.mean():.1f}%, "
+                           f"from scratch {scratch[scratch.k == few].accuracy.mean():.1f}% (training accuracy "
+                           f"{fit.min():.0f}% or more: the baseline fits its images); {spread_note(diff.mean(1))}.")
+
+
+def c10_evidence(results: pd.DataFrame, layers: list[str], k: int, profile: str, control_rho: float,
+                 heldout: pd.DataFrame | None, target: str, chapter: str = "11_table7_probes"):
+    """C10 from ``layer_probes`` rows of several seeds: the depth trend (``depth_trend``) at ``k`` per class, with the
+    source-task control and the held-out-class test (``heldout_table``) in the note."""
+    from .. import claims
+
+    rho = depth_trend(results, layers, k)
+    est, lo, hi, _ = hierarchical_mean(rho)
+    return claims.evidence("C10", est, (lo, hi), rho.shape[1], profile, seeds=rho.shape[0], chapter=chapter,
+                           note=f"Linear SVMs with {k} {target} images per class; on the source task (Imagenette val) "
+                           f"the same correlation is {control_rho:.2f}."
+                           + (heldout_sentence(heldout) if heldout is not None else ""))
 
 
 def depth_trend(results: pd.DataFrame, layers: list[str], k: int, classifier: str = "svm") -> np.ndarray:

@@ -260,6 +260,26 @@ def similarity_summary(df: pd.DataFrame, metric: str = "spearman") -> pd.DataFra
     return pd.DataFrame(rows).sort_values(["method", "randomized"], kind="stable", ignore_index=True)
 
 
-__all__ = ["deconv_unit", "similarity_summary", "stage_maps", "METHODS", "randomize_layers", "cascade", "strongest_units", "unit_gradient", "class_saliency",
+def s1_evidence(cascade: pd.DataFrame, switches: pd.DataFrame, profile: str, chapter: str = "14_sanity_checks"):
+    """S1a and S1b from ``cascading_randomization`` rows and ``unit_and_switches`` rows of several models (a ``seed``
+    column, the same images). S1a: 1 - Spearman of the deconvnet map after every layer is randomized, (seeds, images).
+    S1b: per image, the mean Spearman of "same unit, other switches" minus that of "other unit, same switches"."""
+    from .. import claims
+    from ..stats import hierarchical_mean, spread_note
+
+    last = cascade[(cascade.method == "deconvnet") & (cascade.randomized == cascade.randomized.max())]
+    a = 1 - last.pivot(index="seed", columns="image", values="spearman")
+    per = switches.groupby(["seed", "image", "comparison"]).spearman.mean().unstack("comparison")
+    b = (per["same unit, other switches"] - per["other unit, same switches"]).unstack("image")
+    out = []
+    for cid, table in (("S1a", a), ("S1b", b)):
+        table = table.dropna(axis=1)
+        est, lo, hi, n = hierarchical_mean(table.to_numpy())
+        out.append(claims.evidence(cid, est, (lo, hi), table.shape[1], profile, seeds=n, chapter=chapter,
+                                   note=spread_note(table.mean(1)) + "."))
+    return out
+
+
+__all__ = ["s1_evidence", "deconv_unit", "similarity_summary", "stage_maps", "METHODS", "randomize_layers", "cascade", "strongest_units", "unit_gradient", "class_saliency",
            "occlusion_maps", "method_maps", "spearman_maps", "ssim_maps", "cascading_randomization",
            "unit_and_switches"]

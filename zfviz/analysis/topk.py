@@ -126,6 +126,18 @@ def class_purity(table: pd.DataFrame, labels: torch.Tensor, *, chance_draws: int
     return out.assign(chance=chance)
 
 
+def c11_evidence(tables: list[pd.DataFrame], labels: torch.Tensor, profile: str, chapter: str = "02_fig2_top9"):
+    """C11 from one ``top_activations`` table per seed: conv5 minus conv1 purity, with chance in the note."""
+    from .. import claims
+
+    est, lo, hi, n = purity_gain(tables, labels)
+    chance = class_purity(tables[0], labels).chance.iloc[0]
+    k = int(tables[0].groupby(["layer", "channel"]).size().max())
+    return claims.evidence("C11", est, (lo, hi), n, profile, seeds=n, chapter=chapter,
+                           note=f"Chance purity of random {k}-image sets: {chance:.2f}. The figures are for the reader "
+                           "to compare with the paper's Fig. 2 (10 classes here, not 1000).")
+
+
 def purity_gain(tables: list[pd.DataFrame], labels: torch.Tensor, high: str = "conv5",
                 low: str = "conv1") -> tuple[float, float, float, int]:
     """Claim C11: mean purity of ``high``'s maps minus ``low``'s, over one ``top_activations`` table per seed (all

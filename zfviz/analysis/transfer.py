@@ -1,0 +1,62 @@
+"""Tables 4-6 (claim C9): features of a pretrained network with a new softmax, against the same architecture trained
+from scratch on the same few images per class."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..experiment import load_experiments
+from ..runs import TrainConfig, few_shot_epochs, run_metrics, scaled_lr
+from .probes import heldout_transfer, layer_features
+
+
+def scratch_configs(model: str, profile: str, dataset: str | None, classes: int, per_class: list[int], splits: int,
+                    seed: int, steps: int, batch: int, restrict: tuple[str, ...] | None = None) -> list[TrainConfig]:
+    """The from-scratch few-shot runs of a transfer table: for each k and split, about ``steps`` SGD steps on k images
+    per class (the lr scaled to a batch capped at the training set: the linear scaling rule)."""
+    out = []
+    for k in per_class:
+        b = min(batch, k * classes)
+        out += [TrainConfig(model, profile, dataset=dataset, classes=restrict, train_per_class=k, split=s, seed=seed,
+                            batch_size=b, lr=scaled_lr(b), epochs=few_shot_epochs(steps, k, classes, b))
+                for s in range(splits)]
+    return out
+
+
+def heldout_comparison(model: str, profile: str, source_seeds: list[int], per_class: list[int], *, splits: int,
+                       seed: int, steps: int, batch: int, runs_dir: str | None = None, data_root: str | None = None,
+                       dataset: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """C9's design: sources trained on the first half of the dataset's classes (``source_seeds``), the other half as
+    the target. Returns the pretrained rows (``heldout_transfer``, a ``source_seed`` column), the from-scratch rows
+    (``run_metrics`` with k and accuracy) on exactly the same images, and the source experiments."""
+    first = load_experiments(model, profile, [source_seeds[0]], data_root=data_root, runs_dir=runs_dir,
+                             dataset=dataset)[0]
+    full = first.val
+    half = tuple(full.classes[:len(full.classes) // 2])
+    src = load_experiments(model, profile, source_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset,
+                           classes=half)
+    held = tuple(c for c in full.classes if c not in half)
+    idx = [full.classes.index(c) for c in held]
+    pre = pd.concat([heldout_transfer(layer_features(x.model, full.images, x.mean, x.crop, "fc7", progress=False),
+                                      full.labels, idx, per_class, splits=splits, seed=seed,
+                                      max_test=first.profile.val_per_class).assign(source_seed=s)
+                     for s, x in zip(source_seeds, src)], ignore_index=True)
+    configs = scratch_configs(model, profile, dataset, len(held), per_class, splits, seed, steps, batch, held)
+    scratch = run_metrics(configs, runs_dir=runs_dir, data_root=data_root).rename(
+        columns={"train_per_class": "k", "val_top1": "accuracy"})
+    return pre, scratch, src
+
+
+def transfer_table(pre: pd.DataFrame, scratch: pd.DataFrame, index: str) -> pd.DataFrame:
+    """Mean accuracy (%) per k of both arms, the spread over splits and sources, and how well the from-scratch
+    networks fit their images (training top-1)."""
+    t = pd.DataFrame({"pretrained": pre.groupby("k").accuracy.mean(), "pretrained sd": pre.groupby("k").accuracy.std(),
+                      "from scratch": scratch.groupby("k").accuracy.mean(),
+                      "from scratch sd": scratch.groupby("k").accuracy.std(),
+                      "from scratch, train top-1": scratch.groupby("k").train_top1.mean(),
+                      "from scratch, epochs": scratch.groupby("k").epochs.first()})
+    t.index.name = index
+    return t
+
+
+__all__ = ["scratch_configs", "heldout_comparison", "transfer_table"]
