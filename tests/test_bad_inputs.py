@@ -525,3 +525,206 @@ def test_offline_there_is_no_download_attempt(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"offline, so torchvision cannot download Imagenette either"):
         data.find_split("imagenette", "train", download=True)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- 2026-11-30: identities that rest on content, snapshots that belong to their run, hostile folders --------------
+
+def _replace_same_size(path: Path, other: Path) -> None:
+    """Overwrite ``path`` with ``other``'s pixels padded to ``path``'s byte count (a JPEG ignores trailing bytes)."""
+    data = other.read_bytes()
+    size = path.stat().st_size
+    assert len(data) <= size
+    path.write_bytes(data + b"\0" * (size - len(data)))
+
+
+def test_NEW28_same_size_replaced_image_gives_a_new_run(folder):
+    from zfviz.data import dataset_identity
+
+    before = dataset_identity(folder, ("train", "val"))
+    target = folder / "train" / "a_red" / "train_000.jpg"
+    donor = min((folder / "train" / "b_green").iterdir(), key=lambda p: p.stat().st_size)
+    if donor.stat().st_size > target.stat().st_size:
+        target, donor = donor, target
+    _replace_same_size(target, donor)
+    assert dataset_identity(folder, ("train", "val")) != before
+
+
+def test_NEW29_same_size_edit_with_restored_mtime_rebuilds_the_cache(folder):
+    from zfviz.data import load_split
+
+    a = load_split(folder, "train", 32, progress=False).images.clone()
+    target = folder / "train" / "a_red" / "train_001.jpg"
+    st = target.stat()
+    img = np.array(Image.open(target))
+    img[:] = 255 - img  # different pixels
+    Image.fromarray(img).save(target, quality=95)
+    data = target.read_bytes()[:st.st_size]
+    target.write_bytes(data + b"\0" * (st.st_size - len(data)))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))  # what cp -p and rsync -a do
+    b = load_split(folder, "train", 32, progress=False).images
+    assert not torch.equal(a, b)
+
+
+def test_NEW30_a_cache_zeroed_in_place_is_detected_and_rebuilt(folder):
+    from zfviz import data
+
+    a = data.load_split(folder, "train", 32, progress=False).images.clone()
+    d = _cache_dir("train")
+    arr = np.load(d / "images.npy", mmap_mode="r+")
+    arr[:] = 0
+    arr.flush()
+    del arr
+    data._VERIFIED.clear()  # as a new process would
+    with pytest.warns(UserWarning, match=r"does not match its checksums.*rebuilding"):
+        b = data.load_split(folder, "train", 32, progress=False)
+    assert torch.equal(a, b.images)
+
+
+@pytest.mark.slow
+def test_NEW26_a_nan_final_snapshot_is_refused_and_repaired(done_run, tmp_path):
+    cfg, run = done_run
+    snap = snapshot_path(run, cfg.epochs)
+    state = torch.load(snap, weights_only=True)
+    good = {k: v.clone() for k, v in state["model"].items()}
+    state["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                      for k, v in state["model"].items()}
+    torch.save(state, snap)
+    with pytest.raises(ValueError, match=r"refusing .*epoch_002\.pt: its weights are not finite"):
+        load_trained(snap)
+    assert not finished(run, cfg.epochs)
+    ensure_trained(cfg, tmp_path / "runs", progress=False)  # repairs from the checkpoint
+    model, _ = load_trained(snap)
+    assert all(torch.equal(v, good[k]) for k, v in model.state_dict().items())
+
+
+@pytest.mark.slow
+def test_NEW27_another_runs_snapshot_is_not_this_runs_model(done_run, tmp_path):
+    cfg, run = done_run
+    other_cfg = TrainConfig(dataset=cfg.dataset, **(FAST | {"seed": 5}))
+    other = ensure_trained(other_cfg, tmp_path / "runs", progress=False)
+    snap = snapshot_path(run, cfg.epochs)
+    mine = load_trained(snap)[0].state_dict()
+    shutil.copyfile(snapshot_path(other, cfg.epochs), snap)
+    assert not finished(run, cfg.epochs)
+    ensure_trained(cfg, tmp_path / "runs", progress=False)
+    model, meta = load_trained(snap)
+    assert meta["config"]["seed"] == cfg.seed
+    assert all(torch.equal(v, mine[k]) for k, v in model.state_dict().items())
+
+
+def test_NEW11_symlink_loops_count_each_file_once(folder):
+    from zfviz.datafiles import list_images
+
+    n = len(list_images(folder / "train")[0])
+    (folder / "train" / "a_red" / "loopdir").symlink_to("..")
+    (folder / "train" / "b_green" / "self").symlink_to(".")
+    (folder / "train" / "c_blue" / "root").symlink_to("/")
+    samples, classes = list_images(folder / "train")
+    assert len(samples) == n and classes == ["a_red", "b_green", "c_blue"]
+
+
+def test_NEW11_a_file_reachable_from_two_classes_is_refused(folder):
+    from zfviz.datafiles import list_images
+
+    (folder / "train" / "a_red" / "borrowed").symlink_to(folder / "train" / "b_green")
+    with pytest.raises(ValueError, match=r"same file in class folders 'b_green' and 'a_red'.*one label"):
+        list_images(folder / "train")
+
+
+def test_NEW10_a_fifo_named_like_an_image_is_skipped_not_read(folder):
+    from zfviz.data import load_split
+
+    n = len(load_split(folder, "train", 32, progress=False))
+    os.mkfifo(folder / "train" / "a_red" / "zz_pipe.jpg")
+    with pytest.warns(UserWarning, match=r"skipped 1 entry .*zz_pipe\.jpg \(not a regular file\)"):
+        assert len(load_split(folder, "train", 32, progress=False)) == n
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb to PIL)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+def test_NEW09_a_decompression_bomb_names_the_file(folder, capsys):
+    (folder / "train" / "a_red" / "zz_bomb.png").write_bytes(_png_claiming(60000, 60000))
+    rc, err = _cli(capsys, "--dataset", folder)
+    _one_error(rc, err, r"cannot decode image .*zz_bomb\.png: .*decompression bomb")
+
+
+def test_NEW16_a_full_disk_during_the_decode_is_one_error_and_no_temp(folder, monkeypatch):
+    from zfviz.data import load_split
+    from zfviz.paths import cache_root
+
+    def full(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with pytest.raises(OSError, match=r"cannot build the decoded cache .*disk has .* MB free"):
+        load_split(folder, "train", 32, progress=False)
+    assert not list((cache_root() / "decoded").glob("*.tmp-*"))
+
+
+def test_D06_an_orphan_of_another_key_is_swept(folder):
+    from zfviz.data import load_split
+    from zfviz.paths import cache_root
+
+    load_split(folder, "val", 32, progress=False)
+    orphan = cache_root() / "decoded" / "old-data-val-32-0123456789abcdef.tmp-killed"
+    orphan.mkdir()
+    load_split(folder, "train", 32, progress=False)  # builds another cache: sweeps what no live build holds
+    assert not orphan.exists()
+
+
+def test_K10_random_bytes_are_unreadable_not_dangerous(tmp_path):
+    (tmp_path / "r.pt").write_bytes(os.urandom(4096))
+    with pytest.raises(ValueError, match=r"the file is unreadable \(truncated, corrupt"):
+        checkpoint.load(tmp_path / "r.pt")
+
+
+def test_A07_project_position_is_validated():
+    from zfviz.deconv import project
+    from zfviz.models import zfnet
+
+    m = zfnet(10, width=0.125, input_size=64, init="kaiming").eval()
+    x = torch.randn(2, 3, 64, 64)
+    for bad in [(0,), (1, 2, 3), [[0, 0], [1, 1], [2, 2]]]:
+        with pytest.raises(ValueError, match=r"position must be \(y, x\)"):
+            project(m, x, "conv5", 0, bad)
+
+
+def _train_subprocess(out: Path, folder: Path, signal_name: str | None, after_s: float) -> int:
+    code = ("import sys; from zfviz.runs import TrainConfig; from zfviz.train import train; "
+            f"train(TrainConfig(dataset={str(folder)!r}, model='zf', profile='smoke', init='kaiming', lr=1e-3, "
+            f"batch_size=8, epochs=6), {str(out)!r}, progress=False)")
+    p = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
+    if signal_name is None:
+        return p.wait(timeout=600)
+    import signal
+    import time
+
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "checkpoint.pt").exists():
+        time.sleep(0.05)
+    time.sleep(after_s)
+    p.send_signal(getattr(signal, signal_name))
+    return p.wait(timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
+def test_K01_a_killed_or_interrupted_training_resumes_to_the_same_weights(sig, tiny_folder, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert _train_subprocess(straight, tiny_folder, None, 0) == 0
+    rc = _train_subprocess(resumed, tiny_folder, sig, 0.3)
+    assert rc != 0 or finished(resumed, 6)  # killed (or, on a fast machine, already done)
+    assert _train_subprocess(resumed, tiny_folder, None, 0) == 0
+    a = load_trained(snapshot_path(straight, 6))[0].state_dict()
+    b = load_trained(snapshot_path(resumed, 6))[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -83,26 +83,26 @@ def test_unknown_chapter_is_a_clear_error(tmp_path):
 
 
 def test_bad_parameter_stops_with_one_clear_error(tmp_path):
-    import papermill
-
     try:
         find_split("imagenette", "train")
     except FileNotFoundError as e:
         if os.environ.get("ZFVIZ_REQUIRE_DATA"):
             raise
         pytest.skip(f"no Imagenette found ({e}); set ZFVIZ_DATA")
-    with pytest.raises(papermill.PapermillExecutionError, match="unknown profile 'laptop'; valid profiles"):
+    with pytest.raises(book.ChapterError, match="unknown profile 'laptop'; valid profiles") as e:
         book.execute("01_training", tmp_path, {"profile": "laptop"}, progress=False)
-    with pytest.raises(papermill.PapermillExecutionError, match="k must be an int in 1..25, got 'nine'"):
+    assert str(e.value).startswith("chapter 01_training failed in cell ") and "\n" not in str(e.value)
+    assert e.value.kept.exists() and "Traceback" in e.value.kept.read_text() or "ValueError" in e.value.kept.read_text()
+    with pytest.raises(book.ChapterError, match="k must be an int in 1..25, got 'nine'"):
         book.execute("02_fig2_top9", tmp_path, {"profile": "smoke", "k": "nine"}, progress=False)
-    with pytest.raises(papermill.PapermillExecutionError, match="unknown class 'unicorn'; valid: tench"):
+    with pytest.raises(book.ChapterError, match="unknown class 'unicorn'; valid: tench"):
         book.execute("12_companion_gradients", tmp_path, {"profile": "smoke", "class_models": ["unicorn"]},
                      progress=False)
-    with pytest.raises(papermill.PapermillExecutionError, match=r"unknown svm_layers \['conv9'\]; valid"):
+    with pytest.raises(book.ChapterError, match=r"unknown svm_layers \['conv9'\]; valid"):
         book.execute("11_table7_probes", tmp_path, {"profile": "smoke", "svm_layers": ["conv9"]}, progress=False)
-    with pytest.raises(papermill.PapermillExecutionError, match="seeds must be a non-empty list"):
+    with pytest.raises(book.ChapterError, match="seeds must be a non-empty list"):
         book.execute("08_table2_imagenet", tmp_path, {"profile": "smoke", "seeds": "0"}, progress=False)
-    with pytest.raises(papermill.PapermillExecutionError, match=r"maps_per_layer must be a positive int, got 'abc'"):
+    with pytest.raises(book.ChapterError, match=r"maps_per_layer must be a positive int, got 'abc'"):
         book.execute("02_fig2_top9", tmp_path, {"profile": "smoke", "maps_per_layer": "abc"}, progress=False)
     assert not list(tmp_path.glob("*.ipynb")), "no half-written notebook is left behind"
 

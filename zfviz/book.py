@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,43 @@ def chapters() -> list[str]:
     return sorted(p.stem for p in NOTEBOOKS.glob("*.py"))
 
 
+class ChapterError(ValueError):
+    """A chapter failed while executing: its name, the cell, the error's last line, and where the executed notebook
+    with the whole traceback was kept."""
+
+    def __init__(self, name: str, error, kept: Path | None) -> None:
+        last = (str(getattr(error, "evalue", "")) or str(error)).strip().splitlines()
+        where = f"; the executed notebook with the traceback: {kept}" if kept else ""
+        super().__init__(f"chapter {name} failed in cell {getattr(error, 'exec_count', '?')}: "
+                         f"{getattr(error, 'ename', type(error).__name__)}: {last[-1] if last else ''}{where}")
+        self.chapter, self.kept = name, kept
+
+
+def _keep_failed(partial: Path, name: str) -> Path | None:
+    """Copy a failed chapter's partly executed notebook where it outlives the staging folder."""
+    from .paths import cache_root
+
+    if not partial.exists():
+        return None
+    dest = cache_root() / "failed-chapters" / f"{name}.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(partial, dest)
+    return dest
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``hide-cell``: the rendered book folds it away, as it folds the
+    chapter's own parameters cell; nothing is deleted."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            cell.metadata["tags"] = tags + ["hide-cell"]
+    nbformat.write(nb, path)
+
+
 def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -> Path:
     """Run one jupytext notebook through papermill with ``parameters``; writes ``out_dir/<name>.ipynb`` atomically."""
     import jupytext
@@ -66,8 +104,12 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures as PNG, whatever the caller set
     try:
-        pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO), kernel_name="python3",
-                            progress_bar=progress, language="python")
+        try:
+            pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO), kernel_name="python3",
+                                progress_bar=progress, language="python")
+        except pm.PapermillExecutionError as e:
+            raise ChapterError(name, e, _keep_failed(tmp, name)) from None
+        _hide_injected_parameters(tmp)
         os.replace(tmp, out_dir / f"{name}.ipynb")
     finally:
         if backend is None:

@@ -54,8 +54,10 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> A
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated file, not a torch file, or pickled code objects
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        if "weights_only" in first or "Weights only load failed" in first:
-            first = "it is not a plain tensor checkpoint (loading it would need to run pickled code)"
-        raise ValueError(f"cannot load checkpoint {path}: {type(e).__name__}: {first}; delete the file (a run "
-                         "resumes from its last good checkpoint or starts again)") from None
+        text = str(e)
+        if "not an allowed global" in text or "GLOBAL" in text and "allowed" in text:
+            cause = "it holds pickled code objects, which zfviz never loads (weights_only)"
+        else:
+            cause = "the file is unreadable (truncated, corrupt or not a torch checkpoint)"
+        raise ValueError(f"cannot load checkpoint {path}: {cause}; delete the file (a run resumes from its last good "
+                         "checkpoint or starts again)") from None

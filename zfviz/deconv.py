@@ -226,6 +226,10 @@ def project(model: nn.Module, images: torch.Tensor, layer: str, channel: int,
     n = len(images)
     pos = None
     if position is not None:
-        pos = torch.as_tensor(position, dtype=torch.long).reshape(-1, 2)
+        pos = torch.as_tensor(position, dtype=torch.long)
+        if pos.numel() == 0 or pos.shape[-1] != 2 or pos.dim() > 2 or (pos.dim() == 2 and len(pos) not in (1, n)):
+            raise ValueError(f"position must be (y, x) or an ({n}, 2) tensor of (y, x) rows, got shape "
+                             f"{tuple(pos.shape)}")
+        pos = pos.reshape(-1, 2)
         pos = pos.expand(n, 2) if len(pos) == 1 else pos
     return project_many(model, images, layer, [channel] * n, pos, list(range(n))).pixels

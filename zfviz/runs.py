@@ -173,34 +173,65 @@ def snapshot_path(run: Path, epoch: int) -> Path:
     return Path(run) / "snapshots" / f"epoch_{epoch:03d}.pt"
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def finished(run: str | os.PathLike, epochs: int) -> bool:
-    """Whether the run finished ``epochs``: its marker exists and matches the final snapshot's size and the metrics."""
+    """Whether the run finished ``epochs``: its marker exists and matches the final snapshot's content (SHA-256) and
+    the metrics. A snapshot replaced or edited after finishing (even at the same size) makes the run unfinished, and
+    asking for it again repairs it (``train``'s finish step verifies and rewrites)."""
     run = Path(run)
     try:
         done = json.loads((run / DONE).read_text())
         snap = snapshot_path(run, epochs)
-        return (done.get("epoch") == epochs and snap.stat().st_size == done.get("snapshot_bytes")
+        return (done.get("epoch") == epochs and done.get("snapshot_sha256") == _sha256(snap)
                 and epochs in set(pd.read_csv(run / "metrics.csv").epoch))
     except (OSError, ValueError, KeyError, AttributeError, pd.errors.EmptyDataError):
         return False
 
 
 def mark_finished(run: Path, epochs: int) -> None:
-    """Write ``DONE.json`` (last, atomically): the run's final snapshot and metrics are complete."""
-    done = {"epoch": epochs, "snapshot_bytes": snapshot_path(run, epochs).stat().st_size}
+    """Write ``DONE.json`` (last, atomically): the run's final snapshot (by content) and metrics are complete."""
+    done = {"epoch": epochs, "snapshot_sha256": _sha256(snapshot_path(run, epochs))}
     checkpoint.atomic_write(run / DONE, lambda tmp: Path(tmp).write_text(json.dumps(done)))
+
+
+def snapshot_problem(state: object, identity: dict | None, epoch: int | None) -> str | None:
+    """Why a loaded snapshot or checkpoint cannot stand for a run at ``epoch`` with ``identity`` (None: it can): not a
+    zfviz state, another run's (its recorded identity differs), another epoch, or weights that are not finite."""
+    if not isinstance(state, dict) or "model" not in state:
+        return "it is not a zfviz snapshot"
+    if identity is not None and state.get("identity") != identity:
+        return "it belongs to another run (its recorded identity differs)"
+    if epoch is not None and int(state.get("epoch", -1)) != epoch:
+        return f"it is from epoch {state.get('epoch')}, not {epoch}"
+    bad = [k for k, v in state["model"].items() if torch.is_tensor(v) and v.is_floating_point()
+           and not bool(torch.isfinite(v).all())]
+    if bad:
+        return f"its weights are not finite ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''})"
+    return None
 
 
 # ---- reading runs back --------------------------------------------------------------------------------------------
 
 def load_trained(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[ConvNet, dict]:
-    """Load a snapshot or checkpoint: the model in eval mode and its metadata (config, mean, classes, epoch)."""
+    """Load a snapshot or checkpoint: the model in eval mode and its metadata (config, mean, classes, epoch, identity).
+    Weights that are not finite are refused with one line naming the file."""
     state = checkpoint.load(path, map_location="cpu")
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a zfviz checkpoint (it holds a {type(state).__name__}, not a dict)")
     for key in ("model", "arch"):
         if key not in state:
             raise ValueError(f"{path} is not a zfviz checkpoint (no {key!r} entry)")
+    problem = snapshot_problem(state, None, None)
+    if problem:
+        raise ValueError(f"refusing {path}: {problem}; delete it (a run repairs it from its checkpoint when asked "
+                         "for again)")
     try:
         model = model_from_arch(state["arch"])
         model.load_state_dict(state["model"])

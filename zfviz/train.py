@@ -33,7 +33,8 @@ from .locks import exclusive, sweep_temporaries
 from .models import build_model, clip_feature_scale
 from .paths import runs_root
 from .profiles import anneal_epochs, get_profile
-from .runs import TrainConfig, finished, load_data, mark_finished, snapshot_epochs, snapshot_path
+from .runs import (TrainConfig, finished, load_data, mark_finished, snapshot_epochs, snapshot_path,
+                   snapshot_problem)
 
 CHECKPOINT_SECONDS = 30.0  # the resumable checkpoint is written at least this often (and after every longer epoch)
 CHECK_EVERY = 50  # steps between finiteness checks of the loss (the only per-step host sync)
@@ -215,14 +216,21 @@ def _train_locked(cfg, p, out, identity, train_set, val_set, dev, rank, world, p
 def _finish(out: Path, epochs: int) -> None:
     """Make the final snapshot and metrics agree with the checkpoint at the last epoch, then mark the run finished.
 
-    Repairs what a kill or a lost file left: a missing or unreadable final snapshot is rewritten from the checkpoint.
+    Verifies before approving: the checkpoint must be this run's at the last epoch with finite weights; the final
+    snapshot must be readable, this run's, of the last epoch and finite, else it is rewritten from the checkpoint
+    (a kill, a lost file, a NaN-filled or another run's snapshot all repair here).
     """
-    state = checkpoint.load(out / "checkpoint.pt")
+    ckpt = out / "checkpoint.pt"
+    state = checkpoint.load(ckpt)
     if int(state["epoch"]) != epochs:
         return
+    problem = snapshot_problem(state, state.get("identity"), epochs)
+    if problem:
+        raise ValueError(f"cannot finish {out}: its checkpoint {ckpt} is unusable ({problem}); delete the run "
+                         "directory to train it again")
     snap = snapshot_path(out, epochs)
     try:
-        ok = int(checkpoint.load(snap)["epoch"]) == epochs
+        ok = snapshot_problem(checkpoint.load(snap), state["identity"], epochs) is None
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         ok = False
     if not ok:
