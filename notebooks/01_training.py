@@ -55,7 +55,8 @@ from zfviz.models import VARIANTS
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.profiles import anneal_epochs, get_profile
 from zfviz.report import show_box, structure, tidy
-from zfviz.runs import TrainConfig, convergence, run_curves
+from zfviz.runs import TrainConfig, convergence
+from zfviz.trained import run_curves
 
 reject_unknown_parameters(globals())
 p = get_profile(profile)

@@ -74,7 +74,8 @@ from zfviz.paper import TABLE3
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
-from zfviz.runs import TrainConfig, run_curves, run_metrics, split_trained
+from zfviz.runs import TrainConfig
+from zfviz.trained import run_curves, run_metrics, split_trained
 
 reject_unknown_parameters(globals())
 p = get_profile(profile)

@@ -72,7 +72,7 @@ from zfviz.paper import TRANSFER
 from zfviz.params import check_int, check_int_list, reject_unknown_parameters
 from zfviz.report import show_box, structure, tidy
 from zfviz.analysis.transfer import heldout_comparison, scratch_configs, transfer_table
-from zfviz.runs import run_metrics
+from zfviz.trained import run_metrics
 
 reject_unknown_parameters(globals())
 check_int("seed", seed, minimum=0), check_int("splits", splits), check_int("scratch_batch", scratch_batch)

@@ -22,7 +22,8 @@ from PIL import Image
 
 from conftest import make_imagefolder
 from zfviz import checkpoint, cli
-from zfviz.runs import TrainConfig, ensure_trained, finished, load_trained, snapshot_path
+from zfviz.runs import TrainConfig, finished, load_trained, snapshot_path
+from zfviz.trained import ensure_trained
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = dict(model="zf", profile="smoke", init="kaiming", lr=1e-3, batch_size=8, epochs=2)
@@ -204,7 +205,7 @@ def test_K13_deleted_final_snapshot_is_rebuilt(done_run, tmp_path):
 
 
 def test_K08_kill_between_snapshot_and_metrics_repairs_itself(done_run, tmp_path):
-    from zfviz.runs import run_metrics
+    from zfviz.trained import run_metrics
 
     cfg, run = done_run
     (run / "DONE.json").unlink()

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from zfviz import checkpoint
-from zfviz.runs import TrainConfig, ensure_trained, epochs_done, load_trained, run_curves
+from zfviz.runs import TrainConfig, epochs_done, load_trained
+from zfviz.trained import ensure_trained, run_curves
 from zfviz.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -201,7 +202,8 @@ def test_few_shot_run_trains_on_its_split_and_tests_once_at_the_end(tiny_folder,
 
 def test_predict_matches_evaluate_and_run_metrics_reads_the_epoch(tiny_folder, tmp_path):
     from zfviz.evaluate import accuracy, evaluate, predict
-    from zfviz.runs import load_data, run_metrics, run_predictions
+    from zfviz.runs import load_data, run_predictions
+    from zfviz.trained import run_metrics
 
     cfg = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
     runs = run_metrics([cfg], runs_dir=tmp_path)

@@ -13,7 +13,8 @@ import torch
 from .data import ImageSet
 from .models import ConvNet, build_model
 from .profiles import Profile, get_profile
-from .runs import TrainConfig, ensure_trained, load_data, load_trained, run_predictions, snapshot_epochs, snapshot_path
+from .runs import TrainConfig, load_data, load_trained, run_predictions, snapshot_epochs, snapshot_path
+from .trained import ensure_trained
 from .train import resolve_device
 
 
@@ -159,7 +160,8 @@ def convergence_gap(models: list[str], profile: str, seed: int = 0, *, factor: i
     """How far each model's run at the profile's budget is from the same seed trained ``factor`` times longer: one
     row per model with both runs' final 10-crop val top-1 (%) and the gap. ``train``: train a missing long run first
     (else its columns are NaN and ``long_run`` is empty)."""
-    from .runs import finished, run_dir, run_metrics
+    from .runs import finished, run_dir
+    from .trained import run_metrics
 
     rows = []
     for m in models:

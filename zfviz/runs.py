@@ -7,7 +7,7 @@ trains a new run instead of silently reusing an old one.
 
 A run is *finished* only when ``DONE.json``, written last, exists and agrees with the final snapshot and the metrics.
 Anything short of that (a kill at any moment, a lost or truncated final snapshot) resumes or repairs itself when the
-same run is asked for again (``ensure_trained``).
+same run is asked for again (``trained.ensure_trained``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .evaluate import predict
 from .models import INITS, VARIANTS, ConvNet, model_from_arch
 from .params import check_int
 from .paths import runs_root
-from .profiles import anneal_epochs, get_profile
+from .profiles import Profile, anneal_epochs, get_profile
 
 KEY_VERSION = 3  # 1: config minus epochs (before run identity included geometry and data); 2: file sizes, not content
 SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
@@ -60,42 +60,24 @@ class TrainConfig:
     # Train on these class folders only (e.g. a source model on 5 classes for held-out-class transfer).
     classes: tuple[str, ...] | None = None
 
-    def resolved(self) -> "TrainConfig":
-        """Fill the profile's defaults in and validate every field (one clear error each)."""
+    def resolved(self) -> "ResolvedConfig":
+        """Fill the profile's defaults in and validate every field (one clear error each), once: the result is a
+        ``ResolvedConfig`` that carries its profile, and resolving it again returns it unchanged."""
+        if isinstance(self, ResolvedConfig):
+            return self
         p = get_profile(self.profile)
+        c = ResolvedConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)})
         c = dataclasses.replace(
-            self,
+            c,
             dataset=p.dataset if self.dataset is None else str(self.dataset),
             epochs=p.epochs if self.epochs is None else self.epochs,
             batch_size=p.batch_size if self.batch_size is None else self.batch_size,
             init=p.init if self.init is None else self.init,
             classes=None if self.classes is None else tuple(self.classes),
         )
-        if c.model not in VARIANTS:
-            raise ValueError(f"unknown model {c.model!r}; valid models: {', '.join(VARIANTS)}")
-        check_int("epochs", c.epochs)
-        if c.epochs > 10_000:
-            raise ValueError(f"epochs must be at most 10000, got {c.epochs}")
-        check_int("batch_size", c.batch_size)
-        check_int("seed", c.seed, minimum=0)
-        if c.seed > MAX_SEED:
-            raise ValueError(f"seed must be an int in 0..{MAX_SEED}, got {c.seed}")
-        for name, hi in (("lr", math.inf), ("weight_decay", math.inf), ("momentum", 1.0), ("dropout", 1.0)):
-            v = getattr(c, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v < hi:
-                bound = "finite non-negative number" if hi == math.inf else f"number in [0, {hi:g})"
-                raise ValueError(f"{name} must be a {bound}, got {v!r}")
-        if c.init not in INITS:
-            raise ValueError(f"unknown init {c.init!r}; valid: {', '.join(INITS)}")
-        k = c.train_per_class
-        if k is not None:
-            check_int("train_per_class", k)
-        check_int("split", c.split, minimum=0)
-        if c.clip_radius is not None and (isinstance(c.clip_radius, bool) or not isinstance(c.clip_radius, (int, float))
-                                          or not math.isfinite(c.clip_radius) or c.clip_radius <= 0):
-            raise ValueError(f"clip_radius must be a positive number or None (off), got {c.clip_radius!r}")
-        if c.classes is not None and (len(c.classes) < 2 or len(set(c.classes)) != len(c.classes)):
-            raise ValueError(f"classes must list at least 2 distinct class folders, got {list(c.classes)}")
+        _check_counts(c)
+        _check_rates(c)
+        _check_choices(c)
         return c
 
     @property
@@ -110,15 +92,15 @@ class TrainConfig:
     def identity(self, root: str | os.PathLike | None = None) -> dict:
         """The run's identity: resolved config, profile geometry and lr schedule, and the data's identity."""
         c = self.resolved()
-        p = get_profile(c.profile)
+        p = c.spec
         config = {k: v for k, v in dataclasses.asdict(c).items()
                   if not (k in ("train_per_class", "classes") and v is None) and not (k == "split" and not c.few_shot)}
         if c.classes is not None:
             config["classes"] = list(c.classes)
         if c.dataset not in KNOWN:  # a folder: the data identity below says what it holds, wherever it is
             config["dataset"] = "<folder>"
-        return {"key_version": KEY_VERSION, "config": config, "geometry": p.geometry(),
-                "anneal": anneal_epochs(c.epochs, p.anneal_at), "data": dataset_identity(c.dataset, c.splits(), root)}
+        return {"key_version": KEY_VERSION, "config": config, "geometry": p.geometry(), "anneal": c.anneal,
+                "data": dataset_identity(c.dataset, c.splits(), root)}
 
     def key(self, root: str | os.PathLike | None = None) -> str:
         """A short hash of ``identity()``: the run directory's name ends with it."""
@@ -128,6 +110,58 @@ class TrainConfig:
     def run_name(self, root: str | os.PathLike | None = None) -> str:
         """``<model>-<profile>-s<seed>-<key>``."""
         return f"{self.model}-{self.profile}-s{self.seed}-{self.key(root)}"
+
+
+@dataclass(frozen=True)
+class ResolvedConfig(TrainConfig):
+    """A ``TrainConfig`` with the profile's defaults filled in and every field validated (``TrainConfig.resolved``):
+    what the loop and every reader of runs take, resolved once and passed down."""
+
+    @property
+    def spec(self) -> Profile:
+        """The profile this run is trained at (its geometry, schedule and data caps)."""
+        return get_profile(self.profile)
+
+    @property
+    def anneal(self) -> list[int]:
+        """The epochs after which the lr is divided by 10 (the profile's fractions of this budget)."""
+        return anneal_epochs(self.epochs, self.spec.anneal_at)
+
+
+def _check_counts(c: TrainConfig) -> None:
+    """Epochs, batch size, seed, few-shot size and split: ints in range."""
+    check_int("epochs", c.epochs)
+    if c.epochs > 10_000:
+        raise ValueError(f"epochs must be at most 10000, got {c.epochs}")
+    check_int("batch_size", c.batch_size)
+    check_int("seed", c.seed, minimum=0)
+    if c.seed > MAX_SEED:
+        raise ValueError(f"seed must be an int in 0..{MAX_SEED}, got {c.seed}")
+    if c.train_per_class is not None:
+        check_int("train_per_class", c.train_per_class)
+    check_int("split", c.split, minimum=0)
+
+
+def _check_rates(c: TrainConfig) -> None:
+    """lr, weight decay, momentum, dropout and the clipping radius: finite numbers in range."""
+    for name, hi in (("lr", math.inf), ("weight_decay", math.inf), ("momentum", 1.0), ("dropout", 1.0)):
+        v = getattr(c, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v < hi:
+            bound = "finite non-negative number" if hi == math.inf else f"number in [0, {hi:g})"
+            raise ValueError(f"{name} must be a {bound}, got {v!r}")
+    r = c.clip_radius
+    if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or r <= 0):
+        raise ValueError(f"clip_radius must be a positive number or None (off), got {r!r}")
+
+
+def _check_choices(c: TrainConfig) -> None:
+    """Model, init and class list: known names."""
+    if c.model not in VARIANTS:
+        raise ValueError(f"unknown model {c.model!r}; valid models: {', '.join(VARIANTS)}")
+    if c.init not in INITS:
+        raise ValueError(f"unknown init {c.init!r}; valid: {', '.join(INITS)}")
+    if c.classes is not None and (len(c.classes) < 2 or len(set(c.classes)) != len(c.classes)):
+        raise ValueError(f"classes must list at least 2 distinct class folders, got {list(c.classes)}")
 
 
 def run_dir(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None,
@@ -141,7 +175,7 @@ def load_data(cfg: TrainConfig, root: str | os.PathLike | None = None, progress:
     """The train and val (or few-shot train and test) splits a run trains and is scored on; ``with_train=False``
     skips a full training split (None)."""
     c = cfg.resolved()
-    p = get_profile(c.profile)
+    p = c.spec
     train, val = prepare_data(c.dataset, p.resize, train_per_class=p.train_per_class, val_per_class=p.val_per_class,
                               few_shot=c.train_per_class, seed=c.seed, split=c.split, root=root, progress=progress,
                               download=download, with_train=with_train)
@@ -242,21 +276,6 @@ def load_trained(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     return model.to(device).eval(), meta
 
 
-def ensure_trained(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None, *,
-                   root: str | os.PathLike | None = None, **kwargs) -> Path:
-    """The run directory of ``cfg``, training, finishing or repairing it first unless it is finished.
-
-    If another process is training the same run, this waits for it (then finds it finished).
-    """
-    from .train import train  # the loop imports this module
-
-    cfg = cfg.resolved()
-    out = run_dir(cfg, runs_dir, root)
-    if not finished(out, cfg.epochs):
-        train(cfg, out, root=root, wait=True, **kwargs)
-    return out
-
-
 def few_shot_epochs(steps: int, per_class: int, classes: int, batch_size: int) -> int:
     """Epochs that give a from-scratch few-shot run about ``steps`` SGD steps on ``per_class`` images of each of
     ``classes`` (full batches only; a training set smaller than a batch is one batch per epoch)."""
@@ -278,21 +297,6 @@ def scaled_lr(batch_size: int, lr: float = TrainConfig.lr, reference_batch: int 
     return lr * batch_size / reference_batch
 
 
-def run_metrics(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
-                data_root: str | os.PathLike | None = None, progress: bool = False) -> pd.DataFrame:
-    """The metrics of each config's last epoch (training the run first if it is not finished): one row per config."""
-    rows = []
-    for cfg, run in _runs_until(configs, runs_dir, data_root, progress, None):
-        metrics = pd.read_csv(run / "metrics.csv")
-        row = metrics[metrics.epoch == cfg.epochs]
-        if row.empty:  # cannot happen for a finished run; say how to repair rather than fail obscurely
-            raise ValueError(f"{run} has no metrics for epoch {cfg.epochs}; delete {run / DONE} and rerun to repair")
-        rows.append({"model": cfg.model, "seed": cfg.seed, "epochs": cfg.epochs, "run": run.name, "run_dir": str(run),
-                     "init": cfg.init, "clip_radius": cfg.clip_radius, "train_per_class": cfg.train_per_class,
-                     "split": cfg.split} | row.iloc[-1].drop(["model", "profile", "seed", "epoch"]).to_dict())
-    return pd.DataFrame(rows)
-
-
 def epochs_done(run: str | os.PathLike) -> int:
     """The last epoch in the run's ``metrics.csv`` (0 if it has none yet)."""
     try:
@@ -301,55 +305,8 @@ def epochs_done(run: str | os.PathLike) -> int:
         return 0
 
 
-def _runs_until(configs: list[TrainConfig], runs_dir, data_root, progress: bool, until: int | None):
-    """(resolved config, run directory) for each config, trained to its end, or at least to epoch ``until``."""
-    from .train import train  # the loop imports this module
-
-    for cfg in configs:
-        cfg = cfg.resolved()
-        if until is None or until >= cfg.epochs:
-            yield cfg, ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
-            continue
-        out = run_dir(cfg, runs_dir, data_root)
-        if epochs_done(out) < until:
-            train(cfg, out, root=data_root, wait=True, progress=progress, stop_after=until)
-        yield cfg, out
-
-
-def split_trained(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
-                  data_root: str | os.PathLike | None = None, until: int | None = None
-                  ) -> tuple[list[TrainConfig], list[TrainConfig]]:
-    """(configs whose runs are finished, or have reached epoch ``until``; the others), without training anything."""
-    done, missing = [], []
-    for cfg in configs:
-        c = cfg.resolved()
-        out = run_dir(c, runs_dir, data_root)
-        ok = finished(out, c.epochs) if until is None or until >= c.epochs else epochs_done(out) >= until
-        (done if ok else missing).append(c)
-    return done, missing
-
-
-def run_curves(configs: list[TrainConfig], *, runs_dir: str | os.PathLike | None = None,
-               data_root: str | os.PathLike | None = None, progress: bool = False,
-               until: int | None = None) -> pd.DataFrame:
-    """Every epoch's metrics of each config's run (trained first if needed), tidy: one row per (run, epoch), with
-    the run's ``budget`` (its config's epochs).
-
-    ``until``: a run need only reach that epoch (one that has not is trained that far and stays resumable, so a later
-    full run continues it); its curve is what it has so far. None: every run is trained to its end.
-    """
-    if until is not None:
-        check_int("until", until)
-    parts = []
-    for cfg, run in _runs_until(configs, runs_dir, data_root, progress, until):
-        m = pd.read_csv(run / "metrics.csv")
-        parts.append(m[m.epoch <= cfg.epochs].assign(run=run.name, init=cfg.init, clip_radius=cfg.clip_radius,
-                                                     budget=cfg.epochs))
-    return pd.concat(parts, ignore_index=True)
-
-
 def convergence(curves: pd.DataFrame, last: int = 3, tolerance: float = 1.0) -> pd.DataFrame:
-    """Per run of ``run_curves``: final 10-crop and centre val top-1, the number of lr annealings, and whether the
+    """Per run of ``trained.run_curves``: final 10-crop and centre val top-1, the number of lr annealings, and whether the
     centre-crop val top-1 of the ``last`` epochs varies by less than ``tolerance`` points (``flat``)."""
     rows = []
     for run, c in curves.groupby("run", sort=False):
@@ -394,4 +351,4 @@ def snapshot_epochs(epochs: int, few_shot: bool = False) -> list[int]:
 def lr_at(epoch: int, cfg: TrainConfig) -> float:
     """The learning rate of a run during ``epoch`` (1-based) under its profile's schedule."""
     c = cfg.resolved()
-    return c.lr * 0.1 ** sum(epoch > e for e in anneal_epochs(c.epochs, get_profile(c.profile).anneal_at))
+    return c.lr * 0.1 ** sum(epoch > e for e in c.anneal)

@@ -2,10 +2,13 @@
 
 Data lives in memory as uint8 (on the GPU when it fits; otherwise batches are gathered from the memory-mapped cache by
 ``DataLoader`` workers); crops, flips and mean subtraction happen on the batch, on its device. The step keeps loss
-and accuracy counts on the device: the host waits for the GPU only every ``CHECK_EVERY`` steps (a finiteness check)
-and once per epoch. Everything random is seeded from ``(seed, epoch)``, so a run resumed from its per-epoch checkpoint
-ends with the same weights as an uninterrupted one (exactly on CPU; on GPU, cuDNN's non-deterministic backward kernels
-and bf16 make runs differ in the last bits).
+and accuracy counts on the device: the host waits for the device once per epoch (the counts and a finiteness check),
+never per step. Everything random is seeded from ``(seed, epoch)``, so a run resumed from its checkpoint ends with the
+same weights as an uninterrupted one (exactly on CPU; on GPU, cuDNN's non-deterministic backward kernels and bf16
+make runs differ in the last bits).
+
+Reading order: ``train`` (one run: resolve, lock, load or start), ``_run_epochs`` (the epochs, with evaluation and
+saving), ``train_one_epoch`` (the steps, as in torchvision's reference script), ``train_step``.
 
 Multi-GPU: launch the same command under ``torchrun``; each process takes a strided share of every global batch and
 DDP averages gradients, which equals single-process training with the same global batch.
@@ -17,6 +20,8 @@ import dataclasses
 import os
 import shutil
 import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -27,17 +32,17 @@ from torch import nn
 from tqdm import tqdm
 
 from . import checkpoint
-from .data import batch_indices, crop_flip, crop_params, pixel_mean
+from .data import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
 from .evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
 from .locks import exclusive, sweep_temporaries
 from .models import build_model, clip_feature_scale
 from .paths import runs_root
-from .profiles import anneal_epochs, get_profile
-from .runs import (TrainConfig, finished, load_data, mark_finished, snapshot_epochs, snapshot_path,
+from .runs import (ResolvedConfig, TrainConfig, finished, load_data, mark_finished, snapshot_epochs, snapshot_path,
                    snapshot_problem)
 
 CHECKPOINT_SECONDS = 30.0  # the resumable checkpoint is written at least this often (and after every longer epoch)
-CHECK_EVERY = 50  # steps between finiteness checks of the loss (the only per-step host sync)
+METRICS = ["model", "profile", "seed", "epoch", "lr", "train_loss", "train_top1", "train_top5", "val_loss", "val_top1",
+           "val_top5", "val10_top1", "val10_top5", "train_images_per_s", "epoch_seconds"]
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -57,6 +62,32 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
+@dataclass
+class _Run:
+    """One run being trained: its resolved config, where it is written, the process group, and the state that
+    evolves (model, optimizer, schedule, metrics rows)."""
+
+    cfg: ResolvedConfig
+    out: Path
+    identity: dict
+    dev: torch.device
+    rank: int
+    world: int
+    model: nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    mean: torch.Tensor
+    classes: list[str]
+    rows: list[dict] = field(default_factory=list)
+    start: int = 0
+
+    def state(self, epoch: int) -> dict:
+        """What a checkpoint holds: everything to resume, and what identifies the run."""
+        return dict(model=self.model.state_dict(), optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
+                    epoch=epoch, metrics=self.rows, config=dataclasses.asdict(self.cfg), identity=self.identity,
+                    arch=self.model.arch.to_dict(), mean=self.mean.cpu(), classes=self.classes)
+
+
 def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: str | None = None,
           device: str | None = None, progress: bool = True, stop_after: int | None = None,
           ten_crop_every_snapshot: bool = False, wait: bool = False, workers: int = 2,
@@ -69,9 +100,11 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     chapter reads it there, and at cpu it costs about a fifth of a run).
     ``compile`` runs the training step's forward and backward through ``torch.compile`` (worth it on a GPU; the run
     is the same run, its numbers equal up to kernel rounding).
+
+    >>> from zfviz.runs import TrainConfig
+    >>> df = train(TrainConfig("zf", "smoke", seed=0), progress=False)  # doctest: +SKIP
     """
     cfg = cfg.resolved()
-    p = get_profile(cfg.profile)
     rank, world = dist_info()
     dev = resolve_device(device)
     if cfg.batch_size % world:
@@ -79,138 +112,180 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     out = Path(out_dir) if out_dir is not None else runs_root() / cfg.run_name(root)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {out} exists and is not a directory; give a run directory")
-    if stop_after is not None:
-        stop_after = int(stop_after)
+    last = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
     identity = cfg.identity(root)  # checks the data (class folders) before anything is written
     train_set, val_set = load_data(cfg, root, progress and rank == 0)
     created = not out.exists()
     try:
         with _run_lock(out, rank, wait):
-            return _train_locked(cfg, p, out, identity, train_set, val_set, dev, rank, world, progress, stop_after,
-                                 ten_crop_every_snapshot, workers, compile)
+            run = _start(cfg, out, identity, train_set, dev, rank, world)
+            if run is None:  # finished already
+                return pd.read_csv(out / "metrics.csv")
+            _run_epochs(run, train_set, val_set, last, progress, ten_crop_every_snapshot, workers, compile)
     except BaseException:
         if created and rank == 0 and out.is_dir() and not (out / "checkpoint.pt").exists():
             shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no empty run directory behind
         raise
+    return pd.DataFrame(run.rows)
 
 
 def _run_lock(out: Path, rank: int, wait: bool):
     if rank != 0:  # rank 0 holds the directory's lock for the whole group
-        from contextlib import nullcontext
-
         return nullcontext()
     out.mkdir(parents=True, exist_ok=True)
     return exclusive(out / ".lock", wait=wait, what=f"run directory {out}")
 
 
-def _train_locked(cfg, p, out, identity, train_set, val_set, dev, rank, world, progress, stop_after, ten_every,
-                  workers, compile) -> pd.DataFrame:
-    ckpt_path = out / "checkpoint.pt"
-    if rank == 0:
-        sweep_temporaries(out)
-    if world > 1:
-        dist.barrier()
-    state = checkpoint.load(ckpt_path) if ckpt_path.exists() else None
-    if state is not None and state.get("identity") != identity:
+def _load_checkpoint(path: Path, identity: dict) -> dict | None:
+    """The run's resumable state, or None; another run's checkpoint is refused, naming what differs."""
+    if not path.exists():
+        return None
+    state = checkpoint.load(path)
+    if state.get("identity") != identity:
         saved = state.get("identity") or {}
         diff = sorted(k for k in set(saved.get("config", {})) | set(identity["config"])
                       if saved.get("config", {}).get(k) != identity["config"].get(k))
         other = [k for k in ("geometry", "anneal", "data", "key_version") if saved.get(k) != identity[k]]
-        raise ValueError(f"{ckpt_path} belongs to a different run (differs in {diff + other}); "
+        raise ValueError(f"{path} belongs to a different run (differs in {diff + other}); "
                          "use another output directory or delete it")
+    return state
+
+
+def _start(cfg: ResolvedConfig, out: Path, identity: dict, train_set: ImageSet, dev: torch.device, rank: int,
+           world: int) -> _Run | None:
+    """The run's model, optimizer and schedule, fresh or resumed from its checkpoint; None if it is finished."""
+    if rank == 0:
+        sweep_temporaries(out)
+    if world > 1:
+        dist.barrier()
+    state = _load_checkpoint(out / "checkpoint.pt", identity)
     if state is not None and finished(out, cfg.epochs):
-        return pd.read_csv(out / "metrics.csv")
+        return None
     torch.manual_seed(cfg.seed)  # initial weights
+    p = cfg.spec
     model = build_model(cfg.model, len(train_set.classes), width=p.width, input_size=p.input_size, dropout=cfg.dropout,
                         init=cfg.init)
-    arch = model.arch
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, anneal_epochs(cfg.epochs, p.anneal_at), gamma=0.1)
-    rows: list[dict] = []
-    start = 0
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, cfg.anneal, gamma=0.1)
+    run = _Run(cfg, out, identity, dev, rank, world, model, opt, sched,
+               state["mean"] if state else pixel_mean(train_set.images), train_set.classes)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        rows, start = list(state["metrics"]), int(state["epoch"])
-    mean = state["mean"] if start else pixel_mean(train_set.images)
+        run.rows, run.start = list(state["metrics"]), int(state["epoch"])
     # channels-last on every device: tensor cores on CUDA, oneDNN's blocked kernels on CPU (with the fused LRN,
     # 1.3-1.5x per CPU step over NCHW and PyTorch's LRN: benchmarks/RESULTS.md)
-    model = model.to(dev, memory_format=torch.channels_last)
+    run.model = model.to(dev, memory_format=torch.channels_last)
+    run.mean = run.mean.to(dev)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
+    return run
+
+
+def _run_epochs(run: _Run, train_set: ImageSet, val_set: ImageSet, last: int, progress: bool, ten_every: bool,
+                workers: int, compile: bool) -> None:
+    """Epochs ``run.start + 1`` .. ``last``: train, evaluate where asked, save; finish the run at its last epoch."""
+    cfg, dev = run.cfg, run.dev
     # Data resident on the device when it fits (GPU: the whole uint8 tensor); otherwise workers gather batches.
     train_x, train_y = _resident(train_set.images, dev), train_set.labels.to(dev)
     val_x, val_y = _resident(val_set.images, dev), val_set.labels.to(dev)
-    mean = mean.to(dev)
-    net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    net: nn.Module = run.model
+    if run.world > 1:
+        net = nn.parallel.DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
     if compile:
         net = torch.compile(net)  # clipping walks net.modules(), which reach the compiled model's own modules
-
-    def state_dict(epoch: int) -> dict:
-        return dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(), epoch=epoch,
-                    metrics=rows, config=dataclasses.asdict(cfg), identity=identity, arch=arch.to_dict(),
-                    mean=mean.cpu(), classes=train_set.classes)
-
     snaps = set(snapshot_epochs(cfg.epochs, cfg.few_shot))
-    last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
-    nan = float("nan")
-    saved_at = time.perf_counter()
-    for epoch in range(start + 1, last + 1):
+    saver = _Saver(run)
+    for epoch in range(run.start + 1, last + 1):
         t0 = time.perf_counter()
-        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        torch.manual_seed(cfg.seed * 100_003 + epoch + rank * 7_919)  # dropout masks
-        net.train()
-        stats = torch.zeros(4, dtype=torch.float64, device=dev)  # loss sum, top-1, top-5, n: on the device
-        batches = batch_indices(len(train_y), cfg.batch_size, shuffle=True, generator=gen,
-                                drop_last=len(train_y) >= cfg.batch_size)
-        # augmentation is drawn for the global batch, so every process count sees the same crops
-        params = [crop_params(len(b), train_x.shape[-1], p.input_size, gen)[rank::world] for b in batches]
-        feed = _feed(train_x, [b[rank::world] for b in batches], dev, workers)
-        bar = tqdm(zip(feed, params), total=len(batches), disable=not (progress and rank == 0),
-                   desc=f"epoch {epoch}/{cfg.epochs}", leave=False)
-        for step, ((images, idx), prm) in enumerate(bar):
-            x = crop_flip(images, mean, p.input_size, prm)
-            y = train_y[idx.to(train_y.device)]
-            loss, logits = train_step(net, opt, x, y, cfg.clip_radius)
-            with torch.no_grad():
-                stats[0] += loss * len(y)
-                stats[1:3] += topk_correct(logits, y)
-                stats[3] += len(y)
-            if (step + 1) % CHECK_EVERY == 0:
-                _check_finite(stats[0], epoch)
-        loss_sum, top1, top5, n = all_reduce(stats).tolist()
-        _check_finite(torch.tensor(loss_sum), epoch)
+        loss_sum, top1, top5, n = train_one_epoch(net, run.opt, train_x, train_y, run.mean, cfg, epoch, run.rank,
+                                                  run.world, workers, progress)
         train_time = time.perf_counter() - t0
         final = epoch == cfg.epochs
-        is_snapshot = epoch in snaps
-        val = evaluate(model, val_x, val_y, mean, p.input_size) if final or not cfg.few_shot else {}
-        val10 = evaluate(model, val_x, val_y, mean, p.input_size, ten=True) \
-            if is_snapshot and not cfg.few_shot and (final or ten_every) else {}
-        row = dict(model=cfg.model, profile=cfg.profile, seed=cfg.seed, epoch=epoch, lr=opt.param_groups[0]["lr"],
-                   train_loss=loss_sum / n, train_top1=100 * top1 / n, train_top5=100 * top5 / n,
-                   val_loss=val.get("loss", nan), val_top1=val.get("top1", nan), val_top5=val.get("top5", nan),
-                   val10_top1=val10.get("top1", nan), val10_top5=val10.get("top5", nan),
-                   train_images_per_s=n / train_time, epoch_seconds=time.perf_counter() - t0)
-        rows.append(row)
-        sched.step()
-        if rank == 0:
-            state = state_dict(epoch)
-            if is_snapshot:
-                checkpoint.save(_snapshot(state), snapshot_path(out, epoch))
-            _write_metrics(out, rows)
-            # Resumable state after every epoch, except that epochs of a few seconds (few-shot runs) save at most
-            # every CHECKPOINT_SECONDS: a resume then redoes those epochs and ends with the same weights.
-            if epoch == last or is_snapshot or time.perf_counter() - saved_at >= CHECKPOINT_SECONDS:
-                checkpoint.save(state, out / "checkpoint.pt")
-                saved_at = time.perf_counter()
-        if world > 1:
+        val = evaluate(run.model, val_x, val_y, run.mean, cfg.spec.input_size) if final or not cfg.few_shot else {}
+        ten = epoch in snaps and not cfg.few_shot and (final or ten_every)
+        val10 = evaluate(run.model, val_x, val_y, run.mean, cfg.spec.input_size, ten=True) if ten else {}
+        nan = float("nan")
+        run.rows.append(dict(model=cfg.model, profile=cfg.profile, seed=cfg.seed, epoch=epoch,
+                             lr=run.opt.param_groups[0]["lr"], train_loss=loss_sum / n, train_top1=100 * top1 / n,
+                             train_top5=100 * top5 / n, val_loss=val.get("loss", nan), val_top1=val.get("top1", nan),
+                             val_top5=val.get("top5", nan), val10_top1=val10.get("top1", nan),
+                             val10_top5=val10.get("top5", nan), train_images_per_s=n / train_time,
+                             epoch_seconds=time.perf_counter() - t0))
+        run.sched.step()
+        if run.rank == 0:
+            saver.epoch_done(epoch, epoch in snaps, epoch == last)
+        if run.world > 1:
             dist.barrier()
-    if rank == 0 and last == cfg.epochs:
-        _finish(out, cfg.epochs)
-    return pd.DataFrame(rows)
+    if run.rank == 0 and last == cfg.epochs:
+        saver.flush()
+        _finish(run.out, cfg.epochs)
+
+
+def train_one_epoch(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
+                    mean: torch.Tensor, cfg: ResolvedConfig, epoch: int, rank: int = 0, world: int = 1,
+                    workers: int = 2, progress: bool = False) -> tuple[float, float, float, float]:
+    """One epoch of SGD over ``images`` (uint8, on any device) with the run's crops, flips and dropout masks seeded by
+    ``(cfg.seed, epoch)``; returns (loss sum, top-1 count, top-5 count, images) summed over processes, after the
+    epoch's one host synchronization (which also checks that the loss stayed finite)."""
+    dev = labels.device
+    gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    torch.manual_seed(cfg.seed * 100_003 + epoch + rank * 7_919)  # dropout masks
+    net.train()
+    stats = torch.zeros(4, dtype=torch.float64, device=dev)  # loss sum, top-1, top-5, n: on the device
+    batches = batch_indices(len(labels), cfg.batch_size, shuffle=True, generator=gen,
+                            drop_last=len(labels) >= cfg.batch_size)
+    # augmentation is drawn for the global batch, so every process count sees the same crops
+    crop = cfg.spec.input_size
+    params = [crop_params(len(b), images.shape[-1], crop, gen)[rank::world] for b in batches]
+    feed = _feed(images, [b[rank::world] for b in batches], dev, workers)
+    bar = tqdm(zip(feed, params), total=len(batches), disable=not (progress and rank == 0),
+               desc=f"epoch {epoch}/{cfg.epochs}", leave=False)
+    for (x_u8, idx), prm in bar:
+        y = labels[idx.to(labels.device)]
+        loss, logits = train_step(net, opt, crop_flip(x_u8, mean, crop, prm), y, cfg.clip_radius)
+        with torch.no_grad():
+            stats[0] += loss * len(y)
+            stats[1:3] += topk_correct(logits, y)
+            stats[3] += len(y)
+    loss_sum, top1, top5, n = all_reduce(stats).tolist()  # the epoch's one host sync
+    if not torch.isfinite(torch.tensor(loss_sum)):
+        raise FloatingPointError(f"the training loss became {loss_sum} in epoch {epoch}; lower the lr or keep "
+                                 "feature scale clipping on")
+    return loss_sum, top1, top5, n
+
+
+class _Saver:
+    """Writes a run's files after each epoch (rank 0): the snapshot at snapshot epochs, the epoch's metrics row
+    appended to ``metrics.csv``, and the resumable checkpoint after every epoch that took long enough. Epochs of a few
+    seconds (few-shot runs) save their checkpoint at most every ``CHECKPOINT_SECONDS``: a resume then redoes those
+    epochs and ends with the same weights. Nothing is rewritten per epoch, so an epoch's cost does not grow with the
+    number of epochs before it."""
+
+    def __init__(self, run: _Run) -> None:
+        self.run, self.saved_at = run, time.perf_counter()
+        self.metrics = run.out / "metrics.csv"
+        _write_metrics(run.out, run.rows)  # the rows a resume starts from, and nothing after them
+        self.written = len(run.rows)
+
+    def epoch_done(self, epoch: int, snapshot: bool, last: bool) -> None:
+        run = self.run
+        state = None
+        if snapshot:
+            state = run.state(epoch)
+            checkpoint.save(_snapshot(state), snapshot_path(run.out, epoch))
+        if last or snapshot or time.perf_counter() - self.saved_at >= CHECKPOINT_SECONDS:
+            self.flush()
+            checkpoint.save(state or run.state(epoch), run.out / "checkpoint.pt")
+            self.saved_at = time.perf_counter()
+
+    def flush(self) -> None:
+        """Append the metrics rows not written yet (the checkpoint written next holds them all)."""
+        new = self.run.rows[self.written:]
+        if new:
+            pd.DataFrame(new, columns=METRICS).to_csv(self.metrics, mode="a", header=False, index=False)
+            self.written = len(self.run.rows)
 
 
 def _finish(out: Path, epochs: int) -> None:
@@ -240,13 +315,8 @@ def _finish(out: Path, epochs: int) -> None:
 
 
 def _write_metrics(out: Path, rows: list[dict]) -> None:
-    checkpoint.atomic_write(out / "metrics.csv", lambda tmp: pd.DataFrame(rows).to_csv(tmp, index=False))
-
-
-def _check_finite(value: torch.Tensor, epoch: int) -> None:
-    if not bool(torch.isfinite(value)):
-        raise FloatingPointError(f"the training loss became {float(value)} in epoch {epoch}; lower the lr or keep "
-                                 "feature scale clipping on")
+    checkpoint.atomic_write(out / "metrics.csv", lambda tmp: pd.DataFrame(rows, columns=METRICS).to_csv(tmp,
+                                                                                                       index=False))
 
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,

@@ -33,7 +33,7 @@ MAX_TAKEOFF_SHARE = 0.25  # a row is compared only if every seed left chance wit
 
 
 def takeoff_epochs(curves: pd.DataFrame, chance: float, margin: float = 5.0) -> pd.DataFrame:
-    """Per run of ``runs.run_curves``: the first epoch whose centre-crop val top-1 (%) exceeds ``chance + margin``
+    """Per run of ``trained.run_curves``: the first epoch whose centre-crop val top-1 (%) exceeds ``chance + margin``
     (NaN if none: the run has not left chance in the ``seen`` epochs), with the run's model, init, seed and epoch
     budget (``epochs``: the curves' ``budget`` column, else the last epoch seen)."""
     rows = []

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..experiment import load_experiments
-from ..runs import TrainConfig, few_shot_epochs, run_metrics, scaled_lr
+from ..runs import TrainConfig, few_shot_epochs, scaled_lr
+from ..trained import run_metrics
 from .probes import heldout_transfer, layer_features
 
 
