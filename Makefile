@@ -14,7 +14,7 @@ export ZFVIZ_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all setup book atlas site test test-fast nbval-references benchmark clean-site
+.PHONY: all setup book atlas site test test-fast test-paper nbval-references benchmark clean-site
 
 all: book  ## set up, run every chapter for $(PROFILE) (training what is not cached), build the site
 
@@ -41,6 +41,9 @@ test: setup  ## unit tests + every chapter re-executed by nbval in the smoke pro
 
 test-fast: setup  ## the unit tests without the slow ones and without re-executing chapters (about a minute)
 	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m pytest -m "not slow" --ignore=tests/nbval
+
+test-paper: setup  ## every chapter executed at paper geometry (the paper-smoke profile) on this machine's CPU
+	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m zfviz book --profile paper-smoke --out .cache/paper-smoke --no-build
 
 nbval-references: setup  ## after changing a chapter: regenerate tests/nbval (smoke profile)
 	$(PY) -m zfviz book --nbval-references

@@ -4,8 +4,16 @@ uint8 data* (per-sample torchvision crops and flips: isolates batched on-device 
 torchvision ``ImageFolder`` + ``DataLoader`` + transforms v2 loop (also decodes JPEGs every epoch).
 
     python benchmarks/train_throughput.py --profile cpu [--batches 30] [--workers 2]
+    python benchmarks/train_throughput.py --profile cpu --step-only   # today's step against the 2026-11-22 step
+    python benchmarks/train_throughput.py --profile cpu --few-shot    # one-step epochs against normal epochs
 
 Each pipeline runs ``--warmup`` batches untimed, then ``--batches`` timed ones (0 = a full epoch).
+
+``--step-only`` times the training step alone on a fixed batch: zfviz's (channels-last, the fused LRN) against the
+step as it was before 2026-11-30 (NCHW, ``nn.LocalResponseNorm``), same model, weights and batch.
+``--few-shot`` times whole ``train`` calls: a few-shot run whose epochs are one SGD step each (as Tables 4-6's
+from-scratch networks are), against a run of the same images and batch with many steps per epoch; per-epoch
+overhead (evaluation, checkpoints, metrics, host syncs) shows as the gap in images/s.
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` over one real training step (forward + backward,
 convolutions and matmuls; 2 FLOPs per multiply-add), divided by the batch. MFU = achieved FLOP/s over the device's
@@ -19,6 +27,7 @@ import itertools
 import os
 import platform
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -74,7 +83,13 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--compile", action="store_true", help="also time zfviz's step under torch.compile")
     ap.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: known GPUs)")
+    ap.add_argument("--step-only", action="store_true", help="only today's step against the 2026-11-22 step")
+    ap.add_argument("--few-shot", action="store_true", help="only one-step epochs against normal epochs")
     args = ap.parse_args()
+    if args.step_only:
+        return step_comparison(args)
+    if args.few_shot:
+        return few_shot_overhead(args)
     p = get_profile(args.profile)
     dev = torch.device(args.device)
     cfg = TrainConfig(model=args.model, profile=p.name, dataset=args.dataset).resolved()
@@ -157,6 +172,74 @@ def main() -> None:
     peak = args.peak_tflops or next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
     if dev.type == "cuda" and peak:
         print(f"MFU (bf16 dense peak {peak:.0f} TFLOP/s): {100 * fpi * ours / (peak * 1e12):.1f}%")
+
+
+def _reference(model: torch.nn.Module) -> torch.nn.Module:
+    """The same model as the step before 2026-11-30 ran it: PyTorch's own LRN, NCHW."""
+    for name, m in list(model.named_children()):
+        if isinstance(m, torch.nn.LocalResponseNorm):
+            setattr(model, name, torch.nn.LocalResponseNorm(m.size, m.alpha, m.beta, m.k))
+    return model.to(memory_format=torch.contiguous_format)
+
+
+def step_comparison(args) -> None:
+    """Images/s of zfviz's training step against the 2026-11-22 step, ``--batches`` steps each, per model."""
+    p = get_profile(args.profile)
+    dev = torch.device(args.device)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({os.cpu_count()} cores)"
+    print(f"device: {name}; torch {torch.__version__}; profile {p.name} (width {p.width}, {p.input_size}px, "
+          f"batch {p.batch_size}); {args.batches} timed steps after {args.warmup}")
+    for variant in ("zf", "alexnet"):
+        rates = {}
+        for label, prepare, layout in (("2026-11-22 step (NCHW, nn.LocalResponseNorm)", _reference,
+                                        torch.contiguous_format),
+                                       ("zfviz step (channels-last, fused LRN)", lambda m: m, torch.channels_last)):
+            torch.manual_seed(0)
+            model = prepare(build_model(variant, 10, width=p.width, input_size=p.input_size, init="transported")
+                            .to(dev, memory_format=torch.channels_last))
+            opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9, weight_decay=5e-4)
+            x = (torch.randn(p.batch_size, 3, p.input_size, p.input_size, device=dev) * 50).contiguous(
+                memory_format=layout)
+            y = torch.randint(0, 10, (p.batch_size,), device=dev)
+            if label.startswith("2026"):  # the old step did not format the batch on CPU
+                import zfviz.train as zt
+                old_fmt, zt.fmt = zt.fmt, (lambda t, d: t)
+            try:
+                rates[label], _ = _timed(((x, y) for _ in range(args.warmup + args.batches)),
+                                         lambda a, b: train_step(model, opt, a, b, 0.1), args.warmup, dev)
+            finally:
+                if label.startswith("2026"):
+                    zt.fmt = old_fmt
+        (old, o), (new, n) = rates.items()
+        print(f"{variant}: {old} {o:7.1f} images/s; {new} {n:7.1f} images/s; speedup {n / o:.2f}x")
+
+
+def few_shot_overhead(args) -> None:
+    """Images/s of whole train() calls: one-step epochs (few-shot) against normal epochs, same images and batch."""
+    import tempfile
+
+    from zfviz.train import train
+
+    p = get_profile(args.profile)
+    k, batch = 1, 10
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for label, cfg in (
+                ("one-step epochs (1 image per class, batch 10, 200 epochs)",
+                 TrainConfig(args.model, p.name, dataset="imagewoof", train_per_class=k, batch_size=batch, epochs=200)),
+                ("normal epochs (20 images per class, batch 10, 10 epochs)",
+                 TrainConfig(args.model, p.name, dataset="imagewoof", train_per_class=20, batch_size=batch,
+                             epochs=10))):
+            t0 = time.perf_counter()
+            df = train(cfg, Path(d) / label[:3], progress=False, device=args.device)
+            wall = time.perf_counter() - t0
+            images = (k if label.startswith("one") else 20) * 10 * len(df)
+            rows.append((label, images / wall, images))
+    print(f"device: {args.device}; torch {torch.__version__}; {args.model}, profile {p.name}; whole train() calls, "
+          "evaluation and saving included")
+    for label, rate, images in rows:
+        print(f"{label}: {rate:8.1f} images/s ({images} images)")
+    print(f"one-step epochs reach {rows[0][1] / rows[1][1]:.2f}x the images/s of normal epochs")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ def test_greater_rule(ci, n, expected):
 
 
 def test_one_trained_model_never_decides():
-    ev = evidence("S1", 0.45, (0.40, 0.50), 300, "cpu", seeds=1)
-    assert decide(REGISTRY["S1"], ev) == "inconclusive" and "the rule needs 3 seeds" in claims.verdict_line(ev)
+    ev = evidence("S1a", 0.45, (0.40, 0.50), 300, "cpu", seeds=1)
+    assert decide(REGISTRY["S1a"], ev) == "inconclusive" and "the rule needs 3 seeds" in claims.verdict_line(ev)
     assert REGISTRY["companion"].min_seeds == 1
 
 

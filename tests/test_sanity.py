@@ -57,5 +57,19 @@ def test_a_method_that_ignores_the_weights_fails_the_check():
     rand = randomize_layers(m, cascade(m), scheme="transported", seed=2)
     rho = spearman_maps(planted(m, x), planted(rand, x))
     est, lo, hi, n = bootstrap_mean(1 - rho)
-    ev = claims.evidence("S1", est, (lo, hi), n, "smoke", seeds=3)
-    assert claims.decide(claims.REGISTRY["S1"], ev) == "not reproduced"
+    ev = claims.evidence("S1a", est, (lo, hi), n, "smoke", seeds=3)
+    assert claims.decide(claims.REGISTRY["S1a"], ev) == "not reproduced"
+
+
+def test_occlusion_cascade_equals_one_occlusion_per_stage():
+    from zfviz.analysis.sanity import cascade, occlusion_cascade, occlusion_maps, randomize_layers
+    from zfviz.models import zfnet
+
+    torch.manual_seed(0)
+    m = zfnet(10, width=0.25, input_size=64, init="transported").eval()
+    x, t = torch.randn(2, 3, 64, 64) * 40, torch.tensor([1, 3])
+    stages = [("trained", [])] + [(name, cascade(m)[:i + 1]) for i, name in enumerate(cascade(m))]
+    occ = occlusion_cascade(m, x, t, 16, stages, chunk=5)  # chunks smaller than the tiles: the seams are right
+    for stage, layers in stages:
+        ref = occlusion_maps(randomize_layers(m, layers) if layers else m, x, t, 16)
+        assert torch.allclose(ref, occ[stage], atol=1e-6), stage

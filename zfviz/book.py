@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .locks import staged
@@ -130,14 +131,26 @@ def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progre
         if name not in chapters():
             raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(chapters())}")
         check_parameters(name, parameters)
+    small = SMALL_PARAMETERS.get(parameters.get("profile"), {})
     with staged(out, what="the results folder", copy_existing=True) as stage:
-        for name in names:
-            log(f"[zfviz book] executing {name} ({', '.join(f'{k}={v}' for k, v in parameters.items())})")
-            execute(name, stage, parameters, progress=progress)
+        t0 = time.perf_counter()
+        for i, name in enumerate(names):
+            params = small.get(name, {}) | parameters  # a profile whose numbers decide nothing runs fewer iterations
+            left = ""
+            if i:
+                per = (time.perf_counter() - t0) / i
+                left = f"; {_minutes(time.perf_counter() - t0)} so far, about {_minutes(per * (len(names) - i))} left"
+            log(f"[zfviz book] chapter {i + 1} of {len(names)}: {name} "
+                f"({', '.join(f'{k}={v}' for k, v in params.items())}{left})")
+            execute(name, stage, params, progress=progress)
         if Path(out) == RESULTS:
             write_claims(stage)
             write_summary(stage)
     return Path(out)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def build_site(builder: str = "html", strict: bool = True) -> Path:
@@ -184,6 +197,29 @@ SMOKE_PARAMETERS = {
     "12_companion_gradients": {"digit_epochs": 1, "am_steps": 10, "cm_steps": 20},
     "13_fig7_occlusion_statistic": {"n_random": 2, "seeds": [0]},
 }
+
+
+# The same for the paper-smoke profile (paper geometry on 2 images per class): one seed, a handful of images.
+PAPER_SMOKE_PARAMETERS = {
+    "01_training": {"seeds": [0], "long_seed": None},
+    "02_fig2_top9": {"seeds": [0], "maps_per_layer": 2},
+    "03_fig4_evolution": {"seeds": [0], "maps_per_layer": 2},
+    "04_fig5_invariance": {"seeds": [0], "per_class": 1, "golf_balls": 2},
+    "05_fig6_architecture": {"seeds": [0], "no_clip_seeds": [0], "n_images": 2, "layer2_maps": 2},
+    "06_fig7_occlusion": {"seeds": [0], "others": 1},
+    "07_fig8_correspondence": {"seeds": [0], "random_draws": 2},
+    "08_table2_imagenet": {"seeds": [0]},
+    "09_table3_ablations": {"seeds": [0], "compare_inits": []},
+    "10_tables4_6_transfer": {"splits": 1, "model_seeds": [0], "per_class": [1], "heldout_seeds": [0],
+                              "heldout_per_class": [1]},
+    "11_table7_probes": {"splits": 2, "model_seeds": [0], "heldout_seeds": [0], "per_class": [1]},
+    "12_companion_gradients": {"digit_epochs": 1, "am_steps": 10, "cm_steps": 20},
+    "13_fig7_occlusion_statistic": {"seeds": [0], "n_images": 4, "n_random": 1},
+    "14_sanity_checks": {"seeds": [0], "n_images": 3, "examples": 1, "maps_shown": 2},
+}
+SMALL_PARAMETERS = {"smoke": SMOKE_PARAMETERS, "paper-smoke": PAPER_SMOKE_PARAMETERS}
+PAPER_GEOMETRY_CHAPTERS = ("02_fig2_top9", "04_fig5_invariance", "05_fig6_architecture", "06_fig7_occlusion",
+                           "07_fig8_correspondence", "13_fig7_occlusion_statistic", "14_sanity_checks")
 
 
 def make_nbval_references(names: list[str] | None = None, progress: bool = True) -> list[Path]:

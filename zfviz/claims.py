@@ -315,6 +315,9 @@ def evidence(claim: str, estimate: float, ci: tuple[float, float], n: int, profi
     """
     if claim not in REGISTRY:
         raise ValueError(f"unknown claim {claim!r}; the registry has: {', '.join(REGISTRY)}")
+    if REGISTRY[claim].parts:
+        raise ValueError(f"{claim} is a composite claim, decided from its parts {', '.join(REGISTRY[claim].parts)}: "
+                         "give evidence for those")
     lo, hi = (float(v) for v in ci)
     est = float(estimate)
     if all(math.isfinite(v) for v in (lo, hi, est)) and not lo - 1e-9 <= est <= hi + 1e-9:

@@ -94,6 +94,19 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": _CPU,
     "gpu": _GPU,
+    "paper-smoke": _GPU.replace(
+        name="paper-smoke",
+        epochs=2,
+        ablation_epochs=2,
+        scratch_steps=4,
+        batch_size=8,
+        train_per_class=2,
+        val_per_class=2,
+        description="The gpu profile's geometry and init (full width, 224 px crops of 256 px, the paper's init) on 2 "
+                    "images per class: proves on a CPU that every chapter runs at paper geometry; numbers are "
+                    "meaningless.",
+        decisive=False,
+    ),
     "imagenet": _GPU.replace(
         name="imagenet",
         dataset="imagenet",

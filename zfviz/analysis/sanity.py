@@ -118,6 +118,56 @@ def occlusion_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor
     return F.interpolate(out[:, None], size=(h, w), mode="nearest")[:, 0]
 
 
+def _tiles(h: int, w: int, size: int) -> list[tuple[int, int]]:
+    return [(y, x) for y in range(0, h, size) for x in range(0, w, size)]
+
+
+@torch.no_grad()
+def occlusion_cascade(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, size: int,
+                      stages: list[tuple[str, list[str]]], *, scheme: str = "transported", seed: int = 0,
+                      chunk: int = 64) -> dict[str, torch.Tensor]:
+    """``occlusion_maps`` for every randomization stage at once: {stage: (N, H, W)}.
+
+    Randomizing from the top down leaves every layer below a stage's lowest randomized layer as trained, so the
+    trained model's activations entering that layer serve every stage that starts there: the occluded images go
+    through the trained network once (inputs of each layer kept), and each stage runs only its randomized layers on
+    top. At paper geometry this is about 2.5 forward passes per occluded image instead of one per stage (10 with
+    ZF's 8 layers and the trained model).
+    """
+    images = to_model_device(model, images)
+    n, _, h, w = images.shape
+    tiles = _tiles(h, w, size)
+    names = [name for name, _ in model.named_children()]
+    nets = {stage: (randomize_layers(model, layers, scheme=scheme, seed=seed), min(names.index(x) for x in layers))
+            if layers else (model, None) for stage, layers in stages}
+    t = targets.to(images.device)
+    drops = {stage: [] for stage in nets}
+    with eval_mode(model):
+        for i in range(n):
+            variants = images[i:i + 1].repeat(len(tiles) + 1, 1, 1, 1)  # row 0 unoccluded
+            for k, (y, x) in enumerate(tiles):
+                variants[k + 1, :, y:y + size, x:x + size] = 0.0
+            p = {stage: [] for stage in nets}
+            for part in variants.split(chunk):
+                entering, a = {}, part
+                for name, module in model.named_children():  # the trained pass, keeping each layer's input
+                    entering[name] = a
+                    a = module(a)
+                for stage, (net, start) in nets.items():
+                    z = a
+                    if start is not None:
+                        z = entering[names[start]]
+                        for name in names[start:]:
+                            z = net.get_submodule(name)(z)
+                    p[stage].append(z.softmax(-1)[:, t[i]])
+            for stage in nets:
+                pt = torch.cat(p[stage])
+                drops[stage].append(pt[0] - pt[1:])
+    ny, nx = len(range(0, h, size)), len(range(0, w, size))
+    return {stage: F.interpolate(torch.stack(d).view(n, 1, ny, nx), size=(h, w), mode="nearest")[:, 0].float().cpu()
+            for stage, d in drops.items()}
+
+
 def method_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, channels: torch.Tensor,
                 positions: torch.Tensor, *, layer: str = "conv5", occluder: int = 16,
                 methods: tuple[str, ...] = METHODS) -> dict[str, torch.Tensor]:
@@ -171,12 +221,17 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, targets: tor
     """
     images = to_model_device(model, images)
     channels, positions = strongest_units(model, images, layer)
-    ref = method_maps(model, images, targets, channels, positions, layer=layer, occluder=occluder, methods=methods)
-    rows = []
     stages = [("trained", [])] + [(name, cascade(model)[:i + 1]) for i, name in enumerate(cascade(model))]
+    occ = occlusion_cascade(model, images, targets, occluder, stages, scheme=scheme, seed=seed) \
+        if "occlusion" in methods else {}
+    others = tuple(m for m in methods if m != "occlusion")
+    ref = method_maps(model, images, targets, channels, positions, layer=layer, methods=others) | (
+        {"occlusion": occ["trained"]} if occ else {})
+    rows = []
     for stage, layers in stages:
         m = randomize_layers(model, layers, scheme=scheme, seed=seed) if layers else model
-        maps = method_maps(m, images, targets, channels, positions, layer=layer, occluder=occluder, methods=methods)
+        maps = method_maps(m, images, targets, channels, positions, layer=layer, methods=others) | (
+            {"occlusion": occ[stage]} if occ else {})
         for method in methods:
             rho, ss = spearman_maps(ref[method], maps[method]), ssim_maps(ref[method], maps[method])
             empty = (maps[method].flatten(1).abs().amax(1) == 0).numpy()

@@ -1,0 +1,37 @@
+"""Paper geometry on a CPU: the chapters whose code depends on the crop, the width or the map sizes, executed at the
+``paper-smoke`` profile (the gpu profile's 224 px crops of 256 px, full width, the paper's init, on 2 images per
+class), one seed each. ``make test-paper`` executes every chapter at it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import nbformat
+import pytest
+
+from zfviz import book
+from zfviz.data import find_split
+
+
+@pytest.fixture(scope="module")
+def data_present():
+    try:
+        find_split("imagenette", "train")
+    except FileNotFoundError as e:
+        if os.environ.get("ZFVIZ_REQUIRE_DATA"):
+            raise
+        pytest.skip(f"no Imagenette found ({e}); set ZFVIZ_DATA")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", book.PAPER_GEOMETRY_CHAPTERS)
+def test_chapter_runs_at_paper_geometry(name, data_present, tmp_path):
+    t0 = time.perf_counter()
+    params = {"profile": "paper-smoke"} | book.PAPER_SMOKE_PARAMETERS.get(name, {})
+    path = book.execute(name, tmp_path, params, progress=False)
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("**Verdict" in o.get("data", {}).get("text/markdown", "") for o in outputs)
+    print(f"{name} at paper geometry: {time.perf_counter() - t0:.0f} s")
