@@ -254,3 +254,19 @@ def test_few_shot_epochs_and_the_batch_scaled_lr():
     assert scaled_lr(128) == pytest.approx(1e-2) and scaled_lr(10) == pytest.approx(1e-2 * 10 / 128)
     with pytest.raises(ValueError, match="batch_size"):
         scaled_lr(0)
+
+
+def test_a_profile_that_drops_finished_checkpoints_keeps_the_run_finished(tiny_folder, tmp_path, monkeypatch):
+    from zfviz import profiles
+    from zfviz.runs import finished, snapshot_epochs
+
+    lean = profiles.PROFILES["smoke"].replace(keep_checkpoint=False, fig4_models=())
+    monkeypatch.setitem(profiles.PROFILES, "smoke", lean)
+    cfg = TrainConfig(dataset=str(tiny_folder), epochs=3, **CFG)
+    assert snapshot_epochs(cfg) == [3]  # not a Fig. 4 model at this profile: the last snapshot only
+    train(cfg, tmp_path / "run", progress=False)
+    assert finished(tmp_path / "run", 3) and not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir()) == ["epoch_003.pt"]
+    before = (tmp_path / "run" / "metrics.csv").read_text()
+    train(cfg, tmp_path / "run", progress=False)  # finished: nothing is retrained
+    assert (tmp_path / "run" / "metrics.csv").read_text() == before

@@ -1,6 +1,10 @@
-"""zfviz: a reproducible re-creation of Zeiler & Fergus, Visualizing and Understanding Convolutional Networks."""
+"""zfviz: a reproducible re-creation of Zeiler & Fergus, Visualizing and Understanding Convolutional Networks.
 
-from .models import alexnet, build_model, zfnet
+>>> import zfviz
+>>> zfviz.zfnet(10, width=0.5, input_size=112).arch.name
+'zf'
+"""
+
 from .profiles import PROFILES, get_profile
 
 __all__ = ["alexnet", "build_model", "zfnet", "PROFILES", "get_profile"]
@@ -10,3 +14,12 @@ try:
     __version__ = _version("zfviz")  # one source: pyproject.toml
 except Exception:  # running from a source tree that was never installed
     __version__ = "unknown"
+
+
+def __getattr__(name: str):
+    # the models import torch (seconds): only when asked for, so `python -m zfviz --help` answers at once
+    if name in ("alexnet", "build_model", "zfnet"):
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'zfviz' has no attribute {name!r}")

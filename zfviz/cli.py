@@ -1,4 +1,14 @@
-"""Command line: ``python -m zfviz train ...`` (also under ``torchrun``)."""
+"""zfviz's command line: train a model, execute the book's chapters, write the feature atlas.
+
+Examples:
+  python -m zfviz train --profile smoke                 a tiny ZF model in about a minute (CPU)
+  python -m zfviz train --model alexnet --profile cpu   the AlexNet replica at the laptop profile (resumable)
+  python -m zfviz book --profile cpu --plan             what the cpu book would train, and roughly how long
+  python -m zfviz book --profile smoke --no-build       every chapter on a tiny subset (numbers mean nothing)
+  python -m zfviz book --no-execute                     only build the site from the committed chapters
+  python -m zfviz atlas --profile cpu                   the atlas pages of the cpu ZF model (seed 0)
+  torchrun --nproc_per_node 4 -m zfviz train --profile imagenet   the paper's setting on several GPUs
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from .models import INITS, VARIANTS
+from .names import INITS, VARIANTS
 from .profiles import PROFILES
 
 
@@ -60,6 +70,11 @@ def _book(args: argparse.Namespace) -> int:
     from . import book
 
     names = args.only or book.chapters()
+    if args.plan:
+        from .plan import plan_table
+
+        print(plan_table(_default_profile(args), names))
+        return 0
     if args.nbval_references:
         for path in book.make_nbval_references(names, progress=not args.no_progress):
             print(f"[zfviz book] reference {path}")
@@ -88,25 +103,38 @@ def _atlas(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; every option shows its default (unless its help already says what it is)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is None or action.default is False or \
+                action.default == argparse.SUPPRESS or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m zfviz", description=__doc__)
+    fmt = _Formatter
+    parser = argparse.ArgumentParser(prog="python -m zfviz", description=__doc__, formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
-    from .runs import TrainConfig  # defaults come from the config, declared once
+    from .config import TrainConfig  # defaults come from the config, declared once (no torch: --help is instant)
 
     d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    t = sub.add_parser("train", help="train a model (resumes from the run directory's checkpoint)")
-    t.add_argument("--model", default=d["model"], choices=list(VARIANTS))
-    t.add_argument("--profile", default=d["profile"], choices=list(PROFILES))
+    t = sub.add_parser("train", help="train a model (resumes from the run directory's checkpoint)", formatter_class=fmt,
+                       description="Train one run, or resume it from its checkpoint; a finished run is not retrained.")
+    t.add_argument("--model", default=d["model"], choices=list(VARIANTS), help="architecture (Table 3's rows)")
+    t.add_argument("--profile", default=d["profile"], choices=list(PROFILES), help="scale (zfviz/profiles.py)")
     t.add_argument("--dataset", default=None,
                    help="imagenette, imagewoof, imagenet, or an ImageFolder root; default: the profile's")
     t.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")
     t.add_argument("--epochs", type=int, default=None, help="default: the profile's")
     t.add_argument("--batch-size", type=int, default=None, help="global batch; default: the profile's")
-    t.add_argument("--lr", type=float, default=d["lr"])
-    t.add_argument("--weight-decay", type=float, default=d["weight_decay"])
-    t.add_argument("--dropout", type=float, default=d["dropout"])
-    t.add_argument("--clip-radius", type=float, default=d["clip_radius"])
+    t.add_argument("--lr", type=float, default=d["lr"], help="initial learning rate (the paper's)")
+    t.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="SGD weight decay")
+    t.add_argument("--dropout", type=float, default=d["dropout"], help="dropout in fc6 and fc7")
+    t.add_argument("--clip-radius", type=float, default=d["clip_radius"], help="feature scale clipping radius")
     t.add_argument("--no-clip", action="store_true", help="turn feature scale clipping off (Fig. 6a)")
     t.add_argument("--train-per-class", type=int, default=None,
                    help="few-shot (Tables 4-6): train on this many images per class of the val split, test on the rest")
@@ -116,30 +144,36 @@ def main(argv: list[str] | None = None) -> int:
                    help="score 10-crop validation at every snapshot epoch, not only after the last")
     t.add_argument("--init", default=None, choices=list(INITS), help="default: the profile's")
     t.add_argument("--compile", action="store_true", help="torch.compile the training step (pays on a GPU)")
-    t.add_argument("--seed", type=int, default=d["seed"])
+    t.add_argument("--seed", type=int, default=d["seed"], help="seeds the init, the order, the crops and dropout")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     t.add_argument("--out", default=None, help="run directory (default: $ZFVIZ_RUNS/<model>-<profile>-s<seed>-<hash>)")
-    t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
-    b = sub.add_parser("book", help="execute the chapter notebooks for a profile (papermill), then build the site")
+    b = sub.add_parser("book", help="execute the chapter notebooks for a profile (papermill), then build the site",
+                       formatter_class=fmt, description="Execute the chapters (training what they need and is not "
+                       "trained yet), write claims.csv and the summary, and build the site. An interrupted run keeps "
+                       "the committed book as it was; rerun the same command to resume (finished runs are reused).")
     b.add_argument("--profile", default=None, choices=list(PROFILES), help="default: gpu with CUDA, else cpu")
     b.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA inside the notebooks")
     b.add_argument("--only", nargs="+", default=None, help="chapters to execute (default: all)")
     b.add_argument("--out", default=None, help="where executed notebooks go (default: book/results, what the site shows)")
     b.add_argument("--no-execute", action="store_true", help="only build the site from the executed notebooks there")
     b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
-    b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--no-progress", action="store_true", help="no progress bars")
     b.add_argument("--nbval-references", action="store_true",
                    help="instead: regenerate tests/nbval (smoke profile, only checked outputs kept)")
+    b.add_argument("--plan", action="store_true",
+                   help="instead: print the runs the chapters would train, their FLOPs, disk and estimated time")
     b.set_defaults(func=_book)
-    a = sub.add_parser("atlas", help="write the feature atlas pages (every conv map's top-9 and evolution)")
-    a.add_argument("--model", default="zf", choices=list(VARIANTS))
+    a = sub.add_parser("atlas", help="write the feature atlas pages (every conv map's top-9 and evolution)",
+                       formatter_class=fmt)
+    a.add_argument("--model", default="zf", choices=list(VARIANTS), help="architecture")
     a.add_argument("--profile", default=None, choices=list(PROFILES), help="default: gpu with CUDA, else cpu")
-    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seed", type=int, default=0, help="which trained run")
     a.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")
     a.add_argument("--layers", nargs="+", default=None, help="conv layers (default: all)")
     a.add_argument("--out", default=None, help="default: book/atlas (what the site shows)")
-    a.add_argument("--no-progress", action="store_true")
+    a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=_atlas)
     args = parser.parse_args(argv)
     try:

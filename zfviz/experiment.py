@@ -58,7 +58,7 @@ class Experiment:
 
     def snapshots(self) -> dict[int, Path]:
         """The snapshots of this run by epoch: the paper's Fig. 4 epochs within the run's budget, and the last."""
-        return {e: snapshot_path(self.run, e) for e in snapshot_epochs(self.epoch, self.config.few_shot)}
+        return {e: snapshot_path(self.run, e) for e in snapshot_epochs(self.config, self.epoch)}
 
     def untrained(self, seed: int | None = None) -> ConvNet:
         """A freshly initialized model of the same architecture and init (eval mode, on the experiment's device): the
@@ -72,7 +72,9 @@ class Experiment:
         """The model as it was after ``epoch`` (a snapshot epoch), on the experiment's device."""
         snaps = self.snapshots()
         if epoch not in snaps:
-            raise ValueError(f"no snapshot for epoch {epoch}; saved epochs: {sorted(snaps)}")
+            raise ValueError(f"no snapshot for epoch {epoch}; saved epochs: {sorted(snaps)} (runs of "
+                             f"{self.config.model} keep Fig. 4's epochs only if the profile lists the model in "
+                             f"fig4_models: {self.profile.fig4_models})")
         return load_trained(snaps[epoch], self.device)[0]
 
 

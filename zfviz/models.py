@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+from .names import INITS, VARIANTS
+
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 FC_LAYERS = ("fc6", "fc7", "fc8")
 LRN = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)  # Krizhevsky et al. 2012, Sec. 3.3
@@ -150,7 +152,6 @@ class ConvNet(nn.Sequential):
         init_weights(self, init)
 
 
-INITS = ("paper", "transported", "kaiming")
 
 
 def _fan_in(m: nn.Module) -> int:
@@ -250,23 +251,6 @@ def make_arch(
     fc_names = tuple(n for n in ("fc6", "fc7") if n not in remove)
     units = tuple(_ch(fc_width, width) for _ in fc_names)
     return Arch(base, num_classes, convs, units, fc_names, input_size, dropout)
-
-
-# Table 3 rows (and Table 2's wide model), by name. Values are keyword overrides for ``make_arch``.
-VARIANTS: dict[str, dict] = {
-    "alexnet": dict(base="alexnet"),
-    "alexnet-no-conv34": dict(base="alexnet", remove=("conv3", "conv4")),
-    "alexnet-no-fc7": dict(base="alexnet", remove=("fc7",)),
-    "alexnet-no-fc67": dict(base="alexnet", remove=("fc6", "fc7")),
-    "alexnet-no-conv34-fc67": dict(base="alexnet", remove=("conv3", "conv4", "fc6", "fc7")),
-    "alexnet-fc2048": dict(base="alexnet", fc_width=2048),
-    "alexnet-fc8192": dict(base="alexnet", fc_width=8192),
-    "zf": dict(base="zf"),
-    "zf-fc2048": dict(base="zf", fc_width=2048),
-    "zf-fc8192": dict(base="zf", fc_width=8192),
-    "zf-wide": dict(base="zf", conv345=(512, 1024, 512)),
-    "zf-wide-fc8192": dict(base="zf", conv345=(512, 1024, 512), fc_width=8192),
-}
 
 
 def build_model(

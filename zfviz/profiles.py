@@ -25,6 +25,8 @@ class Profile:
     anneal_at: tuple[float, ...]  # lr /= 10 after these fractions of any epoch budget (the paper annealed by hand)
     description: str
     decisive: bool = True  # False: a profile that checks the code runs; its numbers decide nothing
+    fig4_models: tuple[str, ...] = ("zf",)  # models whose runs keep Fig. 4's snapshot epochs (others: the last only)
+    keep_checkpoint: bool = True  # keep a finished run's resumable checkpoint (it repairs a damaged final snapshot)
 
     def scale(self) -> str:
         """The scale a result comes from, in one line (for a chapter's verdict box)."""
@@ -74,6 +76,7 @@ _GPU = _CPU.replace(
     ablation_epochs=30,
     scratch_steps=2000,
     init="paper",
+    keep_checkpoint=False,  # a finished run's checkpoint is twice its snapshot: the gpu book fits a 64 GiB disk
     description="Paper geometry (224 px crops of 256 px, full width) on Imagenette, one H100/H200.",
 )
 

@@ -159,7 +159,7 @@ def _start(cfg: ResolvedConfig, out: Path, identity: dict, train_set: ImageSet, 
     if world > 1:
         dist.barrier()
     state = _load_checkpoint(out / "checkpoint.pt", identity)
-    if state is not None and finished(out, cfg.epochs):
+    if finished(out, cfg.epochs):  # (a profile may drop a finished run's checkpoint: the marker is what counts)
         return None
     torch.manual_seed(cfg.seed)  # initial weights
     p = cfg.spec
@@ -195,7 +195,7 @@ def _run_epochs(run: _Run, train_set: ImageSet, val_set: ImageSet, last: int, pr
         net = nn.parallel.DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
     if compile:
         net = torch.compile(net)  # clipping walks net.modules(), which reach the compiled model's own modules
-    snaps = set(snapshot_epochs(cfg.epochs, cfg.few_shot))
+    snaps = set(snapshot_epochs(cfg))
     saver = _Saver(run)
     for epoch in range(run.start + 1, last + 1):
         t0 = time.perf_counter()
@@ -221,6 +221,8 @@ def _run_epochs(run: _Run, train_set: ImageSet, val_set: ImageSet, last: int, pr
     if run.rank == 0 and last == cfg.epochs:
         saver.flush()
         _finish(run.out, cfg.epochs)
+        if not cfg.spec.keep_checkpoint:  # the profile's disk budget: a finished run keeps its snapshots only
+            (run.out / "checkpoint.pt").unlink(missing_ok=True)
 
 
 def train_one_epoch(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,

@@ -1,0 +1,33 @@
+"""The plan printed before a book runs: which runs, their cost, the gpu profile's disk budget."""
+
+from __future__ import annotations
+
+from zfviz import plan
+from zfviz.runs import TrainConfig
+
+
+def test_chapter_runs_name_what_the_chapters_load():
+    runs = plan.chapter_runs("02_fig2_top9", "cpu")
+    assert [(c.model, c.seed, c.epochs) for c, _ in runs] == [("zf", s, 20) for s in (0, 1, 2)]
+    ch05 = {(c.model, c.clip_radius, c.seed) for c, _ in plan.chapter_runs("05_fig6_architecture", "cpu")}
+    assert ("zf", None, 2) in ch05 and ("alexnet", 0.1, 0) in ch05
+    probes = [(c, e) for c, e in plan.chapter_runs("09_table3_ablations", "cpu") if c.init == "paper"]
+    assert probes and all(e == 5 and c.epochs == 20 for c, e in probes)  # the first quarter of a 20-epoch budget
+    assert plan.chapter_runs("12_companion_gradients", "cpu") == []
+
+
+def test_smoke_uses_the_small_parameters():
+    seeds = {c.seed for c, _ in plan.chapter_runs("03_fig4_evolution", "smoke")}
+    assert seeds == {0}  # book.SMOKE_PARAMETERS
+
+
+def test_the_gpu_book_fits_a_30_gib_disk():
+    df = plan.plan("gpu")
+    assert df.disk_bytes.sum() <= 30 * 2**30, df.disk_bytes.sum() / 2**30
+    assert (df.train_flops > 0).all() and len(df) >= 60
+
+
+def test_run_cost_counts_a_few_shot_run_on_its_images():
+    c = TrainConfig("zf", "cpu", dataset="imagewoof", train_per_class=1, batch_size=10, epochs=40)
+    cost = plan.run_cost(c)
+    assert cost["train_images"] == 400 and cost["few_shot"] == 1

@@ -1,0 +1,220 @@
+"""What executing the book costs at a profile, before any work: the runs its chapters train (with the chapters'
+default parameters, and a non-deciding profile's small ones), their training and evaluation FLOPs, the disk their
+snapshots and checkpoints take, and the time that comes to on this machine's device.
+
+The run lists mirror the chapters' own calls (``notebooks/``) with their declared default parameters; a chapter whose
+calls change must change here too (``tests/test_plan.py`` checks the lists' shape and the gpu disk budget). FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on one image of each
+architecture at the profile's geometry (forward + backward for training: 2 FLOPs per multiply-add); time is FLOPs
+over a rate measured here (CPU: a few training steps of ZF at the profile's geometry, about a second) or assumed (CUDA:
+35% of the device's dense bf16 peak, the MFU a well-fed H100/H200 reaches on these convnets).
+
+>>> print(plan_table("smoke", ["02_fig2_top9"]).splitlines()[0])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from functools import lru_cache
+
+import pandas as pd
+
+from .config import TrainConfig
+from .profiles import get_profile
+
+IMAGES = {"imagenette": (9469, 3925, 10), "imagewoof": (0, 3929, 10)}  # train, val images and classes per dataset
+IMAGENETTE = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916", "n03417042", "n03425413",
+              "n03445777", "n03888257")
+HALF = IMAGENETTE[:5]  # the held-out design's source classes (the first five folders)
+GPU_MFU = 0.35
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+
+
+def _params(name: str, profile: str) -> dict:
+    """A chapter's default parameters with the profile's small ones on top (``book.SMALL_PARAMETERS``)."""
+    import ast
+
+    from .book import SMALL_PARAMETERS, declared_parameters
+
+    out = {k: ast.literal_eval(v) for k, v in declared_parameters(name).items()}
+    return out | SMALL_PARAMETERS.get(profile, {}).get(name, {}) | {"profile": profile}
+
+
+def chapter_runs(name: str, profile: str) -> list[tuple[TrainConfig, int]]:
+    """The runs chapter ``name`` trains at ``profile``: (resolved config, epochs it is trained to) pairs, few-shot runs
+    and take-off probes (trained through the first quarter of their budget only) included."""
+    from .analysis.transfer import scratch_configs
+    from .paper import TABLE3
+
+    return [(c, until or c.epochs) for c, until in _runs(name, profile)]
+
+
+def _runs(name: str, profile: str) -> list[tuple[TrainConfig, int | None]]:
+    from .analysis.transfer import scratch_configs
+    from .paper import TABLE3
+
+    p = _params(name, profile)
+    spec = get_profile(profile)
+    seeds = p.get("seeds") or p.get("model_seeds") or [0]
+    full = [(c, None) for c in _chapter_configs(name, profile, p, spec, seeds, scratch_configs)]
+    if name == "09_table3_ablations":
+        epochs = p["epochs"] or spec.ablation_epochs
+        quarter = max(1, int(0.25 * epochs))
+        full += [(TrainConfig(m, profile, seed=s, epochs=epochs, init=i).resolved(), quarter)
+                 for i in p["compare_inits"] if i != spec.init for m in (p["takeoff_rows"] or list(TABLE3.index))
+                 for s in (p["compare_seeds"] or seeds)]
+    return full
+
+
+def _chapter_configs(name, profile, p, spec, seeds, scratch_configs) -> list[TrainConfig]:
+    from .paper import TABLE3
+
+    cfg = lambda m, s, **kw: TrainConfig(m, profile, seed=s, **kw).resolved()  # noqa: E731
+    if name == "01_training":
+        runs = [cfg(m, s) for m in p["models"] for s in seeds]
+        if p.get("long_seed") is not None:
+            runs += [cfg(m, p["long_seed"], epochs=2 * spec.epochs) for m in p["models"]]
+        return runs
+    if name in ("05_fig6_architecture", "08_table2_imagenet"):
+        return [cfg(m, s) for m in ("zf", "alexnet") for s in seeds] + [
+            cfg("zf", s, clip_radius=None) for s in p.get("no_clip_seeds") or []]
+    if name == "09_table3_ablations":
+        return [cfg(m, s, epochs=p["epochs"] or spec.ablation_epochs) for m in (p["rows"] or list(TABLE3.index))
+                for s in seeds]
+    if name == "10_tables4_6_transfer":
+        steps = p["scratch_steps"] or spec.scratch_steps
+        runs = [cfg(p["model"], s) for s in seeds]
+        runs += [c.resolved() for c in scratch_configs(p["model"], profile, p["target"], 10, p["per_class"],
+                                                       p["splits"], p["seed"], steps, p["scratch_batch"])]
+        if p["heldout_seeds"]:
+            runs += [cfg(p["model"], s, classes=HALF) for s in p["heldout_seeds"]]
+            runs += [c.resolved() for c in scratch_configs(p["model"], profile, None, 5, p["heldout_per_class"],
+                                                           p["splits"], p["seed"], steps, p["scratch_batch"],
+                                                           tuple(c for c in IMAGENETTE if c not in HALF))]
+        return runs
+    if name == "11_table7_probes":
+        return [cfg(p["model"], s) for s in seeds] + [cfg(p["model"], s, classes=HALF)
+                                                      for s in p.get("heldout_seeds") or []]
+    if name == "12_companion_gradients":
+        return []  # the report's small CNN on MNIST: seconds, not a convnet run
+    return [cfg(p.get("model", "zf"), s) for s in seeds]
+
+
+@lru_cache(maxsize=None)
+def _flops(model: str, width: float, size: int) -> tuple[float, float, int]:
+    """(training FLOPs per image, forward FLOPs per image, parameters) of ``model`` at a geometry."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .models import build_model
+
+    net = build_model(model, 10, width=width, input_size=size, init="kaiming")
+    x = torch.zeros(1, 3, size, size)
+    with FlopCounterMode(display=False) as fwd:
+        with torch.no_grad():
+            net.eval()(x)
+    with FlopCounterMode(display=False) as both:
+        torch.nn.functional.cross_entropy(net.train()(x), torch.zeros(1, dtype=torch.long)).backward()
+    return float(both.get_total_flops()), float(fwd.get_total_flops()), sum(p.numel() for p in net.parameters())
+
+
+def run_cost(c: TrainConfig, epochs: int | None = None) -> dict:
+    """Images, FLOPs and disk of one run (resolved config), trained to ``epochs`` (default: its budget)."""
+    from .runs import snapshot_epochs
+
+    c = c.resolved()
+    p = c.spec
+    train_n, val_n, classes = IMAGES.get(c.dataset, (0, 0, 10))
+    if c.classes is not None:
+        train_n, val_n, classes = train_n * len(c.classes) // classes, val_n * len(c.classes) // classes, len(c.classes)
+    if c.few_shot:
+        train_n, val_n = c.train_per_class * classes, val_n - c.train_per_class * classes
+    if p.train_per_class is not None and not c.few_shot:
+        train_n = min(train_n, p.train_per_class * classes)
+    if p.val_per_class is not None:
+        val_n = min(val_n, p.val_per_class * classes)
+    epochs = epochs or c.epochs
+    per_epoch = max(c.batch_size, train_n - train_n % c.batch_size) if train_n >= c.batch_size else train_n
+    train_flops, fwd, params = _flops(c.model, p.width, p.input_size)
+    evals = (1 if c.few_shot else epochs) * val_n + 10 * val_n
+    snaps = len(snapshot_epochs(c))
+    variant = c.model + ("" if c.clip_radius is not None else ", no clipping") + (
+        "" if c.init == p.init else f", {c.init} init") + (f", {len(c.classes)} classes" if c.classes else "")
+    return {"run": variant, "profile": c.profile, "seed": c.seed,
+            "epochs": epochs, "few_shot": c.train_per_class, "classes": len(c.classes or []) or classes,
+            "train_images": epochs * per_epoch, "train_flops": epochs * per_epoch * train_flops,
+            "eval_flops": evals * fwd, "disk_bytes": params * 4 * (snaps + (3 if p.keep_checkpoint else 0))}
+
+
+def device_rate(profile: str) -> tuple[float, str]:
+    """FLOP/s this machine's device reaches on these convnets: measured on CPU, assumed on CUDA."""
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        peak = next((v for k, v in PEAK_BF16.items() if k in name), 100e12)
+        return GPU_MFU * peak, f"{name}, {GPU_MFU:.0%} of its {peak / 1e12:.0f} TFLOP/s bf16 peak (assumed)"
+    from .models import build_model
+    from .train import train_step
+
+    p = get_profile(profile)
+    torch.manual_seed(0)
+    net = build_model("zf", 10, width=p.width, input_size=p.input_size, init="transported").to(
+        memory_format=torch.channels_last)
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3)
+    batch = 8 if p.input_size > 150 else 32
+    x, y = torch.randn(batch, 3, p.input_size, p.input_size), torch.zeros(batch, dtype=torch.long)
+    train_step(net, opt, x, y, 0.1)
+    t0, steps = time.perf_counter(), 2
+    for _ in range(steps):
+        train_step(net, opt, x, y, 0.1)
+    rate = _flops("zf", p.width, p.input_size)[0] * batch * steps / (time.perf_counter() - t0)
+    return rate, f"this CPU ({torch.get_num_threads()} threads), {rate / 1e9:.0f} GFLOP/s measured on ZF steps"
+
+
+def plan(profile: str, chapters: list[str] | None = None) -> pd.DataFrame:
+    """One row per distinct run the chapters train at ``profile``, with the chapters that need it and its cost."""
+    from .book import chapters as all_chapters
+
+    seen: dict[tuple, dict] = {}
+    for name in chapters or all_chapters():
+        for c, epochs in chapter_runs(name, profile):
+            key = tuple(sorted((k, str(v)) for k, v in dataclasses.asdict(c).items()))
+            row = seen.setdefault(key, run_cost(c, epochs) | {"chapters": []})
+            if epochs > row["epochs"]:  # a take-off probe that another chapter trains in full
+                row.update(run_cost(c, epochs))
+            row["chapters"].append(name[:2])
+    df = pd.DataFrame(list(seen.values()))
+    if not df.empty:
+        df["chapters"] = df.chapters.map(lambda v: " ".join(sorted(set(v))))
+    return df
+
+
+def plan_table(profile: str, chapters: list[str] | None = None) -> str:
+    """``plan`` as text for the terminal: the runs grouped by architecture, totals, and the estimated time here."""
+    df = plan(profile, chapters)
+    if df.empty:
+        return f"profile {profile}: the chapters train no convnet run"
+    rate, how = device_rate(profile)
+    g = df.groupby(["run", "epochs", "few_shot", "classes"], dropna=False).agg(
+        runs=("seed", "size"), chapters=("chapters", "first"), train_flops=("train_flops", "sum"),
+        eval_flops=("eval_flops", "sum"), disk=("disk_bytes", "sum")).reset_index()
+    lines = [f"profile {profile}: {len(df)} runs to train (fewer if some are trained already: they are reused)",
+             f"{'model':<32}{'epochs':>7}{'few-shot k':>11}{'runs':>6}{'PFLOP':>8}{'disk GB':>9}  chapters"]
+    for r in g.itertuples():
+        k = "" if pd.isna(r.few_shot) else f"{int(r.few_shot)}"
+        name = r.run
+        lines.append(f"{name:<32}{r.epochs:>7}{k:>11}{r.runs:>6}{(r.train_flops + r.eval_flops) / 1e15:>8.3f}"
+                     f"{r.disk / 1e9:>9.2f}  {r.chapters}")
+    total = df.train_flops.sum() + df.eval_flops.sum()
+    hours = total / rate / 3600
+    lines += [f"total: {total / 1e15:.3f} PFLOP ({df.train_flops.sum() / 1e15:.3f} training, "
+              f"{df.eval_flops.sum() / 1e15:.3f} evaluation), {df.disk_bytes.sum() / 2**30:.1f} GiB of snapshots and "
+              "checkpoints",
+              f"device: {how}; training and evaluation take about "
+              + (f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min")
+              + ", and the chapters' analyses come on top"]
+    return "\n".join(lines)
+
+
+__all__ = ["chapter_runs", "run_cost", "device_rate", "plan", "plan_table"]
