@@ -26,9 +26,8 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv and install zfviz with the pinned dev tools
 
-book: setup
-	$(PY) -m zfviz atlas $(PROFILE_ARG) --no-progress
-	$(PY) -m zfviz book $(PROFILE_ARG)
+book: setup  ## the atlas and every chapter for $(PROFILE), swapped in together at the end (an interruption keeps both)
+	$(PY) -m zfviz book $(PROFILE_ARG) --atlas
 
 atlas: setup  ## only regenerate the feature atlas pages (book/atlas) from the profile's ZF model
 	$(PY) -m zfviz atlas $(PROFILE_ARG)

@@ -62,7 +62,7 @@ def _save_webp(sheet: torch.Tensor, path: Path) -> None:
     atomic_write(path, lambda tmp: img.save(tmp, format="WEBP", quality=70, method=6))
 
 
-def build_atlas(exp: Experiment, out: str | Path, *, layers: list[str] | None = None, k: int = 9, thumb: int = 40,
+def build_atlas(exp: Experiment, out: str | Path, *, layers: list[str] | None = None, k: int = 9, thumb: int = 64,
                 progress: bool = True) -> pd.DataFrame:
     """Write the atlas of ``exp``'s model into ``out``: ``index.md``, one ``<layer>.md`` per layer and one WebP sheet
     per feature map under ``img/<layer>/``. Mines the validation split. Returns one row per map written.
@@ -110,8 +110,21 @@ def _build(exp: Experiment, out: Path, layers: list[str], k: int, thumb: int, pr
     return maps
 
 
+PROVENANCE = "provenance.json"  # the run the atlas shows: tests check it is the run the chapters use
+
+
+def provenance(exp: Experiment) -> dict:
+    """What identifies the atlas's network: run name, model, profile, seed, epochs."""
+    return {"run": exp.run.name, "model": exp.config.model, "profile": exp.profile.name, "seed": exp.config.seed,
+            "epochs": exp.epoch}
+
+
 def _write_pages(exp: Experiment, out: Path, maps: pd.DataFrame, epochs: list[int], k: int) -> None:
-    run = f"`{exp.run.name}` (profile `{exp.profile.name}`, {exp.epoch} epochs)"
+    import json
+
+    c = exp.config
+    run = (f"`{exp.run.name}` ({c.model}, profile `{exp.profile.name}`, seed {c.seed}, {exp.epoch} epochs: the run "
+           "the chapters use)")
     how = (f"Each sheet: left, the deconvnet projections of the map's {k} strongest activations over the validation "
            f"split ({len(exp.val)} images, one activation per image), each cut to its receptive field; right, the "
            f"image patches there; below, the projection of the map's strongest activation after epochs "
@@ -121,11 +134,13 @@ def _write_pages(exp: Experiment, out: Path, maps: pd.DataFrame, epochs: list[in
              "| layer | maps | page |", "|---|---|---|"]
     for layer, part in maps.groupby("layer", sort=False):
         index.append(f"| {layer} | {len(part)} | [{layer}]({layer}.md) |")
-        lines = [f"# Atlas: {layer}", "", f"All {len(part)} maps of {layer} of {run}. {how}", "",
-                 "::::{grid} 1 2 3 3", ":gutter: 1", ""]
+        lines = [f"# Atlas: {layer}", "", f"All {len(part)} maps of {layer} of {run}. {how} Click a sheet for "
+                 "its full resolution.", "", "::::{grid} 1 2 2 2", ":gutter: 1", ""]
         for r in part.itertuples():
-            lines += [":::{grid-item}", f"**{layer} map {r.channel}**", "", r.classes, "",
-                      f"![{layer} map {r.channel}]({r.file})", ":::", ""]
+            lines += [":::{grid-item}", f"(atlas-{layer}-{r.channel})=", f"**{layer} map {r.channel}**", "",
+                      r.classes, "", f"[![{layer} map {r.channel}]({r.file})]({r.file})", "",
+                      f"<small>bottom row: epochs {', '.join(map(str, epochs))}</small>", ":::", ""]
         lines += ["::::", ""]
         atomic_write(out / f"{layer}.md", lambda tmp, text="\n".join(lines): Path(tmp).write_text(text))
     atomic_write(out / "index.md", lambda tmp: Path(tmp).write_text("\n".join(index) + "\n"))
+    atomic_write(out / PROVENANCE, lambda tmp: Path(tmp).write_text(json.dumps(provenance(exp), indent=1) + "\n"))

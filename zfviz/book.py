@@ -149,6 +149,31 @@ def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progre
     return Path(out)
 
 
+ATLAS = REPO / "book" / "atlas"
+
+
+def execute_with_atlas(names: list[str], parameters: dict, progress: bool = True, log=print) -> None:
+    """The atlas of the profile's ZF model (seed 0) and the chapters, swapped in together: the atlas is built into a
+    staging folder first, the chapters run (``execute_book``), and only when both succeed does the new atlas replace
+    the old one. An interruption anywhere leaves the committed atlas and results as they were, and no staging
+    folder behind (a killed build's staging folders are swept by the next one)."""
+    from .atlas import build_atlas
+    from .experiment import load_experiment
+    from .locks import staged
+
+    profile = parameters["profile"]
+    log(f"[zfviz book] the atlas of the {profile} ZF model (seed 0), staged until the chapters are done")
+    with staged(ATLAS, what="the atlas folder") as stage:
+        exp = load_experiment("zf", profile, 0, data_root=parameters.get("data_root"), progress=progress)
+        build_atlas(exp, stage / "atlas", progress=progress)
+        execute_book(names, parameters, RESULTS, progress=progress, log=log)
+        for p in (stage / "atlas").iterdir():  # the staged folder's content becomes the atlas when this block ends
+            os.replace(p, stage / p.name)
+        (stage / "atlas").rmdir()
+        (stage / ".atlas.lock").unlink(missing_ok=True)
+    log(f"[zfviz book] executed {len(names)} chapter(s) -> {RESULTS}; atlas -> {ATLAS}")
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 

@@ -81,9 +81,15 @@ def _book(args: argparse.Namespace) -> int:
         return 0
     if not args.no_execute:
         params = {"profile": _default_profile(args)} | ({"data_root": args.data_root} if args.data_root else {})
-        out = book.execute_book(names, params, Path(args.out) if args.out else book.RESULTS,
-                                progress=not args.no_progress)
-        print(f"[zfviz book] executed {len(names)} chapter(s) -> {out}")
+        from .plan import plan_table
+
+        print(plan_table(params["profile"], names), flush=True)  # what will be trained, and roughly how long
+        if args.atlas:
+            book.execute_with_atlas(names, params, progress=not args.no_progress)
+        else:
+            out = book.execute_book(names, params, Path(args.out) if args.out else book.RESULTS,
+                                    progress=not args.no_progress)
+            print(f"[zfviz book] executed {len(names)} chapter(s) -> {out}")
     if not args.no_build:
         site = book.build_site()
         print(f"[zfviz book] site: {site / 'index.html'}")
@@ -162,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-progress", action="store_true", help="no progress bars")
     b.add_argument("--nbval-references", action="store_true",
                    help="instead: regenerate tests/nbval (smoke profile, only checked outputs kept)")
+    b.add_argument("--atlas", action="store_true",
+                   help="also rebuild the atlas from the profile's ZF model; atlas and results are swapped in together "
+                   "at the end, so an interrupted run leaves both as they were")
     b.add_argument("--plan", action="store_true",
                    help="instead: print the runs the chapters would train, their FLOPs, disk and estimated time")
     b.set_defaults(func=_book)

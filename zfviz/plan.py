@@ -176,14 +176,22 @@ def plan(profile: str, chapters: list[str] | None = None) -> pd.DataFrame:
     """One row per distinct run the chapters train at ``profile``, with the chapters that need it and its cost."""
     from .book import chapters as all_chapters
 
+    from .runs import epochs_done, run_dir
+
     seen: dict[tuple, dict] = {}
     for name in chapters or all_chapters():
         for c, epochs in chapter_runs(name, profile):
             key = tuple(sorted((k, str(v)) for k, v in dataclasses.asdict(c).items()))
-            row = seen.setdefault(key, run_cost(c, epochs) | {"chapters": []})
+            row = seen.setdefault(key, run_cost(c, epochs) | {"chapters": [], "config": c})
             if epochs > row["epochs"]:  # a take-off probe that another chapter trains in full
                 row.update(run_cost(c, epochs))
             row["chapters"].append(name[:2])
+    for row in seen.values():
+        try:
+            row["trained"] = epochs_done(run_dir(row["config"])) >= row["epochs"]
+        except (OSError, ValueError):  # no data here: nothing can be trained either; the plan still prints
+            row["trained"] = False
+        del row["config"]
     df = pd.DataFrame(list(seen.values()))
     if not df.empty:
         df["chapters"] = df.chapters.map(lambda v: " ".join(sorted(set(v))))
@@ -197,21 +205,21 @@ def plan_table(profile: str, chapters: list[str] | None = None) -> str:
         return f"profile {profile}: the chapters train no convnet run"
     rate, how = device_rate(profile)
     g = df.groupby(["run", "epochs", "few_shot", "classes"], dropna=False).agg(
-        runs=("seed", "size"), chapters=("chapters", "first"), train_flops=("train_flops", "sum"),
-        eval_flops=("eval_flops", "sum"), disk=("disk_bytes", "sum")).reset_index()
-    lines = [f"profile {profile}: {len(df)} runs to train (fewer if some are trained already: they are reused)",
-             f"{'model':<32}{'epochs':>7}{'few-shot k':>11}{'runs':>6}{'PFLOP':>8}{'disk GB':>9}  chapters"]
+        runs=("seed", "size"), trained=("trained", "sum"), chapters=("chapters", "first"),
+        train_flops=("train_flops", "sum"), eval_flops=("eval_flops", "sum"), disk=("disk_bytes", "sum")).reset_index()
+    todo = df[~df.trained]
+    lines = [f"profile {profile}: {len(df)} runs, {len(todo)} still to train (finished runs are reused)",
+             f"{'model':<32}{'epochs':>7}{'few-shot k':>11}{'runs':>6}{'done':>6}{'PFLOP':>8}{'disk GB':>9}  chapters"]
     for r in g.itertuples():
         k = "" if pd.isna(r.few_shot) else f"{int(r.few_shot)}"
-        name = r.run
-        lines.append(f"{name:<32}{r.epochs:>7}{k:>11}{r.runs:>6}{(r.train_flops + r.eval_flops) / 1e15:>8.3f}"
-                     f"{r.disk / 1e9:>9.2f}  {r.chapters}")
-    total = df.train_flops.sum() + df.eval_flops.sum()
+        lines.append(f"{r.run:<32}{r.epochs:>7}{k:>11}{r.runs:>6}{int(r.trained):>6}"
+                     f"{(r.train_flops + r.eval_flops) / 1e15:>8.3f}{r.disk / 1e9:>9.2f}  {r.chapters}")
+    total = todo.train_flops.sum() + todo.eval_flops.sum()
     hours = total / rate / 3600
-    lines += [f"total: {total / 1e15:.3f} PFLOP ({df.train_flops.sum() / 1e15:.3f} training, "
-              f"{df.eval_flops.sum() / 1e15:.3f} evaluation), {df.disk_bytes.sum() / 2**30:.1f} GiB of snapshots and "
-              "checkpoints",
-              f"device: {how}; training and evaluation take about "
+    lines += [f"still to train: {total / 1e15:.3f} PFLOP ({todo.train_flops.sum() / 1e15:.3f} training, "
+              f"{todo.eval_flops.sum() / 1e15:.3f} evaluation); all runs: {df.disk_bytes.sum() / 2**30:.1f} GiB of "
+              "snapshots and checkpoints",
+              f"device: {how}; what is left takes about "
               + (f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min")
               + ", and the chapters' analyses come on top"]
     return "\n".join(lines)
