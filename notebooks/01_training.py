@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -54,6 +56,7 @@ from zfviz.experiment import LONG_FACTOR, convergence_gap
 from zfviz.models import VARIANTS
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.profiles import anneal_epochs, get_profile
+from zfviz.plots import learning_curves
 from zfviz.report import show_box, structure, tidy
 from zfviz.runs import TrainConfig, convergence
 from zfviz.trained import run_curves
@@ -75,19 +78,8 @@ display(Markdown(f"Profile **{p.name}**: width {p.width}, {p.input_size} px crop
 # Train accuracy is measured on the augmented training crops with dropout on, as the paper's train error;
 # validation uses the centre crop each epoch (lines) and the paper's 10 crops after the last epoch (dots).
 
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-for (m, s), c in curves.groupby(["model", "seed"]):
-    color = "tab:blue" if m == models[0] else "tab:gray"
-    axes[0].plot(c.epoch, c.val_top1, color=color, alpha=0.8, label=f"{m} seed {s}")
-    axes[0].plot(c.epoch, c.val10_top1, "o", color=color, ms=3)
-    axes[1].plot(c.epoch, c.train_top1, color=color, alpha=0.8)
-    axes[2].semilogy(c.epoch, c.lr, color=color, alpha=0.8)
-axes[0].set(xlabel="epoch", ylabel="val top-1 %", title="validation (centre; dot: 10-crop)", ylim=(0, 100))
-axes[1].set(xlabel="epoch", ylabel="train top-1 %", title="training (augmented, dropout on)", ylim=(0, 100))
-axes[2].set(xlabel="epoch", ylabel="learning rate", title="lr: /10 after 60% and 85% of the budget")
-axes[0].legend(fontsize=7)
-fig.tight_layout()
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Learning curves of every run: validation top-1 per epoch (centre crop; the dot is the final 10-crop score), training top-1 on augmented crops with dropout on, and the learning rate, annealed twice."}}
+learning_curves(curves, models[0])
 plt.show()
 
 # %% [markdown]
@@ -100,7 +92,8 @@ plt.show()
 
 # %% tags=["hide-input"]
 table = convergence(curves)
-table.round(2)
+tidy(table.drop(columns="run").rename(columns={"val10_top1": "10-crop val top-1 %", "val_top1": "centre val top-1 %",
+                                               "last_epochs_range": "range of the last 3 epochs (points)"}), 2)
 
 # %% tags=["hide-input"]
 flat = int(table.flat.sum())

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -24,7 +26,7 @@
 # to class-specific parts (dog faces, bird legs), layer 5 to whole objects with significant pose variation:
 # **higher layers are more class-specific and more invariant.**
 #
-# **Here.** The same procedure on the profile's trained ZF model (the first of `seeds`) and the Imagenette
+# **Here.** The same procedure on the profile's trained ZF model (the first seed; the purity statistic pools all of them) and the Imagenette
 # validation split. To make the claim measurable (C11) we also compute, for every map of every layer and every seed,
 # the *class purity* of its top 9 (the share of its most common class), against the purity of random 9-image sets;
 # the registry compares conv5 with conv1, pooling the seeds and the maps.
@@ -68,7 +70,7 @@ exp, table = exps[0], tables[0]
 display(Markdown(f"Model `{exp.run.name}` after epoch {exp.epoch}; top-{k} over {len(exp.val)} validation images; "
                  f"maps per layer: " + ", ".join(f"{l} {table[table.layer == l].channel.nunique()}" for l in layers)))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 2 reproduced, one sheet per layer: for each of a random subset of feature maps, the deconvnet projections of its 9 strongest validation activations (left, cut to their receptive fields) beside the image patches that caused them (right)."}}
 rng = np.random.default_rng(pick_seed)
 figures = {}
 for layer in layers:

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -49,12 +51,14 @@ from zfviz import claims
 from zfviz.analysis.evolution import c3_evidence, reach_epochs, strongest_by_epoch, top_overlap, top_tables
 from zfviz.experiment import load_experiments
 from zfviz.models import feature_shapes
-from zfviz.params import check_names, reject_unknown_parameters
-from zfviz.plots import evolution_figure
+from zfviz.params import check_claim_layers, check_int, check_names, reject_unknown_parameters
+from zfviz.plots import evolution_figure, line_chart
 from zfviz.report import show_box, structure
 
 reject_unknown_parameters(globals())
 check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5"])
+check_claim_layers("layers", layers, ("conv1", "conv2", "conv4", "conv5"), "C3")
+check_int("maps_per_layer", maps_per_layer), check_int("pick_seed", pick_seed, minimum=0)
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 snaps = [{e: x.at_epoch(e) for e in sorted(x.snapshots())} for x in exps]
 tables = [top_tables(s, x.val.images, x.mean, x.crop, layers) for s, x in zip(snaps, exps)]
@@ -62,7 +66,7 @@ exp = exps[0]
 display(Markdown(f"Runs {', '.join(f'`{x.run.name}`' for x in exps)}; snapshots at epochs {sorted(snaps[0])}; "
                  f"{len(exp.val)} validation images."))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 4 reproduced, one block per layer: the projection of each map's strongest validation activation after each saved epoch (seed 0)."}}
 rng = np.random.default_rng(pick_seed)
 for layer in layers:
     n = feature_shapes(exp.model, exp.crop)[layer][0]
@@ -75,12 +79,11 @@ for layer in layers:
 # %% [markdown]
 # ## When does each layer settle?
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "How fast each layer settles: the mean overlap of every map's top-9 validation images with the final model's, per layer and epoch (seed mean); the dashed line is the 50% the C3 statistic reads."}}
 overlap = pd.concat([top_overlap(t).assign(seed=seed) for seed, t in zip(seeds, tables)], ignore_index=True)
 curve = overlap.groupby(["layer", "epoch"]).overlap.mean().unstack().loc[layers]
-ax = curve.T.plot(marker="o", figsize=(6, 3.2))
-ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-ax.set(xlabel="epoch", ylabel="top-9 overlap with the final model", ylim=(0, 1.05))
+line_chart(curve.T, "epoch", "top-9 overlap with the final model", hline=0.5, ylim=(0, 1.05),
+           title="Mean top-9 overlap with the final model, per layer (seed mean)")
 plt.show()
 reach = reach_epochs(overlap).pivot(index="layer", columns="seed", values="epoch").loc[layers]
 reach.columns = [f"seed {s}: epoch at 50%" for s in reach.columns]

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -81,12 +83,12 @@ val = models["ZF"][0].val
 display(Markdown("; ".join(f"{m}: " + ", ".join(f"`{x.run.name}`" for x in xs) for m, xs in models.items())
                  + f"; {models['ZF'][0].epoch} epochs each."))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 6 (a-c): conv1 filters of ZF without feature scale clipping, of the AlexNet replica and of ZF, each bank on one scale around grey (seed 0)."}}
 for tag, name in [(t, m) for t, m in (("(a)", "ZF, no clipping"), ("(b)", "AlexNet"), ("(c)", "ZF")) if m in models]:
     filter_bank(models[name][0].model.conv1.weight, common_scale=True, title=f"{tag} {name} conv1, seed {seeds[0]}")
 plt.show()
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 6 (d, e): top activations of conv2 maps of the AlexNet replica and of ZF, projections beside patches."}}
 rng = np.random.default_rng(pick_seed)
 for tag, exp in (("(d) AlexNet", models["AlexNet"][0]), ("(e) ZF", models["ZF"][0])):
     t = top_activations(exp.model, val.images, exp.mean, exp.crop, ["conv2"], k=k, progress=False)
@@ -118,7 +120,7 @@ summary = pd.DataFrame({m: {"conv1 top-3 energy share": np.mean(top3.get(m, np.n
                         for m in list(trained) + list(untrained)}).T
 display(tidy(summary, 3, index=True))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "C6a's measure: the largest lag-1 spatial autocorrelation of every conv1 filter, trained (filled) and untrained (dashed); filters under the dotted line look like noise."}}
 autocorrelation_histogram(filters, threshold=STRUCTURELESS_BELOW)
 plt.show()
 

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -58,7 +60,7 @@ from zfviz import claims
 from zfviz.analysis.correspondence import PARTS, c8_evidence, centres_in_boxes, correspondence, dog_faces
 from zfviz.data import center_crop
 from zfviz.experiment import load_experiments
-from zfviz.params import check_int, reject_unknown_parameters
+from zfviz.params import check_claim_layers, check_int, check_names, reject_unknown_parameters
 from zfviz.paths import data_root as find_data
 from zfviz.plots import masks_figure
 from zfviz.report import show_box, structure, tidy
@@ -67,6 +69,9 @@ reject_unknown_parameters(globals())
 mask, random_draws = check_int("mask", mask), check_int("random_draws", random_draws)
 if mask > 224:
     raise ValueError(f"mask must be at most the paper's 224 px crop, got {mask}")
+check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"] +
+            [f"conv{i}_prepool" for i in (1, 2, 5)])
+check_claim_layers("layers", layers, ("conv5",), "C8")
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 exp = exps[0]
 roots = {"imagenette-224": Path(exp.val.source).parent, "imagewoof-224": find_data(data_root) / "imagewoof-224"}
@@ -81,7 +86,7 @@ pairs = pd.concat([correspondence(x.model, center_crop(raw, x.mean.cpu(), x.crop
 display(Markdown(f"{len(raw)} dogs ({', '.join(f'{n} from {d}' for d, n in marks.dataset.value_counts().items())}); "
                  f"mask {size} px on {exp.crop} px crops; models {', '.join(f'`{x.run.name}`' for x in exps)}."))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 8's masks: each dog face unmasked, then with the eye, nose and mouth squares and one random square inside the face."}}
 masks_figure(center_crop(raw[:5], exp.mean.cpu(), exp.crop), exp.mean, masks, size, list(PARTS) + ["random 0"])
 plt.show()
 

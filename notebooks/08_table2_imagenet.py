@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -44,6 +46,7 @@ from zfviz.analysis.comparison import c1_evidence, error_table, errors, ten_crop
 from zfviz.experiment import convergence_note, load_experiments
 from zfviz.paper import TABLE2
 from zfviz.params import reject_unknown_parameters
+from zfviz.plots import seed_spread
 from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
@@ -55,19 +58,14 @@ probs = {m: ten_crop_probs(xs) for m, xs in exps.items()}
 display(Markdown("; ".join(f"{m}: " + ", ".join(f"`{x.run.name}`" for x in xs) for m, xs in exps.items())
                  + f"; {exps['ZF'][0].epoch} epochs each, {len(labels)} validation images."))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The spread between seeds: each dot one trained model's 10-crop top-1 error, the bar their mean."}}
 paper = {"AlexNet replica": ("Krizhevsky replica, 1 convnet", "Krizhevsky et al., 5 convnets"),
          "ZF": ("1 convnet as Fig. 3 (ZF)", "5 convnets as Fig. 3")}
-table = error_table(probs, labels, {m: tuple(TABLE2.top1_err[r] for r in rows) for m, rows in paper.items()})
+table = error_table(probs, labels, {m: tuple((TABLE2.top1_err[r], TABLE2.top5_err[r]) for r in rows)
+                                    for m, rows in paper.items()})
 display(tidy(table))
-fig, ax = plt.subplots(figsize=(6, 2.2))
-for i, (m, p) in enumerate(probs.items()):
-    e = errors(p, labels).mean(1) * 100
-    ax.plot(e, [i] * len(e), "o", alpha=0.7)
-    ax.plot([e.mean()], [i], "|", color="k", ms=18)
-ax.set_yticks(range(len(probs)), list(probs))
-ax.set(xlabel="val top-1 error % (10-crop), one dot per seed", title="Seed-to-seed spread")
-plt.tight_layout()
+seed_spread({m: (errors(p, labels).mean(1) * 100).numpy() for m, p in probs.items()},
+            "val top-1 error % (10-crop), one dot per seed")
 plt.show()
 
 # %% tags=["hide-input"]

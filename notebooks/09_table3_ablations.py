@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -73,6 +75,7 @@ from zfviz.models import INITS
 from zfviz.paper import TABLE3
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.profiles import get_profile
+from zfviz.plots import takeoff_curves
 from zfviz.report import show_box, structure, tidy
 from zfviz.runs import TrainConfig
 from zfviz.trained import run_curves, run_metrics, split_trained
@@ -113,17 +116,10 @@ display(Markdown(f"{len(final)} runs of {epochs} epochs under the profile's `{p.
 table = ablation_table(final, takeoff, inits, p.init, rows)
 tidy(table.reset_index(), 1)
 
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, len(inits), figsize=(5.5 * len(inits), 4), sharey=True, squeeze=False)
-for ax, i in zip(axes[0], inits):
-    for m, c in curves[curves.init == i].groupby("model", sort=False):
-        ax.plot(*c.groupby("epoch").val_top1.mean().reset_index().T.to_numpy(), label=m, lw=1)
-    ax.axhline(chance + takeoff_margin, color="gray", ls=":", lw=0.8)
-    ax.set_title(f"{i} init")
-    ax.set_xlabel("epoch")
-axes[0, 0].set_ylabel("val top-1 % (centre crop, seed mean)")
-axes[0, -1].legend(fontsize=6, ncol=2)
-plt.show()
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "When each Table 3 row leaves chance: validation top-1 per epoch (seed mean) under each init; the dotted line is the take-off threshold of the pre-registered rule."}}
+if len(curves):
+    takeoff_curves(curves, inits, chance + takeoff_margin)
+    plt.show()
 
 # %% [markdown]
 # ## The paper's conclusions, tested

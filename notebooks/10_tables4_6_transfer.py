@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -70,6 +72,7 @@ from zfviz.data import load_split
 from zfviz.experiment import load_experiments
 from zfviz.paper import TRANSFER
 from zfviz.params import check_int, check_int_list, reject_unknown_parameters
+from zfviz.plots import transfer_chart
 from zfviz.report import show_box, structure, tidy
 from zfviz.analysis.transfer import heldout_comparison, scratch_configs, transfer_table
 from zfviz.trained import run_metrics
@@ -102,19 +105,8 @@ display(Markdown("**The paper's Tables 4-5** (a different dataset, kept apart: C
 tidy(TRANSFER.rename(columns={"per_class": "training images per class", "pretrained": "pretrained %",
                               "scratch": "from scratch %"}).drop(columns=["pretrained_std", "scratch_std"]), 1)
 
-# %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(7, 4.2))
-for name, color in (("pretrained", "tab:blue"), ("from scratch", "tab:orange")):
-    ax.errorbar(table.index, table[name], yerr=table[f"{name} sd"], marker="o", color=color, capsize=3,
-                label=f"ours, {target}: {name}")
-ax.axhline(chance, color="gray", lw=0.8, ls=":", label=f"chance ({chance:.0f}%)")
-ax.set_xscale("log")
-ax.set_xticks(table.index, [str(k) for k in table.index])
-ax.set_xlabel("training images per class")
-ax.set_ylabel("test accuracy %")
-ax.set_ylim(0, 100)
-ax.legend(fontsize=8)
-ax.set_title("Accuracy against training images per class (sd over splits and source models)")
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Tables 4-5's shape on Imagewoof: test accuracy against training images per class, pretrained features with a new softmax against the same network trained from scratch."}}
+transfer_chart(table, chance, target)
 plt.show()
 
 # %% [markdown]

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -54,6 +56,7 @@ from zfviz.analysis.occlusion import SQUARES, c7b_evidence, projection_occlusion
 from zfviz.data import center_crop
 from zfviz.experiment import load_experiments
 from zfviz.params import check_int, check_names, reject_unknown_parameters
+from zfviz.plots import drop_scatter
 from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
@@ -61,6 +64,8 @@ for name, v in (("n_images", n_images), ("occluder", occluder)):
     check_int(name, v)
 check_int("n_random", n_random, minimum=0)
 check_names("layer", [layer], ["conv1", "conv2", "conv3", "conv4", "conv5"])
+if occluder > 224:
+    raise ValueError(f"occluder must be at most the paper's 224 px crop, got {occluder}")
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 val, crop = exps[0].val, exps[0].crop
 size = max(1, round(occluder * crop / 224))
@@ -78,17 +83,8 @@ stats["all seeds"] = df[cols].mean()
 stats.index = ["projection's square", "receptive-field centre", "gradient's square", "random square (mean)"]
 tidy(stats, 3, index=True)
 
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-for ax, (col, name) in zip(axes, (("drop_rf_centre", "receptive-field centre"), ("drop_gradient", "gradient"),
-                                  ("drop_random", "random"))):
-    ax.scatter(df[col], df.drop_projection, s=5, alpha=0.4)
-    lim = [min(df[col].min(), df.drop_projection.min()), 1]
-    ax.plot(lim, lim, "k--", lw=0.8)
-    ax.set_xlabel(f"drop, {name} square")
-axes[0].set_ylabel("drop, projection's square")
-fig.suptitle(f"Relative drop of the strongest {layer} map's activity, one point per image and model")
-plt.tight_layout()
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The projection's square against each baseline's: the relative drop of the strongest conv5 map's activity, one point per image and model; above the diagonal the projection's square silences the map more."}}
+drop_scatter(df, layer)
 plt.show()
 
 # %% [markdown]

@@ -4,6 +4,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -81,7 +83,7 @@ display(Markdown(f"Models {', '.join(f'`{e.run.name}`' for e in exps)} (epoch {e
 # The table: mean Spearman correlation with the trained model's map, per stage. The deconvnet projects a unit
 # signal, so a unit the random network leaves silent still has a picture.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Cascading randomization (Adebayo et al.'s Fig. 2): similarity of each method's map to the trained model's as the layers are randomized from the top down (mean and 95% CI over images)."}}
 summaries = {m: similarity_summary(df, m) for m in ("spearman", "ssim")}
 randomization_figure(summaries, title="Similarity to the trained model's map as weights are randomized top-down")
 plt.show()

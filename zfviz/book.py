@@ -303,25 +303,35 @@ def _claim_order(claim: str) -> tuple:
 
 
 def verdict_summary(results: Path = RESULTS) -> str:
-    """The summary page: one row per claim, the registry's verdict per profile side by side, linked to the chapter
-    that supplies its evidence; rendered from ``claims.csv``, nothing typed by hand."""
+    """The summary page: a tally, one sentence per verdict word, then one row per claim with the paper's figure or
+    table, the statistic's unit, the registry's verdict per profile and its evidence, linked to the chapter; rendered
+    from ``claims.csv``, nothing typed by hand."""
     import nbformat
     import pandas as pd
 
-    from .claims import REGISTRY
+    from .claims import MEANING, REGISTRY, VERDICTS
+    from .profiles import get_profile
 
     lines = ["# Results at a glance", "",
-             "Every verdict below comes from the claims registry (`zfviz/claims.py`): a statistic, its 95% CI and n,",
-             "and a decision rule fixed before the results. It is rendered from `book/results/claims.csv`, which",
-             "`python -m zfviz book` writes from the evidence the executed chapters carry. Vocabulary: reproduced,",
-             "not reproduced, inconclusive (the effect is within its uncertainty, or too few seeds/images), not",
-             "testable at this scale, not comparable.", ""]
+             "Every verdict below comes from the claims registry (`zfviz/claims.py`): a statistic, its 95% CI and n, "
+             "and a decision rule fixed before the results. The page is rendered from `book/results/claims.csv`, "
+             "which `python -m zfviz book` writes from the evidence the executed chapters carry; the CSV has each "
+             "row's `null` and `min_effect` beside the estimate and CI, so any verdict can be checked against its "
+             "rule.", ""]
     path = results / "claims.csv"
     if not path.exists():
         return "\n".join(lines + ["No claims table yet: run `python -m zfviz book --profile cpu`.", ""])
     df = pd.read_csv(path)
-    profiles = [p for p in ("smoke", "cpu", "gpu", "imagenet") if p in set(df.profile)]
-    lines += ["| claim | | " + " | ".join(profiles) + " | evidence |", "|---|---|" + "---|" * len(profiles) + "---|"]
+    profiles = [p for p in ("smoke", "paper-smoke", "cpu", "gpu", "imagenet") if p in set(df.profile)]
+    leaves = df[df.claim.map(lambda c: not REGISTRY[c].parts) if len(df) else []]
+    for p in profiles:
+        counts = leaves[leaves.profile == p].verdict.value_counts()
+        tally = ", ".join(f"**{counts.get(v, 0)} {v}**" for v in VERDICTS if counts.get(v, 0))
+        lines += [f"**Scale `{p}`** ({get_profile(p).scale()}): of {int((leaves.profile == p).sum())} claims "
+                  f"(composites counted by their parts), {tally}.", ""]
+    lines += ["What each verdict means:", ""] + [f"- **{v}**: {MEANING[v]}." for v in VERDICTS] + [""]
+    head = "| claim | paper | statistic (unit) | " + " | ".join(f"`{p}`: verdict, estimate [95% CI], n" for p in profiles)
+    lines += ['<div class="zfviz-wide">', "", head + " | chapter |", "|---|---|---|" + "---|" * len(profiles) + "---|"]
     for cid, c in REGISTRY.items():
         cells = []
         for p in profiles:
@@ -330,12 +340,13 @@ def verdict_summary(results: Path = RESULTS) -> str:
                 cells.append("")
                 continue
             r = r.iloc[0]
-            num = "" if pd.isna(r.estimate) else f" ({r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n={r.n})"
-            cells.append(f"{r.verdict}{num}")
+            num = "" if pd.isna(r.estimate) else f"<br>{r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n = {r.n}"
+            cells.append(f"**{r.verdict}**{num}")
         links = ", ".join(f"[{ch[:2]}]({ch}.ipynb)" for ch in c.chapters if (results / f"{ch}.ipynb").exists())
-        indent = "&nbsp;&nbsp;" if cid[-1].isalpha() and cid[:-1] in REGISTRY else ""
-        lines.append(f"| {indent}{cid} | {c.title} | " + " | ".join(cells) + f" | {links} |")
-    lines += ["", "## The chapters", "",
+        indent = "&nbsp;&nbsp;&nbsp;" if not c.parts and any(cid in o.parts for o in REGISTRY.values()) else ""
+        what = ("all of " + ", ".join(c.parts) if c.parts else f"{c.statistic} ({c.unit})").replace("|", "\\|")
+        lines.append(f"| {indent}**{cid}** {c.title} | {c.where} | {what} | " + " | ".join(cells) + f" | {links} |")
+    lines += ["", "</div>", "", "## The chapters", "", '<div class="zfviz-wide">', "",
               "| chapter | profile | evidence for the registry |", "|---|---|---|"]
     with_evidence = {e.chapter for e in collect_evidence(results)}
     for name in chapters():
@@ -351,7 +362,9 @@ def verdict_summary(results: Path = RESULTS) -> str:
                  "none: executed before the claims registry and the current recipe; its own verdict line is "
                  "superseded by the table above until it is re-executed")
         lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {state} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", "</div>"]) + "\n"
+
+
 def write_summary(results: Path = RESULTS) -> Path:
     """Write ``verdict_summary`` to ``results/summary.md`` (atomically)."""
     from .checkpoint import atomic_write

@@ -101,6 +101,12 @@ def find_split(dataset: str | os.PathLike, split: str, root: str | os.PathLike |
     raise FileNotFoundError(where + (" (or allow the Imagenette download)" if str(dataset) == "imagenette" else ""))
 
 
+def class_folders(dataset: str | os.PathLike, root: str | os.PathLike | None = None, split: str = "val") -> list[str]:
+    """The class folder names of a split, sorted, without reading any image (to validate a parameter up front)."""
+    folder = find_split(dataset, split, root)
+    return sorted(e.name for e in os.scandir(folder) if e.is_dir())
+
+
 def online(host: str = DOWNLOAD_HOST, timeout: float = 3.0) -> bool:
     """Whether ``host`` resolves and accepts a connection on 443 (so a download can be tried)."""
     import socket

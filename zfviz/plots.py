@@ -1,9 +1,16 @@
-"""Figures in the paper's layout: projection grids beside image patches, filter banks, maps. Return matplotlib figures."""
+"""Figures in the paper's layout: projection grids beside image patches, filter banks, maps. Return matplotlib figures.
+
+Every figure is made for the book's text width: at most ``PAGE_IN`` inches wide at ``DPI`` (so the page shows it at
+its natural size), no text under ``MIN_PT`` points (``fit_to_page``, which every function here ends with;
+``tests/test_figures.py`` checks each one with ``legibility``). Chapters draw no figure of their own.
+"""
 
 from __future__ import annotations
 
 import math
+import warnings
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -12,6 +19,39 @@ import torch.nn.functional as F
 
 from .analysis.topk import TopProjections, cut
 from .data import crop_of
+
+PAGE_IN = 7.4  # the book's text column at 1366 px (about 740 px) in inches at DPI
+DPI = 100
+MIN_PT = 8.0
+BOOK_STYLE = {"figure.dpi": DPI, "savefig.dpi": DPI, "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9,
+              "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8, "figure.titlesize": 10,
+              "legend.title_fontsize": 8, "axes.prop_cycle": matplotlib.cycler(color=list(plt.get_cmap("tab20").colors))}
+matplotlib.rcParams.update(BOOK_STYLE)
+
+
+def fit_to_page(fig: plt.Figure) -> plt.Figure:
+    """Make ``fig`` legible at the book's text width: at most ``PAGE_IN`` wide (scaled down, aspect kept), every text
+    at least ``MIN_PT``, the layout redone."""
+    w, h = fig.get_size_inches()
+    if w > PAGE_IN:
+        fig.set_size_inches(PAGE_IN, h * PAGE_IN / w)
+    fig.canvas.draw()
+    for t in fig.findobj(matplotlib.text.Text):
+        if t.get_text() and t.get_fontsize() < MIN_PT:
+            t.set_fontsize(MIN_PT)
+    if fig.get_layout_engine() is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tight_layout warns on axes it cannot fit; the figure stays usable
+            fig.tight_layout(pad=0.4)
+    return fig
+
+
+def legibility(fig: plt.Figure, page_in: float = PAGE_IN) -> float:
+    """The smallest text size (points) of ``fig`` as shown at a text column ``page_in`` inches wide (a wider figure
+    is scaled down to fit, and its text with it)."""
+    fig.canvas.draw()
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text() and t.get_visible()]
+    return min(sizes, default=math.inf) * min(1.0, page_in / fig.get_size_inches()[0])
 
 
 def show_projection(x: torch.Tensor, quantile: float = 0.995) -> np.ndarray:
@@ -34,7 +74,7 @@ def resized_patch(x: torch.Tensor, box: torch.Tensor, size: int) -> torch.Tensor
 
 
 def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: list[int], k: int = 9,
-                cols: int = 4, cell: float = 0.5, title: str | None = None) -> plt.Figure:
+                cols: int = 2, cell: float | None = None, title: str | None = None) -> plt.Figure:
     """Fig. 2 style: for each channel, k projections (cut to their receptive fields) beside the k image patches."""
     rows_t = tp.table.reset_index(drop=True)
     sel = rows_t[(rows_t.layer == layer) & rows_t.channel.isin(channels) & (rows_t["rank"] < k)]
@@ -45,8 +85,10 @@ def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: li
     mean_c = crop_of(mean, crop)
     n = len(channels)
     grid_rows = int(math.ceil(n / cols))
-    fig = plt.figure(figsize=(cols * 2 * side * cell + cols * 0.3, grid_rows * side * cell + 0.4))
-    outer = fig.add_gridspec(grid_rows, cols, wspace=0.08, hspace=0.12)
+    cell = cell or (PAGE_IN - cols * 0.3) / (cols * (2 * side + 0.25))
+    fig = plt.figure(figsize=(cols * (2 * side + 0.25) * cell + cols * 0.3, grid_rows * (side * cell + 0.3) + 0.4))
+    outer = fig.add_gridspec(grid_rows, cols, wspace=0.08, hspace=0.25, left=0.01, right=0.99, bottom=0.01,
+                             top=1 - 0.4 / fig.get_size_inches()[1])
     for ci, ch in enumerate(channels):
         inner = outer[ci // cols, ci % cols].subgridspec(side, 2 * side + 1, wspace=0.03, hspace=0.03,
                                                          width_ratios=[1] * side + [0.25] + [1] * side)
@@ -60,10 +102,12 @@ def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: li
             ax.imshow(show_image(resized_patch(tp.inputs[idx] + mean_c.to(tp.inputs.device), box, size)))
             ax.set_axis_off()
             if r == 0:
-                ax.set_title(f"{layer} map {ch}", fontsize=7, loc="left", x=-1.25 * side)
+                ax.set_title(f"{layer} map {ch}: projections | patches", fontsize=MIN_PT, loc="left",
+                             x=-1.25 * side)
     if title:
         fig.suptitle(title, fontsize=10)
-    return fig
+    fig.set_layout_engine("none")  # the grid above is laid out by hand
+    return _fit(fig)
 
 
 def filter_bank(weight: torch.Tensor, cols: int = 16, title: str | None = None,
@@ -82,15 +126,15 @@ def filter_bank(weight: torch.Tensor, cols: int = 16, title: str | None = None,
             ax.imshow(tile.permute(1, 2, 0).cpu().numpy(), interpolation="nearest")
     if title:
         fig.suptitle(title, fontsize=9)
-    return fig
+    return fit_to_page(fig)
 
 
-def evolution_figure(by_epoch: dict[int, TopProjections], layer: str, channels: list[int], cell: float = 0.7,
+def evolution_figure(by_epoch: dict[int, TopProjections], layer: str, channels: list[int], cell: float = 0.9,
                      title: str | None = None) -> plt.Figure:
     """Fig. 4 style: for each channel (rows), the projection of its strongest activation at every epoch (columns)."""
     epochs = sorted(by_epoch)
-    fig, axes = plt.subplots(len(channels), len(epochs), figsize=(len(epochs) * cell + 0.6, len(channels) * cell + 0.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(channels), len(epochs), figsize=(len(epochs) * cell + 0.8, len(channels) * cell + 0.9),
+                             squeeze=False, layout="constrained")
     for j, e in enumerate(epochs):
         tp = by_epoch[e]
         t = tp.table.reset_index(drop=True)
@@ -102,13 +146,12 @@ def evolution_figure(by_epoch: dict[int, TopProjections], layer: str, channels: 
             axes[i, j].set_xticks([])
             axes[i, j].set_yticks([])
             if i == 0:
-                axes[i, j].set_title(f"ep {e}", fontsize=7)
+                axes[i, j].set_title(f"epoch {e}", fontsize=MIN_PT)
             if j == 0:
-                axes[i, j].set_ylabel(f"map {ch}", fontsize=7)
+                axes[i, j].set_ylabel(f"map {ch}", fontsize=MIN_PT)
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.2)
-    return fig
+        fig.suptitle(title, fontsize=9)  # constrained layout keeps it above the epoch titles
+    return fit_to_page(fig)
 
 
 def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str], names: list[str],
@@ -123,7 +166,7 @@ def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str],
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no image to show: no model classified one correctly", ha="center", va="center")
         return fig
-    fig, axes = plt.subplots(3, 4, figsize=(13, 8.5))
+    fig, axes = plt.subplots(3, 4, figsize=(PAGE_IN, 6.6))
     first = int(df.image.min())
     for r, (kind, xlabel) in enumerate(kinds):
         amounts = PAPER_SWEEPS[kind]
@@ -131,7 +174,7 @@ def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str],
         ex = [transform(images[0], kind, a * (crop / 224 if kind == "translate" else 1)) for a in shown]
         axes[r, 0].imshow(np.concatenate([crop_of(e, crop).permute(1, 2, 0).numpy() for e in ex], 1))
         axes[r, 0].set_axis_off()
-        axes[r, 0].set_title(f"{kind}: " + ", ".join(f"{a:g}" for a in shown), fontsize=9)
+        axes[r, 0].set_title(f"{kind}: " + ", ".join(f"{a:g}" for a in shown), fontsize=MIN_PT)
         cols = [(f"dist_{layers[0]}", f"{layers[0]} distance"), (f"dist_{layers[1]}", f"{layers[1]} distance"),
                 ("prob_true", "P(true label)")]
         for c, (col, ylab) in enumerate(cols):
@@ -139,9 +182,12 @@ def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str],
             for k, (img, part) in enumerate(df[df.transformation == kind].groupby("image")):
                 ax.plot(part.amount, part[col], marker=".", label=names[k] if k < len(names) else str(img - first))
             ax.set(xlabel=xlabel, ylabel=ylab)
-    axes[0, 3].legend(fontsize=8)
+            if r == 0:
+                ax.set_title({0: f"layer {layers[0]}", 1: f"layer {layers[1]}", 2: "output"}[c], fontsize=9)
+    fig.legend(*axes[0, 3].get_legend_handles_labels(), loc="lower center", ncol=5, fontsize=MIN_PT,
+               bbox_to_anchor=(0.5, -0.04))
     fig.tight_layout()
-    return fig
+    return fit_to_page(fig)
 
 
 def masks_figure(x: torch.Tensor, mean: torch.Tensor, masks: dict[str, list[tuple[int, int]]], size: int,
@@ -150,7 +196,8 @@ def masks_figure(x: torch.Tensor, mean: torch.Tensor, masks: dict[str, list[tupl
     from .analysis.correspondence import mask_square
 
     mean_img = crop_of(mean.cpu(), x.shape[-1])
-    fig, axes = plt.subplots(len(x), len(shown) + 1, figsize=(1.6 * (len(shown) + 1), 1.6 * len(x)), squeeze=False)
+    cell = min(1.6, PAGE_IN / (len(shown) + 1))
+    fig, axes = plt.subplots(len(x), len(shown) + 1, figsize=(cell * (len(shown) + 1), cell * len(x)), squeeze=False)
     for i in range(len(x)):
         axes[i, 0].imshow(show_image(x[i].cpu(), mean_img))
         for c, name in enumerate(shown):
@@ -160,7 +207,7 @@ def masks_figure(x: torch.Tensor, mean: torch.Tensor, masks: dict[str, list[tupl
         ax.set_axis_off()
     axes[0, 0].set_title("original", fontsize=8)
     fig.tight_layout()
-    return fig
+    return fit_to_page(fig)
 
 
 def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch.Tensor,
@@ -170,7 +217,10 @@ def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch
     projected on this image and on other images, (d) P(correct class), (e) most probable label, per position."""
     from .analysis.occlusion import as_grid
 
-    fig, axes = plt.subplots(1, 5, figsize=(17, 3.4), gridspec_kw=dict(width_ratios=[1, 1.15, 1, 1.15, 1.5]))
+    fig = plt.figure(figsize=(PAGE_IN, 5.4))
+    grid = fig.add_gridspec(2, 6)
+    axes = np.array([fig.add_subplot(grid[0, 0:2]), fig.add_subplot(grid[0, 2:4]), fig.add_subplot(grid[0, 4:6]),
+                     fig.add_subplot(grid[1, 0:2]), fig.add_subplot(grid[1, 2:4])])
     a = image.copy()
     y, x = int(occ.y.iloc[len(occ) // 2]), int(occ.x.iloc[len(occ) // 2])
     a[y:y + size, x:x + size] = 0.5
@@ -199,34 +249,35 @@ def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch
         ax.set_xlim(0, image.shape[1])
         ax.set_ylim(image.shape[0], 0)
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(c)) for c in labels]
-    axes[4].legend(handles, [class_names[c] for c in labels], fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    axes[4].legend(handles, [class_names[c] for c in labels], fontsize=MIN_PT, loc="center left",
+                   bbox_to_anchor=(1.02, 0.5))
     axes[4].set_title("(e) most probable label", fontsize=9)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    return fig
+    return fit_to_page(fig)
 
 
 def randomization_figure(summaries: dict[str, pd.DataFrame], title: str | None = None) -> plt.Figure:
     """Adebayo et al.'s Fig. 2 layout: similarity to the trained model's map (mean and 95% CI over images) as the
     layers are randomized from the top down; one panel per similarity metric, one line per method."""
-    fig, axes = plt.subplots(1, len(summaries), figsize=(5.6 * len(summaries), 3.8), squeeze=False)
-    for ax, (metric, df) in zip(axes[0], summaries.items()):
+    fig, axes = plt.subplots(len(summaries), 1, figsize=(PAGE_IN, 3.4 * len(summaries)), squeeze=False)
+    for ax, (metric, df) in zip(axes[:, 0], summaries.items()):
         for method, part in df.groupby("method", sort=False):
             part = part.sort_values("randomized")
             ax.plot(part.randomized, part["mean"], marker="o", ms=3, label=method)
             ax.fill_between(part.randomized, part.ci_low, part.ci_high, alpha=0.2)
         stages = df.drop_duplicates("randomized").sort_values("randomized")
-        ax.set_xticks(stages.randomized, stages.stage, rotation=45, fontsize=8)
+        ax.set_xticks(stages.randomized, stages.stage, rotation=30, fontsize=MIN_PT)
         ax.axhline(0, color="gray", lw=0.6)
         ax.set(xlabel="randomized down to (cumulative, from the top)", ylabel=f"{metric} to the trained map",
                ylim=(-0.3, 1.05))
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=MIN_PT, ncol=2)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return fit_to_page(fig)
 
 
 def maps_grid(images: torch.Tensor, mean: torch.Tensor, maps: dict[str, dict[str, torch.Tensor]],
@@ -243,6 +294,7 @@ def panel_grid(panels: list[list[tuple[np.ndarray | None, str]]], cell: float = 
                fontsize: int = 8) -> plt.Figure:
     """Rows of titled panels: an (H, W, 3) array is shown as an image, an (H, W) one as a heat map, None left blank."""
     rows, cols = len(panels), max(len(r) for r in panels)
+    cell = min(cell, PAGE_IN / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cell * cols, cell * rows + (0.3 if title else 0)), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
@@ -250,18 +302,18 @@ def panel_grid(panels: list[list[tuple[np.ndarray | None, str]]], cell: float = 
         for j, (img, name) in enumerate(row):
             if img is not None:
                 axes[i, j].imshow(img, cmap="magma" if img.ndim == 2 else None)
-                axes[i, j].set_title(name, fontsize=fontsize)
+                axes[i, j].set_title(name, fontsize=max(fontsize, MIN_PT))
     if title:
-        fig.suptitle(title, fontsize=fontsize + 2)
+        fig.suptitle(title, fontsize=max(fontsize, MIN_PT) + 1)
     fig.tight_layout()
-    return fig
+    return fit_to_page(fig)
 
 
 def feature_maps_figure(image: np.ndarray, image_title: str, maps: dict[str, torch.Tensor],
                         cols: int = 8) -> plt.Figure:
     """An input beside every feature map of a few layers (one block of ``cols`` columns per layer)."""
-    fig = plt.figure(figsize=(12, 5.2))
-    grid = fig.add_gridspec(1, len(maps) + 1, width_ratios=[1] + [4] * len(maps), wspace=0.1)
+    fig = plt.figure(figsize=(PAGE_IN, 1.6 + 1.6 * len(maps)))
+    grid = fig.add_gridspec(len(maps) + 1, 1, height_ratios=[1] + [1.3] * len(maps), hspace=0.35)
     ax = fig.add_subplot(grid[0])
     ax.imshow(image, cmap="gray")
     ax.set_title(image_title, fontsize=9)
@@ -269,14 +321,15 @@ def feature_maps_figure(image: np.ndarray, image_title: str, maps: dict[str, tor
     for k, (name, m) in enumerate(maps.items()):
         g = grid[k + 1]
         m = m.detach().cpu()
-        inner = g.subgridspec(math.ceil(len(m) / cols), cols, wspace=0.05, hspace=0.05)
+        inner = g.subgridspec(math.ceil(len(m) / (2 * cols)), 2 * cols, wspace=0.05, hspace=0.05)
         for i, fm in enumerate(m):
-            a = fig.add_subplot(inner[i // cols, i % cols])
+            a = fig.add_subplot(inner[i // (2 * cols), i % (2 * cols)])
             a.imshow(fm, cmap="viridis")
             a.set_axis_off()
             if i == 0:
                 a.set_title(f"{name}: {len(m)} maps, {m.shape[-1]}x{m.shape[-1]}", fontsize=9, loc="left")
-    return fig
+    fig.set_layout_engine("none")
+    return _fit(fig)
 
 
 def curves_by_layer(curves: dict[str, tuple[pd.Series, pd.Series | None]], layers: list[str],
@@ -296,11 +349,11 @@ def curves_by_layer(curves: dict[str, tuple[pd.Series, pd.Series | None]], layer
     ax.set_xticks(list(x), layers)
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=MIN_PT)
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    return fig
+    return fit_to_page(fig)
 
 
 def autocorrelation_histogram(filters: pd.DataFrame, models: tuple[str, ...] = ("AlexNet", "ZF"),
@@ -315,7 +368,7 @@ def autocorrelation_histogram(filters: pd.DataFrame, models: tuple[str, ...] = (
     ax.axvline(threshold, color="k", lw=0.8, ls=":", label="structureless below")
     ax.set(xlabel="largest lag-1 spatial autocorrelation of a conv1 filter", ylabel="filters (all seeds)", title=title)
     ax.legend(fontsize=9)
-    return fig
+    return fit_to_page(fig)
 
 
 def on_off_scatter(df: pd.DataFrame, title: str = "One point per image and model (all positions)"):
@@ -325,4 +378,106 @@ def on_off_scatter(df: pd.DataFrame, title: str = "One point per image and model
     ax.scatter(df.drop_off, df.drop_on, s=8, alpha=0.5)
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set(xlabel="mean drop of P(correct), occluder off the object", ylabel="... on the object", title=title)
+    return fit_to_page(fig)
+
+
+def _fit(fig: plt.Figure) -> plt.Figure:
+    """``fit_to_page`` for a figure laid out by hand (no automatic layout to redo)."""
+    w, h = fig.get_size_inches()
+    if w > PAGE_IN:
+        fig.set_size_inches(PAGE_IN, h * PAGE_IN / w)
+    for t in fig.findobj(matplotlib.text.Text):
+        if t.get_text() and t.get_fontsize() < MIN_PT:
+            t.set_fontsize(MIN_PT)
     return fig
+
+
+def learning_curves(curves: pd.DataFrame, highlight: str) -> plt.Figure:
+    """Chapter 01: validation (centre crop per epoch; dot: the final 10-crop), training top-1 and the lr, per run."""
+    fig, axes = plt.subplots(3, 1, figsize=(PAGE_IN, 8.4), sharex=True)
+    blues, greys = plt.get_cmap("Blues"), plt.get_cmap("Oranges")
+    for k, ((m, s), c) in enumerate(curves.groupby(["model", "seed"])):
+        color = (blues if m == highlight else greys)(0.45 + 0.18 * (int(s) % 3))
+        axes[0].plot(c.epoch, c.val_top1, color=color, label=f"{m} seed {s}")
+        axes[0].plot(c.epoch, c.val10_top1, "o", color=color, ms=4)
+        axes[1].plot(c.epoch, c.train_top1, color=color)
+        axes[2].semilogy(c.epoch, c.lr, color=color)
+    axes[0].set(ylabel="val top-1 %", title="validation (line: centre crop; dot: 10-crop after the last epoch)",
+                ylim=(0, 100))
+    axes[1].set(ylabel="train top-1 %", title="training (augmented crops, dropout on)", ylim=(0, 100))
+    axes[2].set(xlabel="epoch", ylabel="learning rate", title="lr: /10 after 60% and 85% of the budget")
+    axes[0].legend(ncol=3)
+    fig.tight_layout()
+    return fit_to_page(fig)
+
+
+def line_chart(table: pd.DataFrame, xlabel: str, ylabel: str, *, hline: float | None = None, ylim=None,
+               title: str = "") -> plt.Figure:
+    """One line per column of ``table`` against its index (e.g. top-9 overlap per layer against the epoch)."""
+    fig, ax = plt.subplots(figsize=(PAGE_IN * 0.8, 3.4))
+    for col in table.columns:
+        ax.plot(table.index, table[col], marker="o", label=str(col))
+    if hline is not None:
+        ax.axhline(hline, color="grey", lw=0.8, ls="--")
+    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=ylim, title=title)
+    ax.legend()
+    fig.tight_layout()
+    return fit_to_page(fig)
+
+
+def seed_spread(errors_by_model: dict[str, np.ndarray], xlabel: str) -> plt.Figure:
+    """One dot per seed and a mark at the mean, a row per model (chapter 08)."""
+    fig, ax = plt.subplots(figsize=(PAGE_IN * 0.8, 0.6 + 0.5 * len(errors_by_model)))
+    for i, (m, e) in enumerate(errors_by_model.items()):
+        ax.plot(e, [i] * len(e), "o", alpha=0.7)
+        ax.plot([np.mean(e)], [i], "|", color="k", ms=18)
+    ax.set_yticks(range(len(errors_by_model)), list(errors_by_model))
+    ax.set(xlabel=xlabel, title="Seed-to-seed spread")
+    fig.tight_layout()
+    return fit_to_page(fig)
+
+
+def takeoff_curves(curves: pd.DataFrame, inits: list[str], threshold: float) -> plt.Figure:
+    """Chapter 09: validation top-1 (seed mean) per epoch of every row, a panel per init, the take-off line."""
+    fig, axes = plt.subplots(len(inits), 1, figsize=(PAGE_IN, 3.6 * len(inits)), sharex=True, squeeze=False)
+    for ax, i in zip(axes[:, 0], inits):
+        for m, c in curves[curves.init == i].groupby("model", sort=False):
+            mean = c.groupby("epoch").val_top1.mean()
+            ax.plot(mean.index, mean.to_numpy(), label=m, lw=1.2)
+        ax.axhline(threshold, color="gray", ls=":", lw=0.8)
+        ax.set(title=f"{i} init", ylabel="val top-1 % (centre, seed mean)")
+    axes[-1, 0].set_xlabel("epoch")
+    axes[0, 0].legend(ncol=3, fontsize=MIN_PT)
+    fig.tight_layout()
+    return fit_to_page(fig)
+
+
+def transfer_chart(table: pd.DataFrame, chance: float, target: str) -> plt.Figure:
+    """Chapter 10: accuracy against training images per class, pretrained and from scratch (sd as error bars)."""
+    fig, ax = plt.subplots(figsize=(PAGE_IN * 0.9, 4))
+    for name, color in (("pretrained", "tab:blue"), ("from scratch", "tab:orange")):
+        ax.errorbar(table.index, table[name], yerr=table[f"{name} sd"], marker="o", color=color, capsize=3,
+                    label=f"ours, {target}: {name}")
+    ax.axhline(chance, color="gray", lw=0.8, ls=":", label=f"chance ({chance:.0f}%)")
+    ax.set_xscale("log")
+    ax.set_xticks(table.index, [str(k) for k in table.index])
+    ax.set(xlabel="training images per class", ylabel="test accuracy %", ylim=(0, 100),
+           title="Accuracy against training images per class (sd over splits and source models)")
+    ax.legend()
+    fig.tight_layout()
+    return fit_to_page(fig)
+
+
+def drop_scatter(df: pd.DataFrame, layer: str) -> plt.Figure:
+    """Chapter 13: the projection's square's drop against each baseline's, one point per image and model."""
+    fig, axes = plt.subplots(1, 3, figsize=(PAGE_IN, 2.9), sharey=True)
+    for ax, (col, name) in zip(axes, (("drop_rf_centre", "receptive-field centre"), ("drop_gradient", "gradient"),
+                                      ("drop_random", "random"))):
+        ax.scatter(df[col], df.drop_projection, s=5, alpha=0.4)
+        lim = [min(df[col].min(), df.drop_projection.min()), 1]
+        ax.plot(lim, lim, "k--", lw=0.8)
+        ax.set_xlabel(f"drop, {name}")
+    axes[0].set_ylabel("drop, projection's square")
+    fig.suptitle(f"Relative drop of the strongest {layer} map's activity (one point per image and model)")
+    fig.tight_layout()
+    return fit_to_page(fig)

@@ -117,12 +117,29 @@ def invariance_statistics(df: pd.DataFrame, layers: tuple[str, str] = ("conv1", 
     return out[["part", "estimate", "ci_low", "ci_high", "images", "seeds"]]
 
 
-def c4_evidence(stats: pd.DataFrame, profile: str, chapter: str = "04_fig5_invariance") -> list:
-    """C4a-C4c's evidence from ``invariance_statistics``."""
+REGISTERED_LAYERS = ("conv1", "fc7")  # C4a compares layer 1 with layer 7, as the paper's Fig. 5 does
+REGISTERED_SYMMETRIC = "golf ball"  # C4c's rotationally symmetric class
+
+
+def c4_evidence(stats: pd.DataFrame, profile: str, *, layers: tuple[str, str] = REGISTERED_LAYERS,
+                symmetric: str = REGISTERED_SYMMETRIC, chapter: str = "04_fig5_invariance") -> list:
+    """C4a-C4c's evidence from ``invariance_statistics`` computed on ``layers`` with ``symmetric`` as the symmetric
+    class. A run on other layers leaves C4a not run (the claim is about layers 1 and 7); another symmetric class is
+    computed and named in C4c's note."""
     from .. import claims
 
-    return [claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.images, profile, seeds=r.seeds,
-                            chapter=chapter) for r in stats.itertuples()]
+    out = []
+    for r in stats.itertuples():
+        if r.part == "C4a" and tuple(layers) != REGISTERED_LAYERS:
+            out.append(claims.not_run("C4a", profile, f"this run compared {layers[0]} with {layers[1]}; C4a is about "
+                                      f"{' and '.join(REGISTERED_LAYERS)}", chapter=chapter))
+            continue
+        note = (f"Computed with {symmetric}s as the symmetric class (the registered statistic names "
+                f"{REGISTERED_SYMMETRIC}s)." if r.part == "C4c" and symmetric != REGISTERED_SYMMETRIC else "")
+        note = note or (f"Layers compared: {layers[0]} and {layers[1]}." if r.part == "C4a" else "")
+        out.append(claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.images, profile, seeds=r.seeds,
+                                   chapter=chapter, note=note))
+    return out
 
 
 def prob_range(df: pd.DataFrame, symmetric: int | None = None) -> dict[str, float]:
