@@ -19,12 +19,16 @@ def test_atlas_covers_every_map(tiny_folder, tmp_path):
         n = shapes[layer][0]
         assert sorted(maps[maps.layer == layer].channel) == list(range(n))
         page = (tmp_path / "atlas" / f"{layer}.md").read_text()
-        linked = re.findall(r"\]\((img/[^)]+\.webp)\)", page)
+        linked = sorted(set(re.findall(r"\]\((img/[^)]+\.webp)\)", page)))  # each image and its full-size link
         assert len(linked) == n and all((tmp_path / "atlas" / f).exists() for f in linked)
     # a sheet: 2x2 projections beside 2x2 patches, then one projection per saved epoch (1 and 2) below
     w, h = Image.open(tmp_path / "atlas" / maps.file.iloc[0]).size
     assert (w, h) == (2 * (2 * 18 + 2) + 4, (2 * 18 + 2) + 4 + (16 + 4))
     index = (tmp_path / "atlas" / "index.md").read_text()
     assert all(f"]({layer}.md)" in index for layer in ("conv1", "conv5"))
+    import json
+
+    prov = json.loads((tmp_path / "atlas" / "provenance.json").read_text())
+    assert prov["run"] == exp.run.name and prov["epochs"] == exp.epoch and exp.run.name in index
     with pytest.raises(ValueError, match="the atlas covers conv layers"):
         build_atlas(exp, tmp_path / "bad", layers=["fc7"], progress=False)

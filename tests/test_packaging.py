@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 IMPORT_NAMES = {"sklearn": "scikit-learn", "PIL": "pillow", "yaml": "pyyaml", "IPython": "ipykernel",
-                "mlxtend": "mlxtend", "matplotlib_inline": "ipykernel"}
+                "mlxtend": "mlxtend", "matplotlib_inline": "ipykernel", "myst_nb": "myst-nb"}
 
 
 def _pins():

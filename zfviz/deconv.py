@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import CONV_LAYERS, eval_mode, readout_name, to_model_device
+from . import layers as _layers
+from .models import eval_mode, to_model_device
 
 
 class Unpool(nn.Module):
@@ -67,56 +68,73 @@ class Projection:
 
 
 class Deconvnet(nn.Module):
-    """A deconvnet attached to a trained ``ConvNet``: shares its weights, learns nothing."""
+    """A deconvnet attached to a trained plain feed-forward CNN (``layers.trace``): shares its weights, learns nothing.
+
+    Going down from a layer's readout, each module the forward pass went through is undone in reverse order: a max
+    pooling by unpooling with the switches the forward pass recorded, a ReLU by rectifying, a convolution by its
+    transposed (flipped) filters without bias. Local response normalization and dropout pass the signal unchanged, as
+    in the paper. Batch norm (which the paper did not have) is, in eval mode, a per-channel affine map; the signal
+    passes through its transpose, a per-channel scale gamma / sqrt(running var + eps), exactly as a gradient (and
+    captum's ``Deconvolution``) would, so projections of ``vgg16_bn`` agree with captum's.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
         self.unpool, self.rectify = Unpool(), Rectify()
-        self.filters = nn.ModuleDict({n: TransposedConv(model.get_submodule(n))
-                                      for n in CONV_LAYERS if n in dict(model.named_children())})
 
     def conv_layers(self) -> list[str]:
-        """The conv layers this model has, bottom to top."""
-        return list(self.filters)
+        """The conv layers this model has, bottom to top (those a projection can start from)."""
+        from .models import layer_names
+
+        return [n for n in layer_names(self.model) if isinstance(self.model.get_submodule(n), nn.Conv2d)]
 
     @torch.no_grad()
-    def up(self, images: torch.Tensor, layer: str) -> tuple[torch.Tensor, dict]:
+    def up(self, images: torch.Tensor, layer) -> tuple[torch.Tensor, dict]:
         """Forward to ``layer``'s readout, recording switches and sizes; returns (activation, trace)."""
-        stop = readout_name(self.model, layer)
-        trace: dict[str, dict] = {}
-        x = images
-        for name, module in self.model.named_children():
-            if isinstance(module, nn.Conv2d):
-                trace[name] = dict(in_size=tuple(x.shape[-2:]))
-                current = name
-            if isinstance(module, nn.MaxPool2d):
-                size = tuple(x.shape[-2:])
-                x, switches = F.max_pool2d(x, module.kernel_size, module.stride, module.padding,
-                                           ceil_mode=module.ceil_mode, return_indices=True)
-                trace[current].update(switches=switches, pre_pool=size)
-            else:
-                x = module(x)
-            if name == stop:
-                return x, trace
-        raise AssertionError("unreachable")
+        ops = _layers.trace(self.model, tuple(images.shape[-2:]))
+        stop = _layers.readout_index(ops, self.model, layer)
+        record: dict = {"ops": ops, "stop": stop}
 
-    def down(self, signal: torch.Tensor, layer: str, trace: dict, image_index: torch.Tensor) -> torch.Tensor:
+        def on_op(k, op, inp, out):
+            if isinstance(op.module, nn.MaxPool2d):
+                m = op.module
+                _, switches = F.max_pool2d(inp, m.kernel_size, m.stride, m.padding, m.dilation, ceil_mode=m.ceil_mode,
+                                           return_indices=True)
+                record[k] = dict(switches=switches, pre_pool=tuple(inp.shape[-2:]))
+            elif isinstance(op.module, nn.Conv2d):
+                record[k] = dict(in_size=tuple(inp.shape[-2:]))
+
+        act = _layers.run_to(self.model, images, {stop: "readout"}, ops, on_op)["readout"]
+        return act, record
+
+    def down(self, signal: torch.Tensor, layer, trace: dict, image_index: torch.Tensor) -> torch.Tensor:
         """Project a readout-shaped signal of ``layer`` to pixels; row t uses the switches of image_index[t]."""
-        layers = self.conv_layers()
+        ops = trace["ops"]
         x = signal
-        for name in reversed(layers[: layers.index(layer) + 1]):
-            t = trace[name]
-            if "switches" in t:
-                x = self.unpool(x, t["switches"][image_index], t["pre_pool"])
-            x = self.rectify(x)
-            x = self.filters[name](x, t["in_size"])
+        for k in range(trace["stop"], -1, -1):
+            m = ops[k].module
+            if isinstance(m, nn.MaxPool2d):
+                x = self.unpool(x, trace[k]["switches"][image_index], trace[k]["pre_pool"])
+            elif isinstance(m, nn.ReLU):
+                x = self.rectify(x)
+            elif isinstance(m, nn.Conv2d):
+                x = TransposedConv(m)(x, trace[k]["in_size"])
+            elif isinstance(m, nn.BatchNorm2d):
+                scale = (m.weight if m.affine else torch.ones_like(m.running_var)) / torch.sqrt(m.running_var + m.eps)
+                x = x * scale.view(1, -1, 1, 1)
+            elif not isinstance(m, (nn.LocalResponseNorm, nn.Dropout, nn.Identity)):
+                raise ValueError(f"the deconvnet cannot go down through {ops[k].name!r} ({type(m).__name__}): "
+                                 "projections start from conv layers")
         return x.contiguous()
 
 
-def _check_layer(deconv: Deconvnet, layer: str) -> None:
-    if layer not in deconv.conv_layers():
-        raise ValueError(f"unknown layer {layer!r}; the deconvnet projects from: {', '.join(deconv.conv_layers())}")
+def _check_layer(deconv: Deconvnet, layer) -> str:
+    name = _layers.layer_name(deconv.model, layer)
+    base = name[: -len(_layers.PREPOOL)] if name.endswith(_layers.PREPOOL) else name
+    if base not in deconv.conv_layers():
+        raise ValueError(f"unknown layer {name!r}; the deconvnet projects from: {', '.join(deconv.conv_layers())}")
+    return name
 
 
 def _check_images(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -131,23 +149,21 @@ def _check_images(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return images
 
 
-def receptive_field(model: nn.Module, layer: str, positions: torch.Tensor, image_size: tuple[int, int],
+def receptive_field(model: nn.Module, layer, positions: torch.Tensor, image_size: tuple[int, int],
                     clip: bool = True) -> torch.Tensor:
     """Input boxes (T, 4) = (y0, x0, y1, x1), end-exclusive, seen by readout ``positions`` (T, 2) of ``layer``; clipped
     to the image unless ``clip`` is False (the unclipped box's centre is the unit's receptive-field centre)."""
-    stop = readout_name(model, layer)
-    ops = []
-    for name, module in model.named_children():
-        if isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
-            k, s, p = (module.kernel_size, module.stride, module.padding)
-            k, s, p = (v if isinstance(v, int) else v[0] for v in (k, s, p))
-            ops.append((k, s, p))
-        if name == stop:
-            break
+    ops = _layers.trace(model, tuple(image_size))
+    stop = _layers.readout_index(ops, model, layer)
+    geometry = []
+    for op in ops[: stop + 1]:
+        if isinstance(op.module, (nn.Conv2d, nn.MaxPool2d)):
+            k, s_, p = (op.module.kernel_size, op.module.stride, op.module.padding)
+            geometry.append(tuple(v if isinstance(v, int) else v[0] for v in (k, s_, p)))
     lo = positions.long().clone()
     hi = positions.long().clone()
-    for k, s, p in reversed(ops):
-        lo, hi = lo * s - p, hi * s - p + k - 1
+    for k, s_, p in reversed(geometry):
+        lo, hi = lo * s_ - p, hi * s_ - p + k - 1
     hi = hi + 1
     if clip:
         lo, hi = lo.clamp(min=0), torch.minimum(hi, torch.tensor(image_size))
@@ -164,8 +180,8 @@ def project_many(model: nn.Module, images: torch.Tensor, layer: str, channels: t
     layer's readout map (default: each channel's maximum in its image). Triples are projected ``chunk`` at a time.
     """
     deconv = Deconvnet(model)
-    _check_layer(deconv, layer)
     images = _check_images(to_model_device(model, images), next(model.parameters()).dtype)
+    layer = _check_layer(deconv, layer)
     with eval_mode(model):
         try:
             act, trace = deconv.up(images, layer)

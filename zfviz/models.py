@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+from . import layers as _layers
 from .names import INITS, VARIANTS
 
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -327,31 +328,25 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def layer_names(model: nn.Module) -> list[str]:
-    """The addressable conv/fc layer names present in ``model`` (e.g. without conv3/conv4 in an ablation)."""
-    names = [n for n, _ in model.named_children()]
-    return [n for n in CONV_LAYERS + FC_LAYERS if n in names]
+    """The addressable layers of ``model``, bottom to top: zfviz's ``conv1`` ... ``fc8`` (those present, e.g. without
+    conv3/conv4 in an ablation), else every Conv2d and Linear module's dotted name (``layers.layer_names``)."""
+    if isinstance(model, ConvNet):
+        names = [n for n, _ in model.named_children()]
+        return [n for n in CONV_LAYERS + FC_LAYERS if n in names]
+    return _layers.layer_names(model)
 
 
-PREPOOL = "_prepool"
+PREPOOL = _layers.PREPOOL
 
 
-def readout_name(model: nn.Module, layer: str) -> str:
-    """The module whose output is layer ``layer``'s activation as the paper reads it.
+def readout_name(model: nn.Module, layer: str | nn.Module, image_size: tuple[int, int] | None = None) -> str:
+    """The dotted name of the module whose output is ``layer``'s activation as the paper reads it (``layers``).
 
     Conv layers: the rectified map, after max pooling where the layer pools, before contrast normalization.
-    fc6/fc7: after the ReLU (before dropout). fc8: the logits.
+    Linear layers: after their ReLU (before dropout); the last one: the logits.
     """
-    valid = layer_names(model)
-    children = dict(model.named_children())
-    if layer.endswith(PREPOOL) and layer[:-len(PREPOOL)] in valid and f"relu{layer[4:-len(PREPOOL)]}" in children:
-        return f"relu{layer[4:-len(PREPOOL)]}"  # a conv layer's rectified map before its pooling (the finer grid)
-    if layer not in valid:
-        raise ValueError(f"unknown layer {layer!r} for this model; valid layers: {', '.join(valid)} "
-                         f"(and <conv layer>{PREPOOL} for a map before pooling)")
-    i = layer[-1]
-    if layer.startswith("conv"):
-        return f"pool{i}" if f"pool{i}" in children else f"relu{i}"
-    return layer if layer == "fc8" else f"relu{i}"
+    ops = _layers.trace(model, image_size)
+    return ops[_layers.readout_index(ops, model, layer)].name
 
 
 def walk(model: nn.Module, x: torch.Tensor, until: str | None = None) -> Iterator[tuple[str, nn.Module, torch.Tensor]]:
@@ -366,22 +361,26 @@ def walk(model: nn.Module, x: torch.Tensor, until: str | None = None) -> Iterato
             return
 
 
-def readouts(model: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-    """The readout activation of each of ``layers`` (see ``readout_name``) from one forward pass.
+def readouts(model: nn.Module, x: torch.Tensor, layers: list) -> dict:
+    """The readout activation of each of ``layers`` (modules of ``model`` or their names; see ``readout_name``) from
+    one forward pass, keyed as given; the pass stops after the last one needed.
 
     ``x`` is moved to the model's device first (the device rule of every analysis function).
+
+    >>> m = zfnet(10, width=0.125, input_size=64).eval()
+    >>> readouts(m, torch.randn(2, 3, 64, 64), ["conv5", "fc8"])["fc8"].shape
+    torch.Size([2, 10])
     """
-    stops = {readout_name(model, layer): layer for layer in layers}
-    out: dict[str, torch.Tensor] = {}
-    for name, _, y in walk(model, to_model_device(model, x)):
-        if name in stops:
-            out[stops[name]] = y
-            if len(out) == len(stops):  # the rest of the model is not needed
-                break
-    return out
+    x = to_model_device(model, x)
+    ops = _layers.trace(model, tuple(x.shape[-2:]))
+    stops: dict[int, object] = {}
+    for layer in layers:
+        stops.setdefault(_layers.readout_index(ops, model, layer), []).append(layer)
+    got = _layers.run_to(model, x, {k: k for k in stops}, ops)
+    return {layer: got[k] for k, names in stops.items() for layer in names}
 
 
-def forward_to(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
+def forward_to(model: nn.Module, x: torch.Tensor, layer) -> torch.Tensor:
     """Run ``model`` on ``x`` up to ``layer``'s readout (see ``readout_name``) and return that activation."""
     return readouts(model, x, [layer])[layer]
 

@@ -220,9 +220,7 @@ def _run_epochs(run: _Run, train_set: ImageSet, val_set: ImageSet, last: int, pr
             dist.barrier()
     if run.rank == 0 and last == cfg.epochs:
         saver.flush()
-        _finish(run.out, cfg.epochs)
-        if not cfg.spec.keep_checkpoint:  # the profile's disk budget: a finished run keeps its snapshots only
-            (run.out / "checkpoint.pt").unlink(missing_ok=True)
+        _finish(run.out, cfg.epochs, keep_checkpoint=cfg.spec.keep_checkpoint)
 
 
 def train_one_epoch(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
@@ -290,7 +288,7 @@ class _Saver:
             self.written = len(self.run.rows)
 
 
-def _finish(out: Path, epochs: int) -> None:
+def _finish(out: Path, epochs: int, keep_checkpoint: bool = True) -> None:
     """Make the final snapshot and metrics agree with the checkpoint at the last epoch, then mark the run finished.
 
     Verifies before approving: the checkpoint must be this run's at the last epoch with finite weights; the final
@@ -314,6 +312,8 @@ def _finish(out: Path, epochs: int) -> None:
         checkpoint.save(_snapshot(state), snap)
     _write_metrics(out, state["metrics"])
     mark_finished(out, epochs)
+    if not keep_checkpoint:  # the profile's disk budget: a finished run keeps its snapshots only
+        (out / "checkpoint.pt").unlink(missing_ok=True)
 
 
 def _write_metrics(out: Path, rows: list[dict]) -> None:
