@@ -21,7 +21,6 @@ from .checkpoint import atomic_write
 from .locks import staged
 from .data import class_name, crop_of
 from .experiment import Experiment
-from .models import CONV_LAYERS, layer_names
 from .plots import resized_patch, show_image, show_projection
 
 
@@ -70,47 +69,72 @@ def build_atlas(exp: Experiment, out: str | Path, *, layers: list[str] | None = 
     The atlas is built in a staging folder beside ``out`` (under a lock: one writer) and replaces ``out`` whole only
     when complete, so an interrupted build never leaves a mixed atlas.
     """
-    valid = [n for n in layer_names(exp.model) if n in CONV_LAYERS]
-    layers = valid if layers is None else layers
-    bad = [layer for layer in layers if not isinstance(layer, str) or layer not in valid]
-    if not isinstance(layers, list) or bad or not layers:
-        raise ValueError(f"unknown layers {bad or layers}; the atlas covers conv layers: {valid}")
+    c = exp.config
+    epochs = sorted(e for e in exp.snapshots() if e <= exp.epoch)
+    return build_model_atlas(exp.model, exp.val, exp.mean, exp.crop, out, provenance(exp), layers=layers, k=k,
+                             thumb=thumb, snapshots={e: (lambda e=e: exp.at_epoch(e)) for e in epochs},
+                             title=(f"`{exp.run.name}` ({c.model}, profile `{exp.profile.name}`, seed {c.seed}, "
+                                    f"{exp.epoch} epochs: the run the chapters use)"),
+                             command=f"python -m zfviz atlas --profile {exp.profile.name}", progress=progress)
+
+
+def build_model_atlas(model: torch.nn.Module, val, mean: torch.Tensor, crop: int, out: str | Path, prov: dict, *,
+                      layers: list | None = None, k: int = 9, thumb: int = 64, snapshots: dict | None = None,
+                      title: str = "", command: str = "", progress: bool = True) -> pd.DataFrame:
+    """The atlas of any plain feed-forward CNN (``layers``): every conv layer's maps over ``val`` (an ``ImageSet``),
+    top-k projections beside patches; ``snapshots`` {epoch: () -> model} add the evolution row; ``prov`` (what the
+    network is) is written to ``provenance.json``. Staged and swapped in whole, as ``build_atlas``.
+
+    >>> import torchvision  # doctest: +SKIP
+    >>> build_model_atlas(torchvision.models.vgg11(num_classes=10).eval(), val, val.images.float().mean(0), 224,
+    ...                   "atlas", {"model": "torchvision:vgg11"})  # doctest: +SKIP
+    """
+    from .deconv import Deconvnet
+    from .layers import layer_name
+
+    valid = Deconvnet(model).conv_layers()
+    names = valid if layers is None else [layer_name(model, x) if not isinstance(x, str) else x for x in layers]
+    bad = [x for x in names if x not in valid]
+    if not isinstance(names, list) or bad or not names:
+        raise ValueError(f"unknown layers {bad or names}; the atlas covers conv layers: {valid}")
     with staged(out, what="the atlas folder") as stage:
-        maps = _build(exp, stage, layers, k, thumb, progress)
+        maps = _build(model, val, mean, crop, stage, names, k, thumb, snapshots or {}, progress)
+        _write_pages(stage, maps, sorted(snapshots or {}), k, len(val), title or f"`{prov.get('model', 'model')}`",
+                     command, prov)
     return maps
 
 
-def _build(exp: Experiment, out: Path, layers: list[str], k: int, thumb: int, progress: bool) -> pd.DataFrame:
-    images, mean, crop = exp.val.images, exp.mean, exp.crop
-    table = top_activations(exp.model, images, mean, crop, layers, k=k, progress=progress)
-    top = project_top(exp.model, images, mean, crop, table)
+def _build(model, val, mean, crop, out: Path, layers: list[str], k: int, thumb: int, snapshots: dict,
+           progress: bool) -> pd.DataFrame:
+    images = val.images
+    table = top_activations(model, images, mean, crop, layers, k=k, progress=progress)
+    top = project_top(model, images, mean, crop, table)
     t = top.table.reset_index(drop=True)
-    epochs = sorted(e for e in exp.snapshots() if e <= exp.epoch)
+    epochs = sorted(snapshots)
     evolution: dict[int, tuple[TopProjections, pd.DataFrame]] = {}
     for e in tqdm(epochs, disable=not progress, desc="epochs"):
-        net = exp.at_epoch(e)
+        net = snapshots[e]()
         tp = project_top(net, images, mean, crop, top_activations(net, images, mean, crop, layers, k=1,
                                                                    progress=False))
         evolution[e] = (tp, tp.table.reset_index(drop=True).set_index(["layer", "channel"]))
-    labels = exp.val.labels
+    labels = val.labels
     records = []
     for layer in layers:
         sel = t[t.layer == layer]
+        folder = layer.replace(".", "_")
         for ch, rows in tqdm(sel.groupby("channel"), disable=not progress, desc=f"{layer} sheets"):
             rows = rows.sort_values("rank")
             evo = [(tp, int(ix.index.get_loc((layer, ch)))) for tp, ix in (evolution[e] for e in epochs)]
             sheet = map_sheet(top, rows.index, evo, mean.cpu(), thumb, k)
-            rel = Path("img") / layer / f"{layer}_{ch:04d}.webp"
+            rel = Path("img") / folder / f"{folder}_{ch:04d}.webp"
             _save_webp(sheet, out / rel)
-            counts = Counter(class_name(exp.val.classes[int(labels[i])]) for i in rows.image)
+            counts = Counter(class_name(val.classes[int(labels[i])]) for i in rows.image)
             records.append({"layer": layer, "channel": int(ch), "file": str(rel), "top_value": float(rows.value.max()),
                             "classes": ", ".join(f"{n} x{c}" if c > 1 else n for n, c in counts.most_common())})
-    maps = pd.DataFrame(records)
-    _write_pages(exp, out, maps, epochs, k)
-    return maps
+    return pd.DataFrame(records)
 
 
-PROVENANCE = "provenance.json"  # the run the atlas shows: tests check it is the run the chapters use
+PROVENANCE = "provenance.json"  # the network the atlas shows: tests check it is the run the chapters use
 
 
 def provenance(exp: Experiment) -> dict:
@@ -119,28 +143,30 @@ def provenance(exp: Experiment) -> dict:
             "epochs": exp.epoch}
 
 
-def _write_pages(exp: Experiment, out: Path, maps: pd.DataFrame, epochs: list[int], k: int) -> None:
+def _write_pages(out: Path, maps: pd.DataFrame, epochs: list[int], k: int, n_images: int, run: str, command: str,
+                 prov: dict) -> None:
     import json
 
-    c = exp.config
-    run = (f"`{exp.run.name}` ({c.model}, profile `{exp.profile.name}`, seed {c.seed}, {exp.epoch} epochs: the run "
-           "the chapters use)")
     how = (f"Each sheet: left, the deconvnet projections of the map's {k} strongest activations over the validation "
-           f"split ({len(exp.val)} images, one activation per image), each cut to its receptive field; right, the "
-           f"image patches there; below, the projection of the map's strongest activation after epochs "
-           f"{', '.join(map(str, epochs))}. Captions list the classes of the {k} images.")
-    index = ["# Feature atlas", "", f"Every feature map of conv1-conv5 of {run}, generated by "
-             f"`python -m zfviz atlas --profile {exp.profile.name}`.", "", how, "",
+           f"split ({n_images} images, one activation per image), each cut to its receptive field; right, the "
+           "image patches there" + (f"; below, the projection of the map's strongest activation after epochs "
+                                     f"{', '.join(map(str, epochs))}" if epochs else "")
+           + f". Captions list the classes of the {k} images.")
+    index = ["# Feature atlas", "", f"Every feature map of the conv layers of {run}"
+             + (f", generated by `{command}`." if command else "."), "", how, "",
              "| layer | maps | page |", "|---|---|---|"]
     for layer, part in maps.groupby("layer", sort=False):
-        index.append(f"| {layer} | {len(part)} | [{layer}]({layer}.md) |")
+        page = layer.replace(".", "_")
+        index.append(f"| {layer} | {len(part)} | [{layer}]({page}.md) |")
         lines = [f"# Atlas: {layer}", "", f"All {len(part)} maps of {layer} of {run}. {how} Click a sheet for "
                  "its full resolution.", "", "::::{grid} 1 2 2 2", ":gutter: 1", ""]
         for r in part.itertuples():
-            lines += [":::{grid-item}", f"(atlas-{layer}-{r.channel})=", f"**{layer} map {r.channel}**", "",
-                      r.classes, "", f"[![{layer} map {r.channel}]({r.file})]({r.file})", "",
-                      f"<small>bottom row: epochs {', '.join(map(str, epochs))}</small>", ":::", ""]
+            lines += [":::{grid-item}", f"(atlas-{page}-{r.channel})=", f"**{layer} map {r.channel}**", "",
+                      r.classes, "", f"[![{layer} map {r.channel}]({r.file})]({r.file})", ""]
+            if epochs:
+                lines.append(f"<small>bottom row: epochs {', '.join(map(str, epochs))}</small>")
+            lines += [":::", ""]
         lines += ["::::", ""]
-        atomic_write(out / f"{layer}.md", lambda tmp, text="\n".join(lines): Path(tmp).write_text(text))
+        atomic_write(out / f"{page}.md", lambda tmp, text="\n".join(lines): Path(tmp).write_text(text))
     atomic_write(out / "index.md", lambda tmp: Path(tmp).write_text("\n".join(index) + "\n"))
-    atomic_write(out / PROVENANCE, lambda tmp: Path(tmp).write_text(json.dumps(provenance(exp), indent=1) + "\n"))
+    atomic_write(out / PROVENANCE, lambda tmp: Path(tmp).write_text(json.dumps(prov, indent=1) + "\n"))

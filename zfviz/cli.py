@@ -96,10 +96,46 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _atlas_external(args: argparse.Namespace) -> int:
+    """The atlas of a researcher's own network (``--model torchvision:vgg16 --weights w.pt --dataset DIR``)."""
+    import hashlib
+
+    from .atlas import build_model_atlas
+    from .data import load_folder, pixel_mean
+    from .external import ImageNetNormalized, load_network
+
+    if not args.dataset:
+        raise ValueError("--dataset DIR is needed with a model of your own (an ImageFolder: class folders, or val/)")
+    from .layers import trace
+
+    net = load_network(args.model, args.weights, args.num_classes)  # a bad model or state dict fails before decoding
+    trace(net, (args.crop, args.crop))  # as does a network the deconvnet does not define (residuals, branches)
+    val = load_folder(args.dataset, args.resize, progress=not args.no_progress)
+    mean = pixel_mean(val.images)
+    if args.preprocess == "imagenet":
+        net = ImageNetNormalized(net, mean)
+    digest = hashlib.sha256(Path(args.weights).read_bytes()).hexdigest() if args.weights else None
+    prov = {"model": args.model, "weights": args.weights, "weights_sha256": digest, "dataset": str(args.dataset),
+            "images": len(val), "crop": args.crop, "resize": args.resize, "preprocess": args.preprocess}
+    out = Path(args.out or f"atlas-{args.model.split(':')[-1]}")
+    maps = build_model_atlas(net, val, mean, args.crop, out, prov, layers=args.layers,
+                             title=f"`{args.model}`" + (f" with weights `{args.weights}`" if args.weights else
+                                                        " (random weights)"),
+                             command=" ".join(["python -m zfviz atlas", *sys.argv[2:]]), progress=not args.no_progress)
+    print(f"[zfviz atlas] {len(maps)} maps of {args.model} -> {out / 'index.md'}")
+    return 0
+
+
 def _atlas(args: argparse.Namespace) -> int:
     from .atlas import build_atlas
     from .book import REPO
     from .experiment import load_experiment
+
+    if ":" in args.model:
+        return _atlas_external(args)
+    if args.model not in VARIANTS:
+        raise ValueError(f"unknown model {args.model!r}; valid: {', '.join(VARIANTS)}, torchvision:<name> or "
+                         "<module.path>:<factory>")
 
     profile = _default_profile(args)
     exp = load_experiment(args.model, profile, args.seed, data_root=args.data_root, progress=not args.no_progress)
@@ -175,13 +211,24 @@ def main(argv: list[str] | None = None) -> int:
                    help="instead: print the runs the chapters would train, their FLOPs, disk and estimated time")
     b.set_defaults(func=_book)
     a = sub.add_parser("atlas", help="write the feature atlas pages (every conv map's top-9 and evolution)",
-                       formatter_class=fmt)
-    a.add_argument("--model", default="zf", choices=list(VARIANTS), help="architecture")
+                       formatter_class=fmt, description="The atlas of a zfviz run (the book's), or of any plain "
+                       "feed-forward CNN: python -m zfviz atlas --model torchvision:vgg16 --weights my.pt "
+                       "--dataset DIR (or --model my.module:factory).")
+    a.add_argument("--model", default="zf",
+                   help="a zfviz architecture, torchvision:<name> or <module.path>:<factory>")
+    a.add_argument("--weights", default=None, help="a state dict for a model of your own (loaded weights_only)")
+    a.add_argument("--dataset", default=None, help="an ImageFolder for a model of your own (class folders, or val/)")
+    a.add_argument("--num-classes", type=int, default=None, help="default: from the weights")
+    a.add_argument("--crop", type=int, default=224, help="input crop for a model of your own")
+    a.add_argument("--resize", type=int, default=256, help="shorter side before the centre crop, own model")
+    a.add_argument("--preprocess", default="zfviz", choices=["zfviz", "imagenet"],
+                   help="zfviz: pixels minus the dataset's mean image (the paper's); imagenet: torchvision's "
+                   "normalization, for ImageNet-pretrained weights")
     a.add_argument("--profile", default=None, choices=list(PROFILES), help="default: gpu with CUDA, else cpu")
     a.add_argument("--seed", type=int, default=0, help="which trained run")
     a.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")
     a.add_argument("--layers", nargs="+", default=None, help="conv layers (default: all)")
-    a.add_argument("--out", default=None, help="default: book/atlas (what the site shows)")
+    a.add_argument("--out", default=None, help="default: book/atlas for a zfviz run, atlas-<name> for your own model")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=_atlas)
     args = parser.parse_args(argv)

@@ -326,6 +326,22 @@ def _sweep_orphans(decoded: Path) -> None:
             pass  # being built right now
 
 
+def load_folder(folder: str | os.PathLike, resize: int, *, progress: bool = True) -> ImageSet:
+    """The images of an ImageFolder: ``folder/val`` if it has one, else ``folder`` itself (class folders in it),
+    decoded and cached as ``load_split`` does.
+
+    >>> load_folder("my_images", 256).images.shape  # doctest: +SKIP
+    torch.Size([N, 3, 256, 256])
+    """
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"dataset folder {str(path)!r} does not exist; give an ImageFolder (class folders, or a "
+                                "val/ split holding them)")
+    if (path / "val").is_dir():
+        return load_split(path, "val", resize, progress=progress)
+    return load_split(path.parent, path.name, resize, progress=progress)
+
+
 def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str | os.PathLike | None = None,
                download: bool = False, progress: bool = True) -> ImageSet:
     """Decode (once, then from cache) every image of a split to uint8 ``resize`` x ``resize``.

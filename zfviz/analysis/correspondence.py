@@ -48,6 +48,9 @@ def correspondence(model: nn.Module, images: torch.Tensor, masks: dict[str, list
     ``images``: mean-subtracted (n, 3, H, W); ``masks[name][i]`` is the (y, x) centre for image i. Returns columns
     location, layer, i, j, distance; ``summarize`` turns it into Table 1's mean +- std.
     """
+    from ..layers import layer_name
+
+    layers = tuple(layer_name(model, layer) for layer in layers)  # modules or dotted names
     rows = []
     images = to_model_device(model, images)
     with eval_mode(model):

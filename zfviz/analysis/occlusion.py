@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..deconv import project_many, receptive_field
+from ..layers import layer_name
 from ..models import eval_mode, readouts, to_model_device
 from ..params import check_int
 
@@ -43,6 +44,7 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
     """
     if image.dim() != 3:
         raise ValueError(f"image must be (3, H, W), got shape {tuple(image.shape)}")
+    layer = layer_name(model, layer)
     image = to_model_device(model, image)
     h, w = image.shape[-2:]
     ys, xs = occluder_positions(h, size, stride), occluder_positions(w, size, stride)
@@ -179,6 +181,7 @@ def projection_occlusion(model: nn.Module, images: torch.Tensor, size: int, *, l
     """
     if images.dim() != 4:
         raise ValueError(f"images must be (N, 3, H, W), got shape {tuple(images.shape)}")
+    layer = layer_name(model, layer)
     images = to_model_device(model, images)
     if not bool(torch.isfinite(images).all()):
         raise ValueError("images contain NaN or infinite values")

@@ -13,14 +13,25 @@ from tqdm import tqdm
 
 from ..data import center_crop
 from ..deconv import Projection, project_many
+from ..layers import layer_name
 from ..models import eval_mode, model_device, readouts
 from ..stats import group_difference
 
 
 @torch.no_grad()
-def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layers: list[str],
+def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layers: list,
                     k: int = 9, batch_size: int = 256, progress: bool = True) -> pd.DataFrame:
     """For every (layer, channel): the ``k`` images whose strongest activation of that channel is largest.
+
+    ``layers``: modules of ``model`` or their dotted names (zfviz's ``conv1`` ... ``conv5``; ``features.10`` of
+    torchvision's AlexNet).
+
+    >>> from zfviz.models import zfnet
+    >>> m = zfnet(10, width=0.125, input_size=64).eval()
+    >>> imgs = torch.randint(0, 255, (6, 3, 73, 73), dtype=torch.uint8)
+    >>> t = top_activations(m, imgs, imgs.float().mean(0), 64, [m.conv5], k=2, progress=False)
+    >>> sorted(t.columns), t.layer.iloc[0]
+    (['channel', 'image', 'layer', 'rank', 'value', 'x', 'y'], 'conv5')
 
     ``images`` are uint8 (N, 3, S, S) and are centre-cropped and mean-subtracted batch by batch on the model's
     device. One activation per image (its maximum over positions), so the k come from k different images.
@@ -28,6 +39,7 @@ def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, 
     """
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
+    layers = [layer_name(model, layer) for layer in layers]  # modules or dotted names; the table holds names
     if len(images) == 0:
         raise ValueError("no images to mine: the image tensor is empty")
     if crop > images.shape[-1] or crop > images.shape[-2]:
