@@ -73,7 +73,7 @@ def _book(args: argparse.Namespace) -> int:
     if args.plan:
         from .plan import plan_table
 
-        print(plan_table(_default_profile(args), names))
+        print(plan_table(_default_profile(args), names, args.data_root))
         return 0
     if args.nbval_references:
         for path in book.make_nbval_references(names, progress=not args.no_progress):
@@ -81,9 +81,10 @@ def _book(args: argparse.Namespace) -> int:
         return 0
     if not args.no_execute:
         params = {"profile": _default_profile(args)} | ({"data_root": args.data_root} if args.data_root else {})
-        from .plan import plan_table
+        from .plan import plan_table, train_planned
 
-        print(plan_table(params["profile"], names), flush=True)  # what will be trained, and roughly how long
+        print(plan_table(params["profile"], names, args.data_root), flush=True)  # what will be trained, and roughly how long
+        train_planned(params["profile"], names, data_root=args.data_root, progress=not args.no_progress)
         if args.atlas:
             book.execute_with_atlas(names, params, progress=not args.no_progress)
         else:

@@ -172,7 +172,7 @@ def device_rate(profile: str) -> tuple[float, str]:
     return rate, f"this CPU ({torch.get_num_threads()} threads), {rate / 1e9:.0f} GFLOP/s measured on ZF steps"
 
 
-def plan(profile: str, chapters: list[str] | None = None) -> pd.DataFrame:
+def plan(profile: str, chapters: list[str] | None = None, data_root: str | None = None) -> pd.DataFrame:
     """One row per distinct run the chapters train at ``profile``, with the chapters that need it and its cost."""
     from .book import chapters as all_chapters
 
@@ -188,19 +188,18 @@ def plan(profile: str, chapters: list[str] | None = None) -> pd.DataFrame:
             row["chapters"].append(name[:2])
     for row in seen.values():
         try:
-            row["trained"] = epochs_done(run_dir(row["config"])) >= row["epochs"]
+            row["trained"] = epochs_done(run_dir(row["config"], None, data_root)) >= row["epochs"]
         except (OSError, ValueError):  # no data here: nothing can be trained either; the plan still prints
             row["trained"] = False
-        del row["config"]
     df = pd.DataFrame(list(seen.values()))
     if not df.empty:
         df["chapters"] = df.chapters.map(lambda v: " ".join(sorted(set(v))))
     return df
 
 
-def plan_table(profile: str, chapters: list[str] | None = None) -> str:
+def plan_table(profile: str, chapters: list[str] | None = None, data_root: str | None = None) -> str:
     """``plan`` as text for the terminal: the runs grouped by architecture, totals, and the estimated time here."""
-    df = plan(profile, chapters)
+    df = plan(profile, chapters, data_root)
     if df.empty:
         return f"profile {profile}: the chapters train no convnet run"
     rate, how = device_rate(profile)
@@ -225,4 +224,30 @@ def plan_table(profile: str, chapters: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["chapter_runs", "run_cost", "device_rate", "plan", "plan_table"]
+def train_planned(profile: str, chapters: list[str] | None = None, *, data_root: str | None = None,
+                  progress: bool = True, log=print) -> int:
+    """Train every run the chapters need at ``profile`` that is not trained yet, in the plan's order, with a progress
+    bar whose ETA weighs each run by its FLOPs; returns how many runs were trained. The chapters then find them
+    finished. An interruption leaves every run resumable: the same command continues where it stopped."""
+    from tqdm import tqdm
+
+    from .train import train
+
+    df = plan(profile, chapters, data_root)
+    todo = df[~df.trained] if len(df) else df
+    if todo.empty:
+        return 0
+    bar = tqdm(total=float((todo.train_flops + todo.eval_flops).sum() / 1e12), unit="TFLOP", disable=not progress,
+               desc=f"training {len(todo)} runs", bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} "
+               "TFLOP [{elapsed}<{remaining}]")
+    for k, r in enumerate(todo.itertuples()):
+        c = r.config
+        bar.set_description(f"run {k + 1} of {len(todo)}: {r.run}, seed {c.seed}, {r.epochs} epochs")
+        train(c, root=data_root, progress=progress, wait=True, stop_after=r.epochs if r.epochs < c.epochs else None)
+        bar.update((r.train_flops + r.eval_flops) / 1e12)
+    bar.close()
+    log(f"[zfviz book] trained {len(todo)} runs")
+    return len(todo)
+
+
+__all__ = ["chapter_runs", "run_cost", "device_rate", "plan", "plan_table", "train_planned"]
