@@ -178,6 +178,16 @@ def project_many(model: nn.Module, images: torch.Tensor, layer: str, channels: t
 
     ``channels`` (T,), ``image_index`` (T,) into ``images`` (default: 0..T-1), ``positions`` (T, 2) in the
     layer's readout map (default: each channel's maximum in its image). Triples are projected ``chunk`` at a time.
+    ``layer``: a conv module of ``model`` or its dotted name.
+
+    >>> from zfviz.models import zfnet
+    >>> m = zfnet(10, width=0.125, input_size=64).eval()
+    >>> project_many(m, torch.randn(2, 3, 64, 64), "conv5", [0, 3]).pixels.shape
+    torch.Size([2, 3, 64, 64])
+    >>> import torchvision
+    >>> vgg = torchvision.models.vgg11(num_classes=10).eval()
+    >>> project_many(vgg, torch.randn(1, 3, 64, 64), vgg.features[18], [5]).pixels.shape
+    torch.Size([1, 3, 64, 64])
     """
     deconv = Deconvnet(model)
     images = _check_images(to_model_device(model, images), next(model.parameters()).dtype)
@@ -236,6 +246,11 @@ def project(model: nn.Module, images: torch.Tensor, layer: str, channel: int,
 
     ``position``: None projects each image's strongest activation of that channel; (y, x) or an (N, 2) tensor picks
     a place in the layer's readout map. ``project_many`` also returns receptive-field boxes and values.
+
+    >>> from zfviz.models import zfnet
+    >>> m = zfnet(10, width=0.125, input_size=64).eval()
+    >>> project(m, torch.randn(1, 3, 64, 64), m.conv3, 2, (1, 1)).shape
+    torch.Size([1, 3, 64, 64])
     """
     if isinstance(channel, bool) or not isinstance(channel, int):
         raise ValueError(f"channel must be an int, got {channel!r}")

@@ -37,10 +37,16 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
               fill: float = 0.0, batch_size: int = 64) -> pd.DataFrame:
     """Occlude a mean-subtracted (3, H, W) ``image`` with a ``size`` square every ``stride`` pixels.
 
+    ``layer``: a conv module of ``model`` or its dotted name (``features.10`` of torchvision's AlexNet).
     ``fill`` 0 is the grey of the mean image (inputs are mean-subtracted). Returns one row per occluder position:
     row, col, y, x, prob_true (softmax of ``label``), pred, pred_prob, map_activity (sum of the ``layer`` map that
     is strongest on the unoccluded image), with that map's channel in ``df.attrs["channel"]`` and the unoccluded
     values in ``df.attrs["unoccluded"]``.
+
+    >>> from zfviz.models import zfnet
+    >>> m = zfnet(10, width=0.125, input_size=64).eval()
+    >>> len(occlusion(m, torch.randn(3, 64, 64), 1, 16, 16))  # a 4 x 4 grid of positions
+    16
     """
     if image.dim() != 3:
         raise ValueError(f"image must be (3, H, W), got shape {tuple(image.shape)}")
