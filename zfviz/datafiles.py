@@ -50,7 +50,7 @@ def list_images(folder: str | os.PathLike) -> tuple[list[tuple[str, int]], list[
 
     >>> import tempfile, pathlib
     >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> for c in ("a", "b"): (root / c).mkdir(); (root / c / "x.jpg").write_bytes(b"")
+    >>> for c in ("a", "b"): (root / c).mkdir(); _ = (root / c / "x.jpg").write_bytes(b"")
     >>> (root / "a" / "loop").symlink_to("..")
     >>> [(pathlib.Path(p).relative_to(root).as_posix(), y) for p, y in list_images(root)[0]]
     [('a/x.jpg', 0), ('b/x.jpg', 1)]
