@@ -64,7 +64,7 @@ paper = {"AlexNet replica": ("Krizhevsky replica, 1 convnet", "Krizhevsky et al.
 table = error_table(probs, labels, {m: tuple((TABLE2.top1_err[r], TABLE2.top5_err[r]) for r in rows)
                                     for m, rows in paper.items()})
 display(tidy(table))
-seed_spread({m: (errors(p, labels).mean(1) * 100).numpy() for m, p in probs.items()},
+seed_spread({m: errors(p, labels).mean(1) * 100 for m, p in probs.items()},
             "val top-1 error % (10-crop), one dot per seed")
 plt.show()
 

@@ -84,7 +84,8 @@ def _book(args: argparse.Namespace) -> int:
         from .plan import plan_table, train_planned
 
         print(plan_table(params["profile"], names, args.data_root), flush=True)  # what will be trained, and roughly how long
-        train_planned(params["profile"], names, data_root=args.data_root, progress=not args.no_progress)
+        if not args.no_train:
+            train_planned(params["profile"], names, data_root=args.data_root, progress=not args.no_progress)
         if args.atlas:
             book.execute_with_atlas(names, params, progress=not args.no_progress)
         else:
@@ -205,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--no-progress", action="store_true", help="no progress bars")
     b.add_argument("--nbval-references", action="store_true",
                    help="instead: regenerate tests/nbval (smoke profile, only checked outputs kept)")
+    b.add_argument("--no-train", action="store_true",
+                   help="do not train the plan's runs first (each chapter still trains what it needs)")
     b.add_argument("--atlas", action="store_true",
                    help="also rebuild the atlas from the profile's ZF model; atlas and results are swapped in together "
                    "at the end, so an interrupted run leaves both as they were")
