@@ -36,3 +36,18 @@ def _isolated_cache(tmp_path, monkeypatch):
 def tiny_folder(tmp_path_factory) -> Path:
     """train: 16 images per class, val: 6 per class, 48x48."""
     return make_imagefolder(tmp_path_factory.mktemp("tiny"), {"train": 16, "val": 6})
+
+
+@pytest.fixture
+def imagenette_here():
+    """Skip a test that needs the Imagenette data when none is found (unless CI requires it: then fail)."""
+    import os
+
+    from zfviz.data import find_split
+
+    try:
+        find_split("imagenette", "train")
+    except FileNotFoundError as e:
+        if os.environ.get("ZFVIZ_REQUIRE_DATA"):
+            raise
+        pytest.skip(f"no Imagenette found ({e}); set ZFVIZ_DATA")

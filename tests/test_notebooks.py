@@ -5,14 +5,12 @@ The chapters themselves are executed by nbval from tests/nbval (smoke profile): 
 error. Regenerate the references after changing a chapter: `python -m zfviz book --nbval-references`.
 """
 
-import os
 
 import jupytext
 import nbformat
 import pytest
 
 from zfviz import book
-from zfviz.data import find_split
 
 
 def _code(cells):
@@ -82,13 +80,7 @@ def test_unknown_chapter_is_a_clear_error(tmp_path):
         book.execute("fig99", tmp_path, {})
 
 
-def test_bad_parameter_stops_with_one_clear_error(tmp_path):
-    try:
-        find_split("imagenette", "train")
-    except FileNotFoundError as e:
-        if os.environ.get("ZFVIZ_REQUIRE_DATA"):
-            raise
-        pytest.skip(f"no Imagenette found ({e}); set ZFVIZ_DATA")
+def test_bad_parameter_stops_with_one_clear_error(tmp_path, imagenette_here):
     with pytest.raises(book.ChapterError, match="unknown profile 'laptop'; valid profiles") as e:
         book.execute("01_training", tmp_path, {"profile": "laptop"}, progress=False)
     assert str(e.value).startswith("chapter 01_training failed in cell ") and "\n" not in str(e.value)

@@ -4,29 +4,17 @@ class), one seed each. ``make test-paper`` executes every chapter at it."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import nbformat
 import pytest
 
 from zfviz import book
-from zfviz.data import find_split
-
-
-@pytest.fixture(scope="module")
-def data_present():
-    try:
-        find_split("imagenette", "train")
-    except FileNotFoundError as e:
-        if os.environ.get("ZFVIZ_REQUIRE_DATA"):
-            raise
-        pytest.skip(f"no Imagenette found ({e}); set ZFVIZ_DATA")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", book.PAPER_GEOMETRY_CHAPTERS)
-def test_chapter_runs_at_paper_geometry(name, data_present, tmp_path):
+def test_chapter_runs_at_paper_geometry(name, imagenette_here, tmp_path):
     t0 = time.perf_counter()
     params = {"profile": "paper-smoke"} | book.PAPER_SMOKE_PARAMETERS.get(name, {})
     path = book.execute(name, tmp_path, params, progress=False)

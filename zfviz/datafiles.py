@@ -126,7 +126,8 @@ def _stat_key(st: os.stat_result) -> list[int]:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def _sha256_file(path: str) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -161,7 +162,7 @@ def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[str]:
             digest = entry[1]
         else:
             try:
-                digest = _sha256_file(path)
+                digest = sha256_file(path)
             except OSError as e:
                 raise FileNotFoundError(f"cannot read {path}: {e.strerror or e}") from None
             changed = True

@@ -24,6 +24,7 @@ import torch
 from . import checkpoint
 from .config import KEY_VERSION, ResolvedConfig, TrainConfig  # noqa: F401 (re-exported: what a run is)
 from .data import ImageSet, prepare_data
+from .datafiles import sha256_file
 from .evaluate import predict
 from .models import ConvNet, model_from_arch
 from .params import check_int
@@ -75,14 +76,6 @@ def snapshot_path(run: Path, epoch: int) -> Path:
     return Path(run) / "snapshots" / f"epoch_{epoch:03d}.pt"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def finished(run: str | os.PathLike, epochs: int) -> bool:
     """Whether the run finished ``epochs``: its marker exists and matches the final snapshot's content (SHA-256) and
     the metrics. A snapshot replaced or edited after finishing (even at the same size) makes the run unfinished, and
@@ -91,7 +84,7 @@ def finished(run: str | os.PathLike, epochs: int) -> bool:
     try:
         done = json.loads((run / DONE).read_text())
         snap = snapshot_path(run, epochs)
-        return (done.get("epoch") == epochs and done.get("snapshot_sha256") == _sha256(snap)
+        return (done.get("epoch") == epochs and done.get("snapshot_sha256") == sha256_file(snap)
                 and epochs in set(pd.read_csv(run / "metrics.csv").epoch))
     except (OSError, ValueError, KeyError, AttributeError, pd.errors.EmptyDataError):
         return False
@@ -99,7 +92,7 @@ def finished(run: str | os.PathLike, epochs: int) -> bool:
 
 def mark_finished(run: Path, epochs: int) -> None:
     """Write ``DONE.json`` (last, atomically): the run's final snapshot (by content) and metrics are complete."""
-    done = {"epoch": epochs, "snapshot_sha256": _sha256(snapshot_path(run, epochs))}
+    done = {"epoch": epochs, "snapshot_sha256": sha256_file(snapshot_path(run, epochs))}
     checkpoint.atomic_write(run / DONE, lambda tmp: Path(tmp).write_text(json.dumps(done)))
 
 
