@@ -1,6 +1,6 @@
-// zfviz: every figure in a chapter's output opens at full resolution in a new tab (click or keyboard).
+// zfviz: every figure and atlas sheet opens at full resolution in a new tab (click or keyboard).
 document.addEventListener("DOMContentLoaded", function () {
-  document.querySelectorAll(".cell_output img").forEach(function (img) {
+  document.querySelectorAll(".cell_output img, .bd-article img").forEach(function (img) {
     if (img.closest("a")) return;
     var a = document.createElement("a");
     a.href = img.src;

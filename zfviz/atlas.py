@@ -158,11 +158,11 @@ def _write_pages(out: Path, maps: pd.DataFrame, epochs: list[int], k: int, n_ima
     for layer, part in maps.groupby("layer", sort=False):
         page = layer.replace(".", "_")
         index.append(f"| {layer} | {len(part)} | [{layer}]({page}.md) |")
-        lines = [f"# Atlas: {layer}", "", f"All {len(part)} maps of {layer} of {run}. {how} Click a sheet for "
-                 "its full resolution.", "", "::::{grid} 1 2 2 2", ":gutter: 1", ""]
+        lines = [f"# Atlas: {layer}", "", f"All {len(part)} maps of {layer} of {run}. {how} Click a sheet to "
+                 "open it at full resolution.", "", "::::{grid} 1 2 2 2", ":gutter: 1", ""]
         for r in part.itertuples():
             lines += [":::{grid-item}", f"(atlas-{page}-{r.channel})=", f"**{layer} map {r.channel}**", "",
-                      r.classes, "", f"[![{layer} map {r.channel}]({r.file})]({r.file})", ""]
+                      r.classes, "", f"![{layer} map {r.channel}]({r.file})", ""]
             if epochs:
                 lines.append(f"<small>bottom row: epochs {', '.join(map(str, epochs))}</small>")
             lines += [":::", ""]
