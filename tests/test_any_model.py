@@ -138,3 +138,16 @@ def test_the_atlas_of_a_torchvision_network_from_the_command_line(tmp_path, caps
                      str(data)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not fit torchvision:vgg11" in err[0]
+
+
+def test_the_sanity_checks_run_on_a_torchvision_network():
+    from zfviz.analysis.sanity import cascading_randomization, unit_and_switches
+
+    torch.manual_seed(3)
+    m = torchvision.models.vgg11(num_classes=4).eval()
+    x = torch.randn(2, 3, 64, 64)
+    df = cascading_randomization(m, x, torch.tensor([0, 1]), layer=m.features[18], scheme="kaiming", occluder=16)
+    assert set(df.stage) == {"trained"} | set(layer_names(m)) and df.spearman.notna().all()
+    assert df[df.stage == "trained"].spearman.eq(1).all()
+    assert set(unit_and_switches(m, x, layer="features.18", others=1).comparison) == {
+        "other unit, same switches", "same unit, other switches"}

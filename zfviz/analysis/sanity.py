@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 from torch import nn
 
+from .. import layers as _layers
 from ..deconv import Deconvnet
 from ..models import eval_mode, init_stds, layer_names, readouts, to_model_device
 
@@ -31,7 +32,10 @@ METHODS = ("deconvnet", "unit gradient", "saliency", "occlusion")
 def randomize_layers(model: nn.Module, layers: list[str], *, scheme: str = "transported", seed: int = 0) -> nn.Module:
     """A copy of ``model`` with ``layers`` re-initialized as at the start of training (``models.init_stds``)."""
     m = copy.deepcopy(model)
-    stds = init_stds(m, scheme) if scheme != "kaiming" else {}
+    try:
+        stds = init_stds(m, scheme) if scheme != "kaiming" else {}
+    except (ValueError, AttributeError):  # not a zfviz architecture: He-normal, as most CNNs start
+        stds = {}
     g = torch.Generator().manual_seed(seed)
     for name in layers:
         layer = m.get_submodule(name)
@@ -137,7 +141,8 @@ def occlusion_cascade(model: nn.Module, images: torch.Tensor, targets: torch.Ten
     images = to_model_device(model, images)
     n, _, h, w = images.shape
     tiles = _tiles(h, w, size)
-    names = [name for name, _ in model.named_children()]
+    ops = _layers.trace(model, (h, w))
+    names = [op.name for op in ops]  # leaf modules in execution order (any plain feed-forward CNN)
     nets = {stage: (randomize_layers(model, layers, scheme=scheme, seed=seed), min(names.index(x) for x in layers))
             if layers else (model, None) for stage, layers in stages}
     t = targets.to(images.device)
@@ -150,15 +155,15 @@ def occlusion_cascade(model: nn.Module, images: torch.Tensor, targets: torch.Ten
             p = {stage: [] for stage in nets}
             for part in variants.split(chunk):
                 entering, a = {}, part
-                for name, module in model.named_children():  # the trained pass, keeping each layer's input
-                    entering[name] = a
-                    a = module(a)
+                for op in ops:  # the trained pass, keeping each layer's input
+                    entering[op.name] = a
+                    a = _apply(op.module, a)
                 for stage, (net, start) in nets.items():
                     z = a
                     if start is not None:
                         z = entering[names[start]]
                         for name in names[start:]:
-                            z = net.get_submodule(name)(z)
+                            z = _apply(net.get_submodule(name), z)
                     p[stage].append(z.softmax(-1)[:, t[i]])
             for stage in nets:
                 pt = torch.cat(p[stage])
@@ -166,6 +171,14 @@ def occlusion_cascade(model: nn.Module, images: torch.Tensor, targets: torch.Ten
     ny, nx = len(range(0, h, size)), len(range(0, w, size))
     return {stage: F.interpolate(torch.stack(d).view(n, 1, ny, nx), size=(h, w), mode="nearest")[:, 0].float().cpu()
             for stage, d in drops.items()}
+
+
+def _apply(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """One leaf module of a traced model; the flatten a model's forward does between its conv stack and its
+    classifier happens where a linear layer meets a map."""
+    if isinstance(module, nn.Linear) and x.dim() > 2:
+        x = x.flatten(1)
+    return module(x)
 
 
 def method_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, channels: torch.Tensor,
@@ -218,7 +231,9 @@ def cascading_randomization(model: nn.Module, images: torch.Tensor, targets: tor
     top, cumulatively), method and image, the similarity (Spearman, SSIM) of its map to the trained model's map.
 
     The unit stays the trained model's strongest ``layer`` unit of each image (same channel, same position).
+    ``layer``: a conv module of ``model`` or its dotted name; any plain feed-forward CNN (``layers``).
     """
+    layer = _layers.layer_name(model, layer)
     images = to_model_device(model, images)
     channels, positions = strongest_units(model, images, layer)
     stages = [("trained", [])] + [(name, cascade(model)[:i + 1]) for i, name in enumerate(cascade(model))]
@@ -251,6 +266,7 @@ def unit_and_switches(model: nn.Module, images: torch.Tensor, *, layer: str = "c
     ``others`` random other images, against the projection with image i's switches. Tidy rows: image, comparison,
     spearman (of |projection|).
     """
+    layer = _layers.layer_name(model, layer)
     images = to_model_device(model, images)
     deconv = Deconvnet(model)
     with eval_mode(model):
