@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     t = sub.add_parser("train", help="train a model (resumes from the run directory's checkpoint)", formatter_class=fmt,
                        description="Train one run, or resume it from its checkpoint; a finished run is not retrained.")
-    t.add_argument("--model", default=d["model"], choices=list(VARIANTS), help="architecture (Table 3's rows)")
+    t.add_argument("--model", default=d["model"], help="a zfviz architecture (" + ", ".join(VARIANTS)
+                   + ") or torchvision:<name> (e.g. torchvision:alexnet, with torchvision's own init)")
     t.add_argument("--profile", default=d["profile"], choices=list(PROFILES), help="scale (zfviz/profiles.py)")
     t.add_argument("--dataset", default=None,
                    help="imagenette, imagewoof, imagenet, or an ImageFolder root; default: the profile's")

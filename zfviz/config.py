@@ -141,8 +141,8 @@ def _check_rates(c: TrainConfig) -> None:
 
 def _check_choices(c: TrainConfig) -> None:
     """Model, init and class list: known names."""
-    if c.model not in VARIANTS:
-        raise ValueError(f"unknown model {c.model!r}; valid models: {', '.join(VARIANTS)}")
+    if c.model not in VARIANTS and not c.model.startswith("torchvision:"):
+        raise ValueError(f"unknown model {c.model!r}; valid models: {', '.join(VARIANTS)}, or torchvision:<name>")
     if c.init not in INITS:
         raise ValueError(f"unknown init {c.init!r}; valid: {', '.join(INITS)}")
     if c.classes is not None and (len(c.classes) < 2 or len(set(c.classes)) != len(c.classes)):

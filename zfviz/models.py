@@ -263,7 +263,15 @@ def build_model(
     dropout: float = 0.5,
     init: str = "paper",
 ) -> ConvNet:
-    """Build a named variant (see ``VARIANTS``) at a given width multiplier and input size."""
+    """Build a named variant (see ``VARIANTS``) at a given width multiplier and input size; a torchvision network
+    (``torchvision:alexnet``) is built as torchvision builds it, with its own init, for ``num_classes`` (width,
+    dropout and init do not apply), and remembers its name for snapshots (``model.arch``)."""
+    if variant.startswith("torchvision:"):
+        from .external import load_network
+
+        net = load_network(variant, num_classes=num_classes).train()
+        net.arch = ExternalArch(variant, num_classes, input_size)
+        return net
     if variant not in VARIANTS:
         raise ValueError(f"unknown model {variant!r}; valid models: {', '.join(VARIANTS)}")
     arch = make_arch(num_classes=num_classes, width=width, input_size=input_size, dropout=dropout,
@@ -289,8 +297,23 @@ def without_lrn(model: ConvNet) -> ConvNet:
     return m.train(model.training)
 
 
-def model_from_arch(arch: Arch | dict, init: str = "paper") -> ConvNet:
+@dataclass(frozen=True)
+class ExternalArch:
+    """What a snapshot records of a torchvision network trained by zfviz's loop: enough to rebuild it."""
+
+    name: str
+    num_classes: int
+    input_size: int
+
+    def to_dict(self) -> dict:
+        """A JSON-serializable description (``model_from_arch`` rebuilds the network from it)."""
+        return {"external": self.name, "num_classes": self.num_classes, "input_size": self.input_size}
+
+
+def model_from_arch(arch: Arch | dict, init: str = "paper") -> nn.Module:
     """Rebuild a model from the architecture stored with a checkpoint."""
+    if isinstance(arch, dict) and "external" in arch:
+        return build_model(arch["external"], arch["num_classes"], input_size=arch["input_size"])
     return ConvNet(arch if isinstance(arch, Arch) else Arch.from_dict(arch), init=init)
 
 
