@@ -63,7 +63,7 @@ from zfviz.data import center_crop, class_index, class_name, crop_of, per_class_
 from zfviz.experiment import first_correct, load_experiment
 from zfviz.mnist import companion_evidence, feature_maps, load_digits, small_cnn, train_small
 from zfviz.params import check_int, reject_unknown_parameters
-from zfviz.plots import feature_maps_figure, panel_grid, show_image, show_projection
+from zfviz.plots import feature_maps_figure, line_chart, panel_grid, show_image, show_projection
 from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
@@ -87,7 +87,7 @@ history = train_small(small, data.train_x[keep], data.train_y[keep], epochs=digi
 ev = companion_evidence(small, data, len(keep), profile, chapter="12_companion_gradients")
 display(Markdown(f"{data.name}: {len(keep)} training images, {digit_epochs} epochs of Adam; "
                  f"**test accuracy {ev.estimate + claims.COMPANION_REFERENCE:.1f}%** on {len(data.test_y)} images."))
-history.round(3)
+line_chart(history.set_index("epoch")[["train_acc"]], "epoch", "training accuracy %", title="The small CNN, per epoch");
 
 # %% tags=["hide-input"]
 feature_maps_figure(data.test_x[0, 0].numpy(), f"input: {data.classes[int(data.test_y[0])]}",

@@ -183,8 +183,9 @@ def c5_evidence(top3: dict[str, list[float]], over_radius: list[int], weight_gap
     est, lo, hi, n = group_difference(np.array(top3["ZF, no clipping"])[:, None], np.array(top3["ZF"])[:, None])
     engaged = all(o >= C5_ENGAGED for o in over_radius)
     note = (f"Manipulation check: filters over the clipping radius in the unclipped models at the end, per seed: "
-            f"{list(over_radius)}; largest weight difference between the clipped and unclipped model of each seed: "
-            f"{[f'{d:.2g}' for d in weight_gaps]}. C5 is tested only if clipping engages in every seed.")
+            f"{', '.join(str(o) for o in over_radius)}; largest weight difference between the clipped and unclipped "
+            f"model of each seed: {', '.join(f'{d:.2g}' for d in weight_gaps)}. C5 is tested only if clipping engages "
+            "in every seed.")
     return claims.evidence("C5", est, (lo, hi), n, profile, seeds=n, chapter=chapter, testable=engaged, note=note)
 
 
