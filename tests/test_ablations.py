@@ -94,3 +94,22 @@ def test_part_evidence_decides_parts_on_their_rows_only():
 def test_composite_line_rejects_a_simple_claim():
     with pytest.raises(ValueError, match="C1 is not a composite claim; composites: \\['C2'"):
         claims.composite_line("C1", [])
+
+
+def test_ablation_table_lists_every_row_when_an_init_has_no_run():
+    """train=False with nothing trained under one init (chapter 09 at cpu, 2026-11-30): every row is listed, the
+    paper's numbers beside ours, and the missing take-off reads "not run"."""
+    from zfviz.analysis.ablations import ablation_table
+
+    rows = list(TABLE3.index)
+    final = pd.DataFrame([{"model": m, "seed": s, "epochs": 20, "val_err": 30.0 + s, "train_err": 20.0}
+                          for m in ("zf", "alexnet") for s in range(3)])
+    curves = pd.DataFrame({"run": [f"{m}{s}" for m in ("zf", "alexnet") for s in range(3)], "init": "profile",
+                           "model": [m for m in ("zf", "alexnet") for _ in range(3)], "seed": [0, 1, 2] * 2,
+                           "epoch": 1, "budget": 20, "val_top1": 40.0})
+    takeoff = takeoff_epochs(curves, chance=10.0)
+    table = ablation_table(final, takeoff, ["profile", "paper"], "profile", rows)
+    assert list(table.index) == rows and table["paper val err %"].notna().all()
+    assert (table["take-off epoch per seed (paper init)"] == "not run").all()
+    assert table.loc["zf", "take-off epoch per seed (profile init)"] == "1, 1, 1"
+    assert table.loc["zf-wide", "ours val range"] == "not run" and table.loc["zf", "ours val range"] == "30.0-32.0"

@@ -154,8 +154,10 @@ def ablation_table(final: pd.DataFrame, takeoff: pd.DataFrame, inits: list[str],
                                       for m, b in zip(rows, base)]
     for i in inits:
         t = takeoff[takeoff.init == i]
-        out[f"take-off epoch per seed ({i} init)"] = t.groupby("model")[["takeoff", "seen", "epochs"]].apply(
-            takeoff_label).reindex(rows).fillna("not run")
+        # groupby().apply on an empty frame returns an empty frame, not a Series: an init with no run is "not run"
+        labels = (t.groupby("model")[["takeoff", "seen", "epochs"]].apply(takeoff_label) if len(t)
+                  else pd.Series(dtype=object))
+        out[f"take-off epoch per seed ({i} init)"] = labels.reindex(rows).fillna("not run")
     out["compared"] = comparable_rows(takeoff[(takeoff.init == profile_init) & takeoff.model.isin(
         final.model.unique())]).reindex(rows)
     return out
