@@ -32,8 +32,9 @@ book: setup  ## the atlas and every chapter for $(PROFILE), swapped in together 
 atlas: setup  ## only regenerate the feature atlas pages (book/atlas) from the profile's ZF model
 	$(PY) -m zfviz atlas $(PROFILE_ARG)
 
-site: setup  ## only build the site from the committed executed notebooks (no training, about a minute)
+site: setup  ## only build the site from the committed executed notebooks (no training, about a minute), links checked
 	$(PY) -m zfviz book --no-execute
+	$(PY) tools/linkcheck.py _build/html
 
 test: setup  ## unit tests + every chapter re-executed by nbval in the smoke profile
 	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m pytest
