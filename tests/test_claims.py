@@ -27,7 +27,7 @@ def test_registry_covers_the_papers_claims_with_reasons():
     ((-0.4, 1.0), 3, "inconclusive"),      # straddles 0 and 0.5
     ((-2.0, 0.3), 3, "not reproduced"),    # whole CI below 0.5
     ((0.1, 0.4), 3, "not reproduced"),     # small but reliable: below the smallest effect that would support it
-    ((0.6, 2.0), 1, "inconclusive"),       # never decided on one seed
+    ((0.6, 2.0), 1, "not run"),            # never decided on one seed: the other seeds are compute still missing
 ])
 def test_greater_rule(ci, n, expected):
     est = sum(ci) / 2
@@ -35,8 +35,12 @@ def test_greater_rule(ci, n, expected):
 
 
 def test_one_trained_model_never_decides():
+    """Fewer seeds than the rule pools is missing compute ("not run"), never "inconclusive"; the row says why."""
     ev = evidence("S1a", 0.45, (0.40, 0.50), 300, "cpu", seeds=1)
-    assert decide(REGISTRY["S1a"], ev) == "inconclusive" and "the rule needs 3 seeds" in claims.verdict_line(ev)
+    assert decide(REGISTRY["S1a"], ev) == "not run"
+    assert "rests on 1 trained model(s) and the rule pools 3 seeds" in claims.verdict_line(ev)
+    row = claims.table([ev]).set_index("claim").loc["S1a"]
+    assert row.verdict == "not run" and "pools 3 seeds" in row.note and row.estimate == 0.45
     assert REGISTRY["companion"].min_seeds == 1
 
 
@@ -111,7 +115,7 @@ def test_evidence_is_checked():
         evidence("C99", 0, (0, 1), 3, "cpu")
     with pytest.raises(ValueError, match="outside its CI"):
         evidence("C1", 5.0, (0.0, 1.0), 3, "cpu")
-    ev = evidence("C1", math.nan, (math.nan, math.nan), 0, "cpu")
+    ev = evidence("C1", math.nan, (math.nan, math.nan), 0, "cpu", seeds=3)  # three models, no finite estimate
     assert decide(REGISTRY["C1"], ev) == "inconclusive"
     assert claims.Evidence.from_dict(ev.to_dict()).claim == "C1"
 

@@ -11,8 +11,10 @@ The rule is symmetric around ``min_effect``, the smallest effect that would supp
   ``reproduced`` when the CI lies below the bound, ``not reproduced`` when above it, else ``inconclusive``.
 Before any of that: ``not run`` when the evidence is missing (compute not spent: never shown as inconclusive),
 ``not comparable`` when the quantity has no counterpart here, ``not testable at this scale`` when a rule registered
-with the claim says this scale cannot test it (with the scale that would), and ``inconclusive`` when n or the number
-of trained models is below the claim's minimum (never decided on one seed).
+with the claim says this scale cannot test it (with the scale that would), ``not run`` when fewer trained models
+(seeds) than the claim pools were run (never decided on one seed; the missing seeds are compute, not a result; changed
+2026-11-30 from "inconclusive", before any chapter ran with fewer seeds), and ``inconclusive`` when n is below the
+claim's minimum.
 A composite claim (C2, C4, C6, C7, S1) is reproduced when all its parts are, not reproduced when any part is, not run
 when a part is not run, not testable when all parts are, and inconclusive otherwise.
 
@@ -31,11 +33,12 @@ VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not testable at thi
 MEANING = {  # one sentence per verdict word, for the summary page
     "reproduced": "the 95% CI lies entirely on the paper's side of the smallest effect that would support the claim",
     "not reproduced": "the 95% CI lies entirely on the other side of that smallest effect: the data contradict the claim",
-    "inconclusive": "the 95% CI contains the smallest effect, or there are fewer images or seeds than the rule needs",
+    "inconclusive": "the 95% CI contains the smallest effect, or there are fewer images than the rule needs",
     "not testable at this scale": "a rule registered with the claim says this scale cannot test it (the row names "
                                   "what would)",
     "not comparable": "the quantity has no counterpart in this reproduction",
-    "not run": "the runs the claim needs have not been trained or executed yet (missing compute, not a result)",
+    "not run": "the runs the claim needs (every row, as many seeds as its rule pools) have not been trained or executed "
+               "yet (missing compute, not a result)",
 }
 COLUMNS = ["claim", "verdict", "statistic", "unit", "estimate", "ci_low", "ci_high", "null", "min_effect", "kind", "n",
            "seeds", "profile", "where", "chapters", "note"]
@@ -278,8 +281,10 @@ def decide(claim: Claim, ev: Evidence | None) -> str:
         return "not comparable"
     if not ev.testable:
         return "not testable at this scale"
+    if ev.seeds < claim.min_seeds:  # fewer trained models than the rule pools: compute still missing, not a result
+        return "not run"
     lo, hi = ev.ci_low, ev.ci_high
-    if ev.n < claim.min_n or ev.seeds < claim.min_seeds or not (math.isfinite(lo) and math.isfinite(hi)):
+    if ev.n < claim.min_n or not (math.isfinite(lo) and math.isfinite(hi)):
         return "inconclusive"
     if claim.kind == "greater":
         if lo > claim.min_effect:
@@ -340,13 +345,22 @@ def rule_text(c: Claim) -> str:
             f"{c.min_effect:g}, else inconclusive")
 
 
+def _missing(c: Claim, ev: Evidence) -> str:
+    """What a "not run" verdict lacks: the runs the evidence names, or the seeds its rule pools."""
+    if ev.missing:
+        return ev.missing
+    est = (f" (the {ev.seeds}-model estimate, {ev.estimate:.3g} [{ev.ci_low:.3g}, {ev.ci_high:.3g}], decides nothing)"
+           if math.isfinite(ev.estimate) and math.isfinite(ev.ci_low) else "")
+    return f"it rests on {ev.seeds} trained model(s) and the rule pools {c.min_seeds} seeds{est}"
+
+
 def verdict_line(ev: Evidence) -> str:
     """The Markdown line a chapter shows: the registry's verdict, the statistic and its CI, n, and the rule."""
     c = REGISTRY[ev.claim]
     v = decide(c, ev)
     head = f"**Verdict ({c.id}, from the claims registry): {v}.** {c.title}"
     if v == "not run":
-        return f"{head}. Not run at this profile: {ev.missing}."
+        return f"{head}. Not run at this profile: {_missing(c, ev)}."
     u = f" {c.unit}" if c.unit else ""
     est = "n/a" if not math.isfinite(ev.estimate) else f"{ev.estimate:.3g}"
     ci = "" if not math.isfinite(ev.ci_low) else f", 95% CI [{ev.ci_low:.3g}, {ev.ci_high:.3g}]"
@@ -354,8 +368,7 @@ def verdict_line(ev: Evidence) -> str:
     extra = f" {ev.note}" if ev.note else ""
     why = {"not testable at this scale": f" This scale cannot test it; {c.scale_needed} would.",
            "inconclusive": (f" n = {ev.n} {c.n_unit}, below the minimum of {c.min_n}." if ev.n < c.min_n else
-                            f" It rests on {ev.seeds} trained model(s); the rule needs {c.min_seeds} seeds."
-                            if ev.seeds < c.min_seeds else " The CI contains the rule's threshold.")}.get(v, "")
+                            " The CI contains the rule's threshold.")}.get(v, "")
     return (f"{head}: {c.statistic} = {est}{u}{ci}, n = {ev.n} {c.n_unit}{seeds} (rule: {rule_text(c)}; "
             f"{c.reason}).{why}{extra}")
 
@@ -408,7 +421,8 @@ def table(evidence_list: list[Evidence]) -> pd.DataFrame:
             rows.append(base | dict(verdict=decide(c, e), estimate=e.estimate if e else nan,
                                     ci_low=e.ci_low if e else nan, ci_high=e.ci_high if e else nan,
                                     n=e.n if e else 0, seeds=e.seeds if e else 0,
-                                    note=(e.missing or "") if e else "no evidence: the chapter was not executed"))
+                                    note=("no evidence: the chapter was not executed" if e is None else
+                                          _missing(c, e) if decide(c, e) == "not run" else "")))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
