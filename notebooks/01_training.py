@@ -58,7 +58,7 @@ from zfviz.params import check_int, check_int_list, check_names, reject_unknown_
 from zfviz.profiles import anneal_epochs, get_profile
 from zfviz.plots import learning_curves
 from zfviz.report import show_box, structure, tidy
-from zfviz.runs import TrainConfig, convergence
+from zfviz.runs import TrainConfig, accuracy_summary, convergence
 from zfviz.trained import run_curves
 
 reject_unknown_parameters(globals())
@@ -100,9 +100,7 @@ flat = int(table.flat.sum())
 display(Markdown(
     f"**Convergence: {flat} of {len(table)} runs are flat** at the end of their budget (lr annealed "
     f"{int(table.annealings.min())} times in every run). 10-crop validation top-1: "
-    + "; ".join(f"{m} {g.val10_top1.mean():.1f}% (sd {g.val10_top1.std():.1f}, {len(g)} seeds)"
-                for m, g in table.groupby("model", sort=False))
-    + ". Not comparable as numbers with the paper's 61.6% (10 easy classes, not 1000; chance here is 10%). The "
+    + accuracy_summary(table) + ". Not comparable as numbers with the paper's 61.6% (10 easy classes, not 1000; chance here is 10%). The "
     "claims that rest on these models are decided in their chapters, by the claims registry."))
 
 # %% tags=["hide-input"]

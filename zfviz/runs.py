@@ -181,6 +181,17 @@ def convergence(curves: pd.DataFrame, last: int = 3, tolerance: float = 1.0) -> 
     return df.assign(flat=df.last_epochs_range < tolerance)
 
 
+def accuracy_summary(table: pd.DataFrame) -> str:
+    """One phrase per model of a ``convergence`` table: mean 10-crop val top-1, with its sd when there are 2+ seeds.
+
+    >>> accuracy_summary(pd.DataFrame({"model": ["zf", "zf", "alexnet"], "val10_top1": [77.0, 78.0, 72.25]}))
+    'zf 77.5% (sd 0.7 over 2 seeds); alexnet 72.2% (one seed)'
+    """
+    return "; ".join(f"{m} {g.val10_top1.mean():.1f}% "
+                     + (f"(sd {g.val10_top1.std():.1f} over {len(g)} seeds)" if len(g) > 1 else "(one seed)")
+                     for m, g in table.groupby("model", sort=False))
+
+
 def run_predictions(run: str | os.PathLike, epoch: int, data: ImageSet, *, ten: bool = True,
                     device: str | None = None, progress: bool = False) -> torch.Tensor:
     """Class probabilities of the run's epoch-``epoch`` snapshot on ``data`` (10-crop by default), cached in the run.
