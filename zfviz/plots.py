@@ -249,8 +249,11 @@ def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch
         ax.set_xlim(0, image.shape[1])
         ax.set_ylim(image.shape[0], 0)
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(c)) for c in labels]
-    axes[4].legend(handles, [class_names[c] for c in labels], fontsize=MIN_PT, loc="center left",
-                   bbox_to_anchor=(1.02, 0.5))
+    # the key gets the grid's sixth cell: beside (e), long class names left tight_layout no room (a warning on stderr)
+    key = fig.add_subplot(grid[1, 4:6])
+    key.set_axis_off()
+    key.legend(handles, [class_names[c] for c in labels], fontsize=MIN_PT, loc="center left", frameon=False,
+               title="(e) labels", title_fontsize=MIN_PT)
     axes[4].set_title("(e) most probable label", fontsize=9)
     for ax in axes:
         ax.set_xticks([])
