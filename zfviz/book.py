@@ -347,21 +347,25 @@ def verdict_summary(results: Path = RESULTS) -> str:
         what = ("all of " + ", ".join(c.parts) if c.parts else f"{c.statistic} ({c.unit})").replace("|", "\\|")
         lines.append(f"| {indent}**{cid}** {c.title} | {c.where} | {what} | " + " | ".join(cells) + f" | {links} |")
     lines += ["", "</div>", "", "## The chapters", "", '<div class="zfviz-wide">', "",
-              "| chapter | profile | evidence for the registry |", "|---|---|---|"]
+              "| chapter | profile | parameters other than the chapter's defaults | evidence for the registry |",
+              "|---|---|---|---|"]
     with_evidence = {e.chapter for e in collect_evidence(results)}
     for name in chapters():
         path = results / f"{name}.ipynb"
         if not path.exists():
-            lines.append(f"| {name} | not executed | |")
+            lines.append(f"| {name} | not executed | | |")
             continue
         nb = nbformat.read(path, as_version=4)
         title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), name)
-        profile = nb.metadata.get("papermill", {}).get("parameters", {}).get("profile", "?")
+        params = nb.metadata.get("papermill", {}).get("parameters", {})
+        profile = params.get("profile", "?")
+        # a chapter run on fewer seeds or a smaller design than its own says so here, not only in its cells
+        others = ", ".join(f"`{k}={v!r}`" for k, v in params.items() if k != "profile") or "none"
         decides = any(name in c.chapters for c in REGISTRY.values())
         state = ("yes" if name in with_evidence else "no claim: context for the others" if not decides else
                  "none: executed before the claims registry and the current recipe; its own verdict line is "
                  "superseded by the table above until it is re-executed")
-        lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {state} |")
+        lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {others} | {state} |")
     return "\n".join(lines + ["", "</div>"]) + "\n"
 
 
