@@ -341,6 +341,8 @@ def verdict_summary(results: Path = RESULTS) -> str:
                 continue
             r = r.iloc[0]
             num = "" if pd.isna(r.estimate) else f"<br>{r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n = {r.n}"
+            if r.verdict == "not run" and isinstance(r.note, str) and r.note:
+                num = f"<br>{r.note}"  # what is missing; an estimate on too few seeds shows inside it as deciding nothing
             cells.append(f"**{r.verdict}**{num}")
         links = ", ".join(f"[{ch[:2]}]({ch}.ipynb)" for ch in c.chapters if (results / f"{ch}.ipynb").exists())
         indent = "&nbsp;&nbsp;&nbsp;" if not c.parts and any(cid in o.parts for o in REGISTRY.values()) else ""
