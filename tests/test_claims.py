@@ -41,6 +41,9 @@ def test_one_trained_model_never_decides():
     assert "rests on 1 trained model(s) and the rule pools 3 seeds" in claims.verdict_line(ev)
     row = claims.table([ev]).set_index("claim").loc["S1a"]
     assert row.verdict == "not run" and "pools 3 seeds" in row.note and row.estimate == 0.45
+    from zfviz.report import verdict_box
+
+    assert "not run: it rests on 1 trained model(s)" in verdict_box([ev], "cpu")  # the box says what is missing
     assert REGISTRY["companion"].min_seeds == 1
 
 

@@ -345,7 +345,7 @@ def rule_text(c: Claim) -> str:
             f"{c.min_effect:g}, else inconclusive")
 
 
-def _missing(c: Claim, ev: Evidence) -> str:
+def missing_text(c: Claim, ev: Evidence) -> str:
     """What a "not run" verdict lacks: the runs the evidence names, or the seeds its rule pools."""
     if ev.missing:
         return ev.missing
@@ -360,7 +360,7 @@ def verdict_line(ev: Evidence) -> str:
     v = decide(c, ev)
     head = f"**Verdict ({c.id}, from the claims registry): {v}.** {c.title}"
     if v == "not run":
-        return f"{head}. Not run at this profile: {_missing(c, ev)}."
+        return f"{head}. Not run at this profile: {missing_text(c, ev)}."
     u = f" {c.unit}" if c.unit else ""
     est = "n/a" if not math.isfinite(ev.estimate) else f"{ev.estimate:.3g}"
     ci = "" if not math.isfinite(ev.ci_low) else f", 95% CI [{ev.ci_low:.3g}, {ev.ci_high:.3g}]"
@@ -422,7 +422,7 @@ def table(evidence_list: list[Evidence]) -> pd.DataFrame:
                                     ci_low=e.ci_low if e else nan, ci_high=e.ci_high if e else nan,
                                     n=e.n if e else 0, seeds=e.seeds if e else 0,
                                     note=("no evidence: the chapter was not executed" if e is None else
-                                          _missing(c, e) if decide(c, e) == "not run" else "")))
+                                          missing_text(c, e) if decide(c, e) == "not run" else "")))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -432,5 +432,5 @@ def registry_frame() -> pd.DataFrame:
 
 
 __all__ = ["VERDICTS", "MEANING", "COLUMNS", "COMPANION_REFERENCE", "Claim", "Evidence", "REGISTRY", "decide",
-           "combine", "evidence", "not_run", "rule_text", "verdict_line", "composite_line", "show", "table",
+           "missing_text", "combine", "evidence", "not_run", "rule_text", "verdict_line", "composite_line", "show", "table",
            "registry_frame"]

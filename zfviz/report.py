@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from .claims import REGISTRY, VERDICTS as REGISTRY_VERDICTS, Evidence, combine, decide
+from .claims import REGISTRY, VERDICTS as REGISTRY_VERDICTS, Evidence, combine, decide, missing_text
 from .profiles import Profile, get_profile
 
 # The registry's vocabulary, and two older words chapters not yet moved onto the registry still print.
@@ -61,7 +61,7 @@ def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: 
     for e, v in zip(evidence, verdicts):
         c = REGISTRY[e.claim]
         if v == "not run":
-            ours = f"not run: {e.missing}"
+            ours = f"not run: {missing_text(c, e)}"
         elif math.isfinite(e.estimate):
             ours = f"{e.estimate:.3g} [{e.ci_low:.3g}, {e.ci_high:.3g}] {c.unit}"
         else:
