@@ -32,3 +32,25 @@ def test_atlas_covers_every_map(tiny_folder, tmp_path):
     assert prov["run"] == exp.run.name and prov["epochs"] == exp.epoch and exp.run.name in index
     with pytest.raises(ValueError, match="the atlas covers conv layers"):
         build_atlas(exp, tmp_path / "bad", layers=["fc7"], progress=False)
+
+
+def test_the_atlas_of_a_torchvision_network_trained_by_zfviz(tiny_folder, tmp_path):
+    """`zfviz train --model torchvision:alexnet` then `zfviz atlas --model torchvision:alexnet`: the run's atlas, a
+    layer given as a module, headed with the model and the run's accuracy."""
+    exp = load_experiment("torchvision:alexnet", "smoke", 0, dataset=str(tiny_folder), epochs=1, batch_size=8,
+                          runs_dir=str(tmp_path / "runs"))
+    maps = build_atlas(exp, tmp_path / "atlas", layers=[exp.model.features[0]], k=2, thumb=16, progress=False,
+                       heading="Feature atlas: torchvision:alexnet", role="trained by zfviz's loop")
+    assert set(maps.layer) == {"features.0"} and len(maps) == exp.model.features[0].out_channels
+    index = (tmp_path / "atlas" / "index.md").read_text()
+    assert index.startswith("# Feature atlas: torchvision:alexnet\n")
+    assert exp.run.name in index and "trained by zfviz's loop; validation top-1" in index
+    assert "](features_0.md)" in index and (tmp_path / "atlas" / "features_0.md").exists()
+
+
+def test_atlas_of_a_zfviz_model_refuses_weights(capsys):
+    from zfviz import cli
+
+    assert cli.main(["atlas", "--model", "zf", "--weights", "w.pt"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--weights and --dataset are for a model of your own" in err[0]

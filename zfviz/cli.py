@@ -123,9 +123,19 @@ def _atlas_external(args: argparse.Namespace) -> int:
     maps = build_model_atlas(net, val, mean, args.crop, out, prov, layers=args.layers,
                              title=f"`{args.model}`" + (f" with weights `{args.weights}`" if args.weights else
                                                         " (random weights)"),
-                             command=" ".join(["python -m zfviz atlas", *sys.argv[2:]]), progress=not args.no_progress)
+                             command=_command(args), progress=not args.no_progress)
     print(f"[zfviz atlas] {len(maps)} maps of {args.model} -> {out / 'index.md'}")
     return 0
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that was run, as the pages quote it (progress flags dropped)."""
+    return " ".join(["python -m zfviz", *(str(a) for a in args.argv if a != "--no-progress")])
+
+
+def _slug(model: str) -> str:
+    """A folder name for a model spec: ``torchvision:alexnet`` -> ``torchvision-alexnet``."""
+    return model.replace(":", "-").replace(".", "-")
 
 
 def _atlas(args: argparse.Namespace) -> int:
@@ -133,16 +143,29 @@ def _atlas(args: argparse.Namespace) -> int:
     from .book import REPO
     from .experiment import load_experiment
 
-    if ":" in args.model:
-        return _atlas_external(args)
-    if args.model not in VARIANTS:
+    # torchvision:<name> without --weights/--dataset is a run trained by zfviz's loop (`zfviz train --model
+    # torchvision:alexnet`): its atlas gets the evolution row and the run's provenance, like the book's
+    own_run = args.model in VARIANTS or (args.model.startswith("torchvision:") and not (args.weights or args.dataset))
+    if not own_run:
+        if ":" in args.model:
+            return _atlas_external(args)
         raise ValueError(f"unknown model {args.model!r}; valid: {', '.join(VARIANTS)}, torchvision:<name> or "
                          "<module.path>:<factory>")
 
+    if args.model in VARIANTS and (args.weights or args.dataset):
+        raise ValueError(f"--weights and --dataset are for a model of your own; {args.model!r} is zfviz's, its atlas "
+                         "comes from its trained run (--profile, --seed, --epochs)")
     profile = _default_profile(args)
-    exp = load_experiment(args.model, profile, args.seed, data_root=args.data_root, progress=not args.no_progress)
-    out = Path(args.out) if args.out else REPO / "book" / "atlas"
-    maps = build_atlas(exp, out, layers=args.layers, progress=not args.no_progress)
+    extra = {"epochs": args.epochs} if args.epochs else {}
+    exp = load_experiment(args.model, profile, args.seed, data_root=args.data_root, progress=not args.no_progress,
+                          **extra)
+    book_run = args.model == "zf" and args.seed == 0 and not extra
+    out = Path(args.out) if args.out else REPO / "book" / ("atlas" if book_run else f"atlas-{_slug(args.model)}")
+    command = f"python -m zfviz atlas --profile {profile}" if book_run else _command(args)
+    maps = build_atlas(exp, out, layers=args.layers, progress=not args.no_progress,
+                       heading="Feature atlas" if book_run else f"Feature atlas: {args.model}",
+                       role="the run the chapters use" if book_run else "trained by zfviz's loop",
+                       command=command)
     print(f"[zfviz atlas] {len(maps)} maps of {exp.run.name} -> {out / 'index.md'}")
     return 0
 
@@ -220,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                        "feed-forward CNN: python -m zfviz atlas --model torchvision:vgg16 --weights my.pt "
                        "--dataset DIR (or --model my.module:factory).")
     a.add_argument("--model", default="zf",
-                   help="a zfviz architecture, torchvision:<name> or <module.path>:<factory>")
+                   help="a zfviz architecture, torchvision:<name> or <module.path>:<factory>; a zfviz architecture, "
+                   "or torchvision:<name> without --weights and --dataset, is the run zfviz trained (--profile, "
+                   "--seed, --epochs)")
     a.add_argument("--weights", default=None, help="a state dict for a model of your own (loaded weights_only)")
     a.add_argument("--dataset", default=None, help="an ImageFolder for a model of your own (class folders, or val/)")
     a.add_argument("--num-classes", type=int, default=None, help="default: from the weights")
@@ -231,12 +256,15 @@ def main(argv: list[str] | None = None) -> int:
                    "normalization, for ImageNet-pretrained weights")
     a.add_argument("--profile", default=None, choices=list(PROFILES), help="default: gpu with CUDA, else cpu")
     a.add_argument("--seed", type=int, default=0, help="which trained run")
+    a.add_argument("--epochs", type=int, default=None, help="which trained run: its epochs (default: the profile's)")
     a.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")
     a.add_argument("--layers", nargs="+", default=None, help="conv layers (default: all)")
-    a.add_argument("--out", default=None, help="default: book/atlas for a zfviz run, atlas-<name> for your own model")
+    a.add_argument("--out", default=None, help="default: book/atlas for the book's ZF run, book/atlas-<model> for "
+                   "another zfviz run, atlas-<name> for your own model")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=_atlas)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:
