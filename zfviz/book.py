@@ -231,7 +231,7 @@ PAPER_SMOKE_PARAMETERS = {
     "03_fig4_evolution": {"seeds": [0], "maps_per_layer": 2},
     "04_fig5_invariance": {"seeds": [0], "per_class": 1, "golf_balls": 2},
     "05_fig6_architecture": {"seeds": [0], "no_clip_seeds": [0], "n_images": 2, "layer2_maps": 2},
-    "06_fig7_occlusion": {"seeds": [0], "others": 1},
+    "06_fig7_occlusion": {"seeds": [0], "others": 1, "stride": 32},  # 1/10 of the positions at 224 px
     "07_fig8_correspondence": {"seeds": [0], "random_draws": 2},
     "08_table2_imagenet": {"seeds": [0]},
     "09_table3_ablations": {"seeds": [0], "compare_inits": []},

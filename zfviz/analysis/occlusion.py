@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..deconv import project_many, receptive_field
-from ..layers import layer_name
+from ..layers import layer_name, trace
 from ..models import eval_mode, readouts, to_model_device
 from ..params import check_int
 
@@ -55,9 +55,11 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
     h, w = image.shape[-2:]
     ys, xs = occluder_positions(h, size, stride), occluder_positions(w, size, stride)
     with eval_mode(model):
+        # one pass gives both P(class) and the map: the readout of the last op is the model's output, bit for bit
+        logits = trace(model, (h, w))[-1].name
         base = image[None]
-        p0 = model(base).softmax(-1)[0]
-        act0 = readouts(model, base, [layer])[layer]
+        out = readouts(model, base, [layer, logits])
+        p0, act0 = out[logits].softmax(-1)[0], out[layer]
         channel = int(act0[0].flatten(1).max(1).values.argmax())  # the map with the strongest activation
         if not 0 <= label < p0.numel():
             raise ValueError(f"label {label} out of range: valid 0..{p0.numel() - 1}")
@@ -68,8 +70,8 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
             batch = base.repeat(len(part), 1, 1, 1)
             for b, (_, _, y, x) in enumerate(part):
                 batch[b, :, y:y + size, x:x + size] = fill
-            prob = model(batch).softmax(-1)
-            activity = readouts(model, batch, [layer])[layer][:, channel].sum((1, 2))
+            out = readouts(model, batch, [layer, logits])
+            prob, activity = out[logits].softmax(-1), out[layer][:, channel].sum((1, 2))
             top = prob.max(1)
             for b, (i, j, y, x) in enumerate(part):
                 rows.append((i, j, y, x, float(prob[b, label]), int(top.indices[b]), float(top.values[b]),
