@@ -46,6 +46,9 @@ def test_the_atlas_of_a_torchvision_network_trained_by_zfviz(tiny_folder, tmp_pa
     assert index.startswith("# Feature atlas: torchvision:alexnet\n")
     assert exp.run.name in index and "trained by zfviz's loop; validation top-1" in index
     assert "](features_0.md)" in index and (tmp_path / "atlas" / "features_0.md").exists()
+    assert "Every feature map of features.0 (conv layer 1 of 5) of" in index  # a subset of the layers says which
+    page = (tmp_path / "atlas" / "features_0.md").read_text()
+    assert page.startswith("# Atlas: features.0 (conv layer 1 of 5)\n") and "bottom row" not in page  # 1 snapshot
 
 
 def test_atlas_of_a_zfviz_model_refuses_weights(capsys):
