@@ -160,13 +160,13 @@ def _write_pages(out: Path, maps: pd.DataFrame, epochs: list[int], k: int, n_ima
                  prov: dict, heading: str = "Feature atlas", conv_layers: list[str] | None = None) -> None:
     import json
 
-    conv_layers = conv_layers or list(maps.layer.unique())
+    shown = list(maps.layer.unique())
+    conv_layers = conv_layers or shown
 
     def label(layer: str) -> str:  # torchvision's "features.10" says less than "conv layer 5 of 5"
         i = conv_layers.index(layer) + 1
         return layer if layer == f"conv{i}" else f"{layer} (conv layer {i} of {len(conv_layers)})"
 
-    shown = list(maps.layer.unique())
     which = "the conv layers" if shown == conv_layers else ", ".join(label(x) for x in shown)
 
     how = (f"Each sheet: left, the deconvnet projections of the map's {k} strongest activations over the validation "

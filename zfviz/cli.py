@@ -145,14 +145,13 @@ def _atlas(args: argparse.Namespace) -> int:
 
     # torchvision:<name> without --weights/--dataset is a run trained by zfviz's loop (`zfviz train --model
     # torchvision:alexnet`): its atlas gets the evolution row and the run's provenance, like the book's
-    own_run = args.model in VARIANTS or (args.model.startswith("torchvision:") and not (args.weights or args.dataset))
-    if not own_run:
-        if ":" in args.model:
-            return _atlas_external(args)
+    own = bool(args.weights or args.dataset)
+    if ":" in args.model and (own or not args.model.startswith("torchvision:")):
+        return _atlas_external(args)
+    if ":" not in args.model and args.model not in VARIANTS:
         raise ValueError(f"unknown model {args.model!r}; valid: {', '.join(VARIANTS)}, torchvision:<name> or "
                          "<module.path>:<factory>")
-
-    if args.model in VARIANTS and (args.weights or args.dataset):
+    if own:
         raise ValueError(f"--weights and --dataset are for a model of your own; {args.model!r} is zfviz's, its atlas "
                          "comes from its trained run (--profile, --seed, --epochs)")
     profile = _default_profile(args)
