@@ -33,6 +33,13 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One decoded-image cache for the whole session, for tests that decode the same large split (it is keyed by
+    content, so sharing it changes no result: only the decoding, 2.5 GB and about a minute each time, is done once)."""
+    return tmp_path_factory.mktemp("shared-cache")
+
+
+@pytest.fixture(scope="session")
 def tiny_folder(tmp_path_factory) -> Path:
     """train: 16 images per class, val: 6 per class, 48x48."""
     return make_imagefolder(tmp_path_factory.mktemp("tiny"), {"train": 16, "val": 6})

@@ -14,7 +14,8 @@ from zfviz import book
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", book.PAPER_GEOMETRY_CHAPTERS)
-def test_chapter_runs_at_paper_geometry(name, imagenette_here, tmp_path):
+def test_chapter_runs_at_paper_geometry(name, imagenette_here, tmp_path, shared_cache, monkeypatch):
+    monkeypatch.setenv("ZFVIZ_CACHE", str(shared_cache))  # every chapter decodes the same 224 px splits
     t0 = time.perf_counter()
     params = {"profile": "paper-smoke"} | book.PAPER_SMOKE_PARAMETERS.get(name, {})
     path = book.execute(name, tmp_path, params, progress=False)
