@@ -44,7 +44,7 @@ def test_the_atlas_of_a_torchvision_network_trained_by_zfviz(tiny_folder, tmp_pa
     assert set(maps.layer) == {"features.0"} and len(maps) == exp.model.features[0].out_channels
     index = (tmp_path / "atlas" / "index.md").read_text()
     assert index.startswith("# Feature atlas: torchvision:alexnet\n")
-    assert exp.run.name in index and "trained by zfviz's loop; validation top-1" in index
+    assert exp.run.name in index and "trained by zfviz's loop; val top-1" in index
     assert "](features_0.md)" in index and (tmp_path / "atlas" / "features_0.md").exists()
     assert "Every feature map of features.0 (conv layer 1 of 5) of" in index  # a subset of the layers says which
     page = (tmp_path / "atlas" / "features_0.md").read_text()

@@ -22,6 +22,7 @@ from .locks import staged
 from .data import class_name, crop_of
 from .experiment import Experiment
 from .plots import resized_patch, show_image, show_projection
+from .runs import final_accuracy
 
 
 def _rgb(array: np.ndarray) -> torch.Tensor:
@@ -75,19 +76,13 @@ def build_atlas(exp: Experiment, out: str | Path, *, layers: list | None = None,
     epochs = sorted(e for e in exp.snapshots() if e <= exp.epoch)
     if epochs == [exp.epoch]:  # only the final weights were kept: an "evolution" row would repeat the top-1 projection
         epochs = []
+    accuracy = final_accuracy(pd.read_csv(exp.run / "metrics.csv"))
     return build_model_atlas(exp.model, exp.val, exp.mean, exp.crop, out, provenance(exp), layers=layers, k=k,
                              thumb=thumb, snapshots={e: (lambda e=e: exp.at_epoch(e)) for e in epochs},
                              title=(f"`{exp.run.name}` ({c.model}, profile `{exp.profile.name}`, seed {c.seed}, "
-                                    f"{exp.epoch} epochs{': ' + role if role else ''}; {_accuracy(exp.run)})"),
+                                    f"{exp.epoch} epochs{': ' + role if role else ''}; {accuracy})"),
                              command=command or f"python -m zfviz atlas --profile {exp.profile.name}",
                              progress=progress, heading=heading)
-
-
-def _accuracy(run: Path) -> str:
-    """The run's final validation top-1 from its ``metrics.csv`` (10-crop where it was scored)."""
-    last = pd.read_csv(run / "metrics.csv").iloc[-1]
-    ten = last.get("val10_top1")
-    return f"validation top-1 {last.val_top1:.1f}%" + (f", 10-crop {ten:.1f}%" if pd.notna(ten) else "")
 
 
 def build_model_atlas(model: torch.nn.Module, val, mean: torch.Tensor, crop: int, out: str | Path, prov: dict, *,

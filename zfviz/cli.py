@@ -25,7 +25,7 @@ from .profiles import PROFILES
 def _train(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
-    from .runs import TrainConfig, finished, run_dir
+    from .runs import TrainConfig, final_accuracy, finished, run_dir
     from .train import resolve_device, train
 
     resolve_device(args.device)  # a bad device fails before any data is read
@@ -48,9 +48,8 @@ def _train(args: argparse.Namespace) -> int:
             dist.destroy_process_group()
     if int(os.environ.get("RANK", "0")) == 0 and len(df):
         last = df.iloc[-1]
-        ten = "" if last.val10_top1 != last.val10_top1 else f" (10-crop {last.val10_top1:.2f}%)"
         state = "finished" if finished(out, cfg.epochs) else "stopped"
-        print(f"{out}: {state} at epoch {int(last.epoch)}/{cfg.epochs}, val top-1 {last.val_top1:.2f}%{ten}, "
+        print(f"{out}: {state} at epoch {int(last.epoch)}/{cfg.epochs}, {final_accuracy(df, 2)}, "
               f"train top-1 {last.train_top1:.2f}%")
     return 0
 

@@ -192,6 +192,17 @@ def accuracy_summary(table: pd.DataFrame) -> str:
                      for m, g in table.groupby("model", sort=False))
 
 
+def final_accuracy(metrics: pd.DataFrame, digits: int = 1) -> str:
+    """A run's last validation top-1 from its metrics (10-crop too where that epoch scored it), as one phrase.
+
+    >>> final_accuracy(pd.DataFrame({"val_top1": [70.0, 75.04], "val10_top1": [float("nan"), 76.99]}))
+    'val top-1 75.0%, 10-crop 77.0%'
+    """
+    last = metrics.iloc[-1]
+    ten = last.get("val10_top1")
+    return f"val top-1 {last.val_top1:.{digits}f}%" + (f", 10-crop {ten:.{digits}f}%" if pd.notna(ten) else "")
+
+
 def run_predictions(run: str | os.PathLike, epoch: int, data: ImageSet, *, ten: bool = True,
                     device: str | None = None, progress: bool = False) -> torch.Tensor:
     """Class probabilities of the run's epoch-``epoch`` snapshot on ``data`` (10-crop by default), cached in the run.
