@@ -288,3 +288,30 @@ def test_clipping_manipulation_check_counts_what_clipping_would_renormalize():
     assert filters_over_radius(twin, 0.1 + 1e-6) == 0 and max_weight_difference(net, twin) > 0.3
     with pytest.raises(ValueError, match="different architectures"):
         max_weight_difference(net, zfnet(10, width=0.25, input_size=64))
+
+
+def test_a_depth_trend_near_1_keeps_its_interval_within_the_range_of_a_correlation():
+    from zfviz.analysis.probes import depth_trend, heldout_table
+    from zfviz.stats import hierarchical_mean
+
+    layers = ["conv1", "conv2", "conv3", "fc7"]
+    swap = {"conv2": 2, "conv3": 1}  # one split of seed 2 ranks conv2 above conv3: rho 0.8, every other rho 1
+    rows = [{"classifier": "svm", "k": 5, "split": s, "seed": seed, "layer": layer, "probe_classes": "source",
+             "accuracy": 30 + 10 * (swap.get(layer, i) if (seed, s) == (2, 1) else i)}
+            for seed in (0, 1, 2) for s in (0, 1) for i, layer in enumerate(layers)]
+    df = pd.DataFrame(rows)
+    assert hierarchical_mean(depth_trend(df, layers, 5))[2] > 1  # the interval of the mean, uncut, passes 1
+    t = heldout_table(df, layers)
+    assert t.loc["source", "rho CI high"] == 1.0 and t.loc["source", "rho CI low"] < t.loc["source", "depth trend (rho)"]
+
+
+@pytest.mark.parametrize("fit,says", [(100.0, "every from-scratch network fits"), (60.0, "the baseline is undertrained")])
+def test_c9_pairs_each_split_and_says_whether_the_baseline_learned_its_images(fit, says):
+    from zfviz.analysis.probes import c9_evidence
+
+    pre = pd.DataFrame([{"k": 1, "split": sp, "source_seed": s, "accuracy": 30.0 + s + sp}
+                        for s in (0, 1, 2) for sp in (0, 1, 2)])
+    scratch = pd.DataFrame([{"k": 1, "split": sp, "accuracy": 20.0 + sp, "train_top1": fit} for sp in (0, 1, 2)])
+    ev = c9_evidence(pre, scratch, "cpu")
+    assert ev.estimate == pytest.approx(11.0)  # pretrained 31 on average, scratch 20, paired by split
+    assert says in ev.note

@@ -202,6 +202,17 @@ def group_difference(a, b, *, seed: int = 0, boot: int = BOOT) -> Interval:
     return _generalized(est, [(float(per_seed.var(ddof=1)) / s, s - 1)], rest, s, seed)
 
 
+def within(interval: Interval, low: float, high: float) -> Interval:
+    """An interval cut to the range its statistic can take (a mean of correlations lies in [-1, 1]): the part cut off
+    holds no possible value, so coverage is unchanged, and a reader is never shown a correlation of 1.02.
+
+    >>> within((0.98, 0.93, 1.02, 3), -1.0, 1.0)
+    (0.98, 0.93, 1.0, 3)
+    """
+    est, lo, hi, n = interval
+    return est, max(lo, low), min(hi, high), n
+
+
 def sign_flip_pvalue(values, *, seed: int = 0, permutations: int = 10000) -> float:
     """One-sided p-value that the mean of paired differences is above 0: flip each value's sign at random (under the
     null each difference is as likely negative as positive). Exact (every flip) for up to 14 values.
