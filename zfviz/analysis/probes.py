@@ -143,16 +143,16 @@ def c9_evidence(pretrained: pd.DataFrame, scratch: pd.DataFrame, profile: str,
     from ..stats import hierarchical_mean, spread_note
 
     few = int(min(pretrained.k.min(), scratch.k.min()))
-    diff = (pretrained[pretrained.k == few].pivot(index="source_seed", columns="split", values="accuracy")
-            - scratch[scratch.k == few].set_index("split").accuracy)
+    pre, scr = pretrained[pretrained.k == few], scratch[scratch.k == few]
+    diff = pre.pivot(index="source_seed", columns="split", values="accuracy") - scr.set_index("split").accuracy
     est, lo, hi, n = hierarchical_mean(diff.to_numpy())
-    fit = scratch[scratch.k == few].train_top1.min()
+    fit = scr.train_top1.min()
     # the from-scratch arm is a fair baseline only if it learned its own images; say so either way
     fits = (f"every from-scratch network fits its training images, training top-1 {fit:.0f}%" if fit >= FITS_TOP1 else
             f"a from-scratch network fits only {fit:.0f}% of its training images: the baseline is undertrained")
     return claims.evidence("C9", est, (lo, hi), diff.shape[1], profile, seeds=n, chapter=chapter,
-                           note=f"At {few} image(s) per class; pretrained {pretrained[pretrained.k == few].accuracy.mean():.1f}%, "
-                           f"from scratch {scratch[scratch.k == few].accuracy.mean():.1f}% ({fits}); "
+                           note=f"At {few} image(s) per class; pretrained {pre.accuracy.mean():.1f}%, "
+                           f"from scratch {scr.accuracy.mean():.1f}% ({fits}); "
                            f"{spread_note(diff.mean(1))}.")
 
 
@@ -163,7 +163,7 @@ def c10_evidence(results: pd.DataFrame, layers: list[str], k: int, profile: str,
     from .. import claims
 
     rho = depth_trend(results, layers, k)
-    est, lo, hi, _ = within(hierarchical_mean(rho), -1.0, 1.0)
+    est, lo, hi, _ = trend_interval(rho)
     return claims.evidence("C10", est, (lo, hi), rho.shape[1], profile, seeds=rho.shape[0], chapter=chapter,
                            note=f"Linear SVMs with {k} {target} images per class; on the source task (Imagenette val) "
                            f"the same correlation is {control_rho:.2f}."
@@ -182,6 +182,12 @@ def depth_trend(results: pd.DataFrame, layers: list[str], k: int, classifier: st
     return rho.unstack("split").sort_index().to_numpy()
 
 
+def trend_interval(rho: np.ndarray):
+    """Mean and 95% CI of a (seeds, splits) table of depth trends (``hierarchical_mean``), cut to a correlation's
+    range [-1, 1]."""
+    return within(hierarchical_mean(rho), -1.0, 1.0)
+
+
 def heldout_table(results: pd.DataFrame, layers: list[str]) -> pd.DataFrame:
     """Per set of probe classes (a ``probe_classes`` column): mean SVM accuracy % per layer over seeds and splits, and
     the depth trend (Spearman rho of accuracy with depth per seed and split; mean and 95% CI resampling seeds, then
@@ -189,7 +195,7 @@ def heldout_table(results: pd.DataFrame, layers: list[str]) -> pd.DataFrame:
     rows = {}
     for name, df in results.groupby("probe_classes", sort=False):
         acc = df[df.classifier == "svm"].groupby("layer").accuracy.mean().reindex(layers)
-        est, lo, hi, n = within(hierarchical_mean(depth_trend(df, layers, int(df.k.max()))), -1.0, 1.0)
+        est, lo, hi, n = trend_interval(depth_trend(df, layers, int(df.k.max())))
         rows[name] = acc.to_dict() | {"depth trend (rho)": est, "rho CI low": lo, "rho CI high": hi, "seeds": n}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("probe classes")
 
