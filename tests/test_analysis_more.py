@@ -315,3 +315,28 @@ def test_c9_pairs_each_split_and_says_whether_the_baseline_learned_its_images(fi
     ev = c9_evidence(pre, scratch, "cpu")
     assert ev.estimate == pytest.approx(11.0)  # pretrained 31 on average, scratch 20, paired by split
     assert says in ev.note
+
+
+def test_convergence_sentence_quotes_each_gain_and_names_a_missing_long_run():
+    from zfviz.experiment import describe_convergence
+
+    row = {"model": "zf", "seed": 0, "epochs": 20, "val10_top1": 77.0, "long epochs": 40, "long val10_top1": 81.8,
+           "gap (points)": 4.8, "long_run": "zf-long"}
+    both = describe_convergence(pd.DataFrame([row, row | {"model": "alexnet", "val10_top1": 70.0,
+                                                          "long val10_top1": 69.5, "gap (points)": -0.5}]))
+    assert "zf 77.0% at 20 epochs, 81.8% at 40 (+4.8 points)" in both and "(-0.5 points)" in both
+    assert "Not measured" not in both
+    one = describe_convergence(pd.DataFrame([row, row | {"model": "alexnet", "long_run": ""}]))
+    assert "zf 77.0%" in one and "Not measured for alexnet" in one
+    assert "not trained yet" in describe_convergence(pd.DataFrame([row | {"long_run": ""}]))
+
+
+def test_c3_note_carries_the_convergence_sentence():
+    from zfviz.analysis.evolution import c3_evidence
+
+    rows = [{"seed": s, "layer": layer, "channel": c, "epoch": e, "overlap": min(1.0, e / reach)}
+            for s in (0, 1, 2) for layer, reach in (("conv1", 2), ("conv2", 2), ("conv4", 10), ("conv5", 10))
+            for c in range(3) for e in (1, 2, 5, 10, 20)]
+    ev = c3_evidence(pd.DataFrame(rows), "cpu", 20, "imagenette", convergence="Convergence: zf +4.8 points.")
+    assert ev.estimate == 4 and ev.note.endswith("reach epochs take those values. Convergence: zf +4.8 points.")
+    assert c3_evidence(pd.DataFrame(rows), "cpu", 20, "imagenette").note.endswith("take those values.")

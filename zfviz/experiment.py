@@ -183,15 +183,31 @@ def convergence_gap(models: list[str], profile: str, seed: int = 0, *, factor: i
 def convergence_note(profile: str, seed: int = 0, **kwargs) -> str:
     """A sentence for the verdicts that name converged models: how much the main models gain from twice the budget
     (measured in the training chapter; not trained here)."""
-    g = convergence_gap(["zf", "alexnet"], profile, seed, **kwargs)
-    if g["long_run"].eq("").all():
+    return describe_convergence(convergence_gap(["zf", "alexnet"], profile, seed, **kwargs))
+
+
+def describe_convergence(gap: pd.DataFrame) -> str:
+    """``convergence_gap``'s rows in one sentence: each model's 10-crop top-1 at the budget and at the longer budget,
+    and the gain; a model whose long run is not trained is named as such.
+
+    >>> import pandas as pd
+    >>> describe_convergence(pd.DataFrame([{"model": "zf", "seed": 0, "epochs": 20, "val10_top1": 77.0,
+    ...     "long epochs": 40, "long val10_top1": 81.8, "gap (points)": 4.8, "long_run": "zf-long"}]))[:67]
+    'Convergence (10-crop val top-1, seed 0): zf 77.0% at 20 epochs, 81.8'
+    """
+    seed = int(gap.seed.iloc[0])
+    have = gap[gap.long_run != ""]
+    if have.empty:
         return (f"Convergence: the {LONG_FACTOR}x-budget runs of seed {seed} are not trained yet (chapter 01 trains "
                 "them), so how far these models are from converged is not measured.")
-    parts = [f"{r.model} {r.val10_top1:.1f}% at {r.epochs} epochs, {r['long val10_top1']:.1f}% at {r['long epochs']}"
-             for _, r in g.iterrows() if r.long_run]
-    return ("Convergence (10-crop val top-1, seed " + str(seed) + "): " + "; ".join(parts)
-            + ": the models these verdicts rest on are that far from converged.")
+    parts = [f"{r.model} {r.val10_top1:.1f}% at {r.epochs} epochs, {r['long val10_top1']:.1f}% at {r['long epochs']} "
+             f"({r['gap (points)']:+.1f} points)" for _, r in have.iterrows()]
+    missing = [m for m in gap.model[gap.long_run == ""]]
+    tail = (": twice the budget moves their accuracy by that much, so the verdict is about models trained for this "
+            "budget, not about converged ones.")
+    return ("Convergence (10-crop val top-1, seed " + str(seed) + "): " + "; ".join(parts) + tail
+            + (f" Not measured for {', '.join(missing)} (its long run is not trained)." if missing else ""))
 
 
 __all__ = ["Experiment", "load_experiment", "load_experiments", "correct_images", "first_correct", "LONG_FACTOR",
-           "convergence_gap", "convergence_note"]
+           "convergence_gap", "convergence_note", "describe_convergence"]

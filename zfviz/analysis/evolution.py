@@ -88,18 +88,20 @@ def settle_gap(overlap: pd.DataFrame, low: tuple[str, ...] = ("conv1", "conv2"),
     return est, min(lo, est), max(hi, est), len(seeds)
 
 
-def c3_evidence(overlap: pd.DataFrame, profile: str, epochs: int, dataset: str, chapter: str = "03_fig4_evolution"):
-    """C3 from ``top_overlap`` rows of several seeds (a ``seed`` column): ``settle_gap`` with the per-seed reach epochs
-    and the budget in the note."""
+def c3_evidence(overlap: pd.DataFrame, profile: str, epochs: int, dataset: str, chapter: str = "03_fig4_evolution",
+                convergence: str = ""):
+    """C3 from ``top_overlap`` rows of several seeds (a ``seed`` column): ``settle_gap`` with the per-seed reach epochs,
+    the budget and how far the models are from converged (``convergence``, e.g. ``convergence_note``) in the note."""
     from .. import claims
 
     est, lo, hi, n = settle_gap(overlap)
     reach = reach_epochs(overlap).pivot(index="layer", columns="seed", values="epoch")
     per = "; ".join(f"{layer}: {', '.join(str(int(v)) for v in row.dropna())}" for layer, row in reach.iterrows())
     return claims.evidence("C3", est, (lo, hi), n, profile, seeds=n, chapter=chapter,
-                           note=f"Epoch at 50% overlap per seed, {per}. The budget is {epochs} epochs of {dataset} "
-                           "against the paper's 70 of ImageNet: epochs compare in order, not in number; snapshots "
-                           "exist only at the paper's Fig. 4 epochs, so reach epochs take those values.")
+                           note=(f"Epoch at 50% overlap per seed, {per}. The budget is {epochs} epochs of {dataset} "
+                                 "against the paper's 70 of ImageNet: epochs compare in order, not in number; "
+                                 "snapshots exist only at the paper's Fig. 4 epochs, so reach epochs take those values. "
+                                 + convergence).strip())
 
 
 def strongest_by_epoch(models: dict[int, nn.Module], tables: dict[int, pd.DataFrame], images: torch.Tensor,
