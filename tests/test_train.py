@@ -61,6 +61,27 @@ def test_resume_in_process_is_exact(tiny_folder, tmp_path):
 
 
 
+def test_resuming_at_another_cpu_thread_count_warns(tiny_folder, tmp_path):
+    """Bit-identical resume holds at the thread count the run started with; another count is said, not hidden."""
+    import warnings
+
+    cfg = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        train(cfg, tmp_path / "run", progress=False, stop_after=1)
+        assert checkpoint.load(tmp_path / "run" / "checkpoint.pt")["threads"] == 1
+        torch.set_num_threads(2)
+        with pytest.warns(UserWarning, match="ran at 1 CPU threads and resumes at 2: .* OMP_NUM_THREADS=1"):
+            train(cfg, tmp_path / "run", progress=False)
+        train(cfg, tmp_path / "again", progress=False, stop_after=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the same count: no warning
+            train(cfg, tmp_path / "again", progress=False)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_run_curves_until_trains_a_prefix_that_the_full_run_continues(tiny_folder, tmp_path):
     cfg = TrainConfig(dataset=str(tiny_folder), epochs=4, **CFG)
     first = run_curves([cfg], runs_dir=tmp_path / "runs", until=2)
