@@ -202,7 +202,7 @@ def describe_convergence(gap: pd.DataFrame) -> str:
                 "them), so how far these models are from converged is not measured.")
     parts = [f"{r.model} {r.val10_top1:.1f}% at {r.epochs} epochs, {r['long val10_top1']:.1f}% at {r['long epochs']} "
              f"({r['gap (points)']:+.1f} points)" for _, r in have.iterrows()]
-    missing = [m for m in gap.model[gap.long_run == ""]]
+    missing = list(gap.model[gap.long_run == ""])
     tail = (": twice the budget moves their accuracy by that much, so the verdict is about models trained for this "
             "budget, not about converged ones.")
     return ("Convergence (10-crop val top-1, seed " + str(seed) + "): " + "; ".join(parts) + tail

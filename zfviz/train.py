@@ -156,7 +156,7 @@ def _load_checkpoint(path: Path, identity: dict) -> dict | None:
 def _warn_thread_change(state: dict, out: Path, dev: torch.device) -> None:
     """Warn when a CPU run resumes at another thread count than it ran at: CPU kernels split their sums per thread,
     so the weights then differ in the last bits from an uninterrupted run's, and training grows that into a different
-    (statistically equivalent) model (measured: ZF cpu seed 0, 40 epochs, 81.8% against 81.2% 10-crop top-1)."""
+    (statistically equivalent) model (DEVELOPERS.md, Determinism, has the measurement)."""
     was, now = state.get("threads"), torch.get_num_threads()
     if dev.type == "cpu" and was is not None and was != now:
         warnings.warn(f"{out} ran at {was} CPU threads and resumes at {now}: it will not be bit-identical to an "
