@@ -71,6 +71,7 @@ from zfviz import claims
 from zfviz.analysis.ablations import (MAX_TAKEOFF_SHARE, ablation_table, part_evidence, part_statistics,
                                       takeoff_epochs)
 from zfviz.data import find_split
+from zfviz.experiment import convergence_note
 from zfviz.models import INITS
 from zfviz.paper import TABLE3
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
@@ -126,7 +127,8 @@ if len(curves):
 
 # %% tags=["hide-input"]
 stats = part_statistics(final[["model", "seed", "val_err", "train_err"]])
-evs = part_evidence(stats, table["compared"], profile, seeds=len(seeds))
+evs = part_evidence(stats, table["compared"], profile, seeds=len(seeds),
+                    convergence=convergence_note(profile, compare_seeds[0], **kw, dataset=dataset))
 for ev in evs:
     claims.show(ev)
 display(Markdown(claims.composite_line("C2", evs)))

@@ -89,6 +89,11 @@ def test_part_evidence_decides_parts_on_their_rows_only():
     ev = {e.claim: e for e in part_evidence(stats, late, "cpu")}["C2e"]
     assert claims.decide(claims.REGISTRY["C2e"], ev) == "not testable at this scale"
     assert "(left chance late or never): alexnet-no-conv34" in ev.note
+    # the convergence sentence goes into the note of a part that is run, never into a "not run" part's
+    evs = {e.claim: e for e in part_evidence(stats, late, "cpu", convergence="Convergence: zf +3.8 points.")}
+    assert evs["C2e"].note.endswith("alexnet-no-conv34. Convergence: zf +3.8 points.")
+    evs = {e.claim: e for e in part_evidence(stats, compared, "cpu", convergence="Convergence: zf +3.8 points.")}
+    assert evs["C2a"].note == "Convergence: zf +3.8 points." and "Convergence" not in evs["C2c"].note
 
 
 def test_composite_line_rejects_a_simple_claim():

@@ -1,14 +1,23 @@
-"""The >>> examples in the entry points' docstrings run and say what they show."""
+"""The >>> examples in the library's docstrings run and say what they show (every module that has one)."""
 
 from __future__ import annotations
 
 import doctest
 import importlib
+from pathlib import Path
 
 import pytest
 
-MODULES = ["zfviz", "zfviz.stats", "zfviz.claims", "zfviz.report", "zfviz.deconv", "zfviz.models", "zfviz.external",
-           "zfviz.datafiles", "zfviz.analysis.occlusion", "zfviz.analysis.topk", "zfviz.analysis.filters"]
+import zfviz
+
+ROOT = Path(zfviz.__file__).parent
+# found, not listed: a module whose examples were left out of a hand-kept list went untested (zfviz.experiment's did)
+MODULES = sorted(".".join(("zfviz",) + f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                 for f in ROOT.rglob("*.py") if ">>>" in f.read_text())
+
+
+def test_modules_with_examples_are_found():
+    assert {"zfviz", "zfviz.claims", "zfviz.experiment", "zfviz.analysis.occlusion"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -180,10 +180,10 @@ def convergence_gap(models: list[str], profile: str, seed: int = 0, *, factor: i
     return pd.DataFrame(rows)
 
 
-def convergence_note(profile: str, seed: int = 0, **kwargs) -> str:
-    """A sentence for the verdicts that name converged models: how much the main models gain from twice the budget
+def convergence_note(profile: str, seed: int = 0, models: tuple[str, ...] = ("zf", "alexnet"), **kwargs) -> str:
+    """A sentence for the verdicts that name converged models: how much ``models`` gain from twice the budget
     (measured in the training chapter; not trained here)."""
-    return describe_convergence(convergence_gap(["zf", "alexnet"], profile, seed, **kwargs))
+    return describe_convergence(convergence_gap(list(models), profile, seed, **kwargs))
 
 
 def describe_convergence(gap: pd.DataFrame) -> str:
@@ -192,8 +192,8 @@ def describe_convergence(gap: pd.DataFrame) -> str:
 
     >>> import pandas as pd
     >>> describe_convergence(pd.DataFrame([{"model": "zf", "seed": 0, "epochs": 20, "val10_top1": 77.0,
-    ...     "long epochs": 40, "long val10_top1": 81.8, "gap (points)": 4.8, "long_run": "zf-long"}]))[:67]
-    'Convergence (10-crop val top-1, seed 0): zf 77.0% at 20 epochs, 81.8'
+    ...     "long epochs": 40, "long val10_top1": 81.8, "gap (points)": 4.8, "long_run": "zf-long"}]))[:89]
+    'Convergence (10-crop val top-1, seed 0): zf 77.0% at 20 epochs, 81.8% at 40 (+4.8 points)'
     """
     seed = int(gap.seed.iloc[0])
     have = gap[gap.long_run != ""]

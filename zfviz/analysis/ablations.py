@@ -100,10 +100,12 @@ def part_statistics(errors: pd.DataFrame, *, seed: int = 0, draws: int = DRAWS) 
 
 
 def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str, *, seeds: int = 3,
-                  chapter: str = "09_table3_ablations") -> list[claims.Evidence]:
+                  chapter: str = "09_table3_ablations", convergence: str = "") -> list[claims.Evidence]:
     """The registry's evidence for C2a-C2e from ``part_statistics``: a part with a row not trained (or with fewer
     than ``seeds`` seeds) is *not run*, naming the rows; a part is testable only if every row it compares left chance
-    early enough (``compared``, by row: the registered take-off rule), and says which rows were not compared."""
+    early enough (``compared``, by row: the registered take-off rule), and says which rows were not compared. A part
+    that is run says how far the main models are from converged (``convergence``, e.g. ``convergence_note``): the
+    rows train for the main budget, so a ranking may still move with a longer one."""
     out = []
     for r in stats.itertuples():
         rows = list(PARTS[r.part][0])
@@ -115,7 +117,8 @@ def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str, *, see
         c = compared.reindex(rows)
         known = c.dropna().astype(bool)
         late = list(known.index[~known])
-        note = f"Rows not compared (left chance late or never): {', '.join(late)}." if late else ""
+        note = f"Rows not compared (left chance late or never): {', '.join(late)}. " if late else ""
+        note = (note + convergence).strip()
         out.append(claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.seeds, profile, seeds=r.seeds,
                                    testable=not late, chapter=chapter, note=note))
     return out
