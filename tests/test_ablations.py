@@ -104,7 +104,7 @@ def test_composite_line_rejects_a_simple_claim():
 def test_ablation_table_lists_every_row_when_an_init_has_no_run():
     """train=False with nothing trained under one init (chapter 09 at cpu, 2026-11-30): every row is listed, the
     paper's numbers beside ours, and the missing take-off reads "not run"."""
-    from zfviz.analysis.ablations import ablation_table
+    from zfviz.analysis.ablations import ablation_table, reader_tables
 
     rows = list(TABLE3.index)
     final = pd.DataFrame([{"model": m, "seed": s, "epochs": 20, "val_err": 30.0 + s, "train_err": 20.0}
@@ -118,3 +118,18 @@ def test_ablation_table_lists_every_row_when_an_init_has_no_run():
     assert (table["take-off epoch per seed (paper init)"] == "not run").all()
     assert table.loc["zf", "take-off epoch per seed (profile init)"] == "1, 1, 1"
     assert table.loc["zf-wide", "ours val range"] == "not run" and table.loc["zf", "ours val range"] == "30.0-32.0"
+    # the reader's two tables: every row, the paper beside ours, a missing row and a missing take-off say "not run"
+    errors, takeoff_table = reader_tables(table)
+    assert list(errors.index) == list(takeoff_table.index) == rows
+    assert errors.loc["zf", ("val top-1 error %", "ours")] == "31.0 (30.0-32.0)"
+    assert errors.loc["zf", ("val top-1 error %", "paper")] == f"{TABLE3.val_top1_err['zf']:.1f}"
+    assert errors.loc["zf-wide", ("val top-1 error %", "ours")] == "not run"
+    assert (takeoff_table.loc["zf-wide", ("", "epochs x seeds")] == "not run"
+            and takeoff_table.loc["zf", ("", "epochs x seeds")] == "20 x 3")
+    assert takeoff_table.loc["zf", ("", "Table 3 row")] == TABLE3.row["zf"]
+    assert errors.loc["zf", ("val change vs base, points", "ours")] == "base"
+    assert errors.loc["zf-wide", ("val change vs base, points", "ours")] == "not run"  # not "base" (2026-12-01)
+    assert errors.loc["alexnet-fc2048", ("val change vs base, points", "paper")].startswith(("+", "-"))
+    assert takeoff_table.loc["zf", ("", "compared (take-off rule)")] == "yes"
+    assert takeoff_table.loc["zf-wide", ("", "compared (take-off rule)")] == "not run"
+    assert takeoff_table.loc["zf", ("take-off epoch per seed", "profile init")] == "1, 1, 1"

@@ -116,3 +116,12 @@ def test_legibility_fails_a_figure_with_small_text():
 def test_chapters_draw_no_figure_of_their_own(name):
     code = "\n".join(c.source for c in jupytext.read(book.NOTEBOOKS / f"{name}.py").cells if c.cell_type == "code")
     assert not re.search(r"plt\.(subplots|figure)\(|\.plot\(", code), f"{name} draws a figure itself: add it to plots"
+
+
+def test_takeoff_curves_draw_no_empty_panel_for_an_init_without_runs():
+    # chapter 09 with train=False and no run under the paper's init drew an empty "paper init" panel (2026-12-01)
+    curves = pd.DataFrame([{"model": "zf", "seed": 0, "epoch": e, "val_top1": 20 + e, "init": "transported"}
+                           for e in range(1, 4)])
+    fig = plots.takeoff_curves(curves, ["transported", "paper"], 15)
+    assert [ax.get_title() for ax in fig.axes] == ["transported init"]
+    matplotlib.pyplot.close(fig)

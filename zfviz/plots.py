@@ -441,7 +441,9 @@ def seed_spread(errors_by_model: dict[str, np.ndarray], xlabel: str) -> plt.Figu
 
 
 def takeoff_curves(curves: pd.DataFrame, inits: list[str], threshold: float) -> plt.Figure:
-    """Chapter 09: validation top-1 (seed mean) per epoch of every row, a panel per init, the take-off line."""
+    """Chapter 09: validation top-1 (seed mean) per epoch of every row, a panel per init that has runs, the take-off
+    line."""
+    inits = [i for i in inits if (curves.init == i).any()] or inits[:1]  # an init with no run trained has no panel
     fig, axes = plt.subplots(len(inits), 1, figsize=(PAGE_IN, 3.6 * len(inits)), sharex=True, squeeze=False)
     for ax, i in zip(axes[:, 0], inits):
         for m, c in curves[curves.init == i].groupby("model", sort=False):

@@ -22,9 +22,13 @@ def structure(table: pd.DataFrame, verdict: str) -> str:
     return f"rows={len(table)} columns={cols} verdict in VERDICTS: True"
 
 
-def tidy(table: pd.DataFrame, digits: int = 2, index: bool = False):
-    """A table as a reader sees it: rounded to ``digits``, NaN blank, without a 0..n index unless asked for."""
+def tidy(table: pd.DataFrame, digits: int = 2, index: bool = False, wrap: list | None = None):
+    """A table as a reader sees it: rounded to ``digits``, NaN blank, without a 0..n index unless asked for; the
+    text columns in ``wrap`` wrap and align left (the site keeps other cells on one line, numbers right-aligned)."""
     styler = table.style.format(precision=digits, na_rep="")
+    if wrap:
+        styler = styler.set_properties(subset=wrap, **{"white-space": "normal", "text-align": "left",
+                                                       "min-width": "9em"})
     return styler if index else styler.hide(axis="index")
 
 

@@ -124,6 +124,45 @@ def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str, *, see
     return out
 
 
+def reader_tables(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``ablation_table`` as a reader reads it, narrow enough for a page: the errors (the paper's beside ours, ours as
+    the seed mean with its range; validation first), under two-level headers, one row per Table 3 row; and the rows:
+    what each is, its budget, its take-off epochs and whether it is compared (the registered rule).
+
+    >>> t = pd.DataFrame({"row": ["ZF model (Fig. 3)"], "epochs": [20.0], "seeds": [3], "paper train err %": [25.4],
+    ...     "ours train err %": [19.3], "ours train range": ["19.0-19.6"], "paper val err %": [36.0],
+    ...     "ours val err %": [22.8], "ours val range": ["22.5-23.1"], "paper val change vs base": [float("nan")],
+    ...     "ours val change vs base": [float("nan")], "take-off epoch per seed (transported init)": ["1, 1, 1"],
+    ...     "compared": [True]}, index=pd.Index(["zf"], name="model"))
+    >>> reader_tables(t)[0].loc["zf", ("val top-1 error %", "ours")]
+    '22.8 (22.5-23.1)'
+    """
+    def ours(col: str) -> pd.Series:
+        return pd.Series([f"{m:.1f} ({r})" if r != "not run" else "not run"
+                          for m, r in zip(table[f"ours {col} err %"], table[f"ours {col} range"])], index=table.index)
+
+    def change(v: pd.Series) -> pd.Series:
+        return pd.Series([f"{x:+.1f}" if pd.notna(x) else "base" if base_row(m) == m else "not run"
+                          for m, x in v.items()], index=v.index)
+
+    errors = pd.DataFrame({("val top-1 error %", "paper"): table["paper val err %"].map("{:.1f}".format),
+                           ("val top-1 error %", "ours"): ours("val"),
+                           ("val change vs base, points", "paper"): change(table["paper val change vs base"]),
+                           ("val change vs base, points", "ours"): change(table["ours val change vs base"]),
+                           ("train top-1 error %", "paper"): table["paper train err %"].map("{:.1f}".format),
+                           ("train top-1 error %", "ours"): ours("train")}, index=table.index)
+    errors.columns = pd.MultiIndex.from_tuples(errors.columns)
+    takeoff = table.filter(like="take-off epoch per seed")
+    rows = pd.DataFrame({("", "Table 3 row"): table.row,
+                         ("", "epochs x seeds"): [f"{e:.0f} x {s}" if s else "not run"
+                                                  for e, s in zip(table.epochs, table.seeds)]}
+                        | {("take-off epoch per seed", c.split("(")[-1].rstrip(")")): takeoff[c] for c in takeoff}
+                        | {("", "compared (take-off rule)"): table.compared.map(
+                            {True: "yes", False: "no (left chance late)"}).fillna("not run")}, index=table.index)
+    rows.columns = pd.MultiIndex.from_tuples(rows.columns)
+    return errors, rows
+
+
 def base_row(model: str) -> str:
     """The row a Table 3 row is compared with: the replica for AlexNet variants, ZF for ZF variants."""
     return "alexnet" if model.startswith("alexnet") else "zf"
