@@ -30,6 +30,7 @@ def make_imagefolder(root: Path, per_class: dict[str, int], size: int = 48, seed
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ZFVIZ_CACHE", str(tmp_path / "zfviz-cache"))
     monkeypatch.setenv("ZFVIZ_RUNS", str(tmp_path / "zfviz-runs"))
+    monkeypatch.setenv("ZFVIZ_RECORDS", str(tmp_path / "zfviz-records"))
 
 
 @pytest.fixture(scope="session")

@@ -31,3 +31,19 @@ def test_run_cost_counts_a_few_shot_run_on_its_images():
     c = TrainConfig("zf", "cpu", dataset="imagewoof", train_per_class=1, batch_size=10, epochs=40)
     cost = plan.run_cost(c)
     assert cost["train_images"] == 400 and cost["few_shot"] == 1
+
+
+def test_a_recorded_run_is_done_only_for_chapters_that_read_metrics_alone(monkeypatch):
+    from pathlib import Path
+
+    import zfviz.records
+
+    monkeypatch.setattr(TrainConfig, "run_name", lambda self, root=None: "lost")  # no data needed; runs/ is empty
+    monkeypatch.setattr(zfviz.records, "recorded_epochs", lambda r: 10**6 if Path(r).name == "lost" else 0)
+    alone = plan.plan("cpu", ["09_table3_ablations"])
+    assert alone.trained.all()  # Table 3 reads metrics only: nothing to train
+    both = plan.plan("cpu", ["01_training", "09_table3_ablations"])
+    weights = both.chapters.str.contains("01")
+    assert weights.any() and not both.trained[weights].any() and both.trained[~weights].all()
+    monkeypatch.setattr(zfviz.records, "recorded_epochs", lambda r: 0)
+    assert not plan.plan("cpu", ["09_table3_ablations"]).trained.any()

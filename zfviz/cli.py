@@ -7,6 +7,7 @@ Examples:
   python -m zfviz book --profile smoke --no-build       every chapter on a tiny subset (numbers mean nothing)
   python -m zfviz book --no-execute                     only build the site from the committed chapters
   python -m zfviz atlas --profile cpu                   the atlas pages of the cpu ZF model (seed 0)
+  python -m zfviz record --profile cpu                  keep the trained runs' metrics in book/records (commit them)
   torchrun --nproc_per_node 4 -m zfviz train --profile imagenet   the paper's setting on several GPUs
 """
 
@@ -179,6 +180,19 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def _record(args: argparse.Namespace) -> int:
+    from .records import record_run, record_runs
+
+    if args.runs:
+        written = [w for w in (record_run(r, args.records) for r in args.runs) if w is not None]
+    else:
+        written = record_runs(records_dir=args.records, profile=args.profile)
+    for w in written:
+        print(f"recorded {w}")
+    print(f"{len(written)} records written")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     fmt = _Formatter
@@ -261,6 +275,14 @@ def main(argv: list[str] | None = None) -> int:
                    "another zfviz run, atlas-<name> for your own model")
     a.add_argument("--no-progress", action="store_true", help="no progress bars")
     a.set_defaults(func=_atlas)
+    r = sub.add_parser("record", help="record trained runs' metrics and identity (book/records, small, committed)",
+                       formatter_class=fmt, description="Copy each trained run's metrics and identity into its record, "
+                       "so the chapters that read only metrics (Table 3) find them when runs/ is lost; a record "
+                       "already holding as many epochs is left as it is.")
+    r.add_argument("runs", nargs="*", help="run directories (default: every run under $ZFVIZ_RUNS or runs/)")
+    r.add_argument("--profile", default=None, choices=list(PROFILES), help="only the runs of this profile")
+    r.add_argument("--records", default=None, help="default: $ZFVIZ_RECORDS, else book/records of the checkout")
+    r.set_defaults(func=_record)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:

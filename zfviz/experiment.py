@@ -162,6 +162,7 @@ def convergence_gap(models: list[str], profile: str, seed: int = 0, *, factor: i
     """How far each model's run at the profile's budget is from the same seed trained ``factor`` times longer: one
     row per model with both runs' final 10-crop val top-1 (%) and the gap. ``train``: train a missing long run first
     (else its columns are NaN and ``long_run`` is empty)."""
+    from .records import record_path, recorded_epochs
     from .runs import finished, run_dir
     from .trained import run_metrics
 
@@ -169,7 +170,8 @@ def convergence_gap(models: list[str], profile: str, seed: int = 0, *, factor: i
     for m in models:
         base = TrainConfig(model=m, profile=profile, seed=seed, dataset=dataset).resolved()
         long = dataclasses.replace(base, epochs=base.epochs * factor)
-        have = train or finished(run_dir(long, runs_dir, data_root), long.epochs)
+        have = train or finished(run_dir(long, runs_dir, data_root), long.epochs) or recorded_epochs(
+            record_path(long, None, data_root)) >= long.epochs
         got = run_metrics([base] + ([long] if have else []), runs_dir=runs_dir, data_root=data_root)
         short = got.iloc[0]
         far = got.iloc[1] if have else None

@@ -5,6 +5,8 @@
   (the only folder a download may create).
 - decoded caches: ``$ZFVIZ_CACHE``, else ``~/.cache/zfviz``.
 - trained runs: ``$ZFVIZ_RUNS``, else ``runs/`` of the source checkout, else ``~/.cache/zfviz/runs``.
+- records of trained runs (metrics and identity, committed: ``records``): ``$ZFVIZ_RECORDS``, else ``book/records/``
+  of the source checkout, else ``~/.cache/zfviz/records``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-DATA_ENV, CACHE_ENV, RUNS_ENV = "ZFVIZ_DATA", "ZFVIZ_CACHE", "ZFVIZ_RUNS"
+DATA_ENV, CACHE_ENV, RUNS_ENV, RECORDS_ENV = "ZFVIZ_DATA", "ZFVIZ_CACHE", "ZFVIZ_RUNS", "ZFVIZ_RECORDS"
 
 
 def repo_root() -> Path | None:
@@ -55,3 +57,14 @@ def runs_root(runs_dir: str | os.PathLike | None = None) -> Path:
         return Path(os.environ[RUNS_ENV]).expanduser()
     repo = repo_root()
     return repo / "runs" if repo is not None else home_cache() / "runs"
+
+
+def records_root(records_dir: str | os.PathLike | None = None) -> Path:
+    """Where records of trained runs live: ``records_dir``, ``$ZFVIZ_RECORDS``, ``<checkout>/book/records``, or
+    ``~/.cache/zfviz/records``."""
+    if records_dir is not None:
+        return Path(records_dir).expanduser()
+    if os.environ.get(RECORDS_ENV):
+        return Path(os.environ[RECORDS_ENV]).expanduser()
+    repo = repo_root()
+    return repo / "book" / "records" if repo is not None else home_cache() / "records"

@@ -27,6 +27,9 @@ IMAGENETTE = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "
               "n03445777", "n03888257")
 HALF = IMAGENETTE[:5]  # the held-out design's source classes (the first five folders)
 GPU_MFU = 0.35
+# Chapters (by number) that read only their runs' metrics, never weights: a run that only they need is done once it is
+# recorded (``records``), so a queue that spans sessions resumes from the committed records when runs/ is lost.
+METRICS_ONLY = {"09"}
 PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 
@@ -176,7 +179,9 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
     """One row per distinct run the chapters train at ``profile``, with the chapters that need it and its cost."""
     from .book import chapters as all_chapters
 
-    from .runs import epochs_done, run_dir
+    from .paths import records_root, runs_root
+    from .records import recorded_epochs
+    from .runs import epochs_done
 
     seen: dict[tuple, dict] = {}
     for name in chapters or all_chapters():
@@ -188,9 +193,12 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
             row["chapters"].append(name[:2])
     for row in seen.values():
         try:
-            row["trained"] = epochs_done(run_dir(row["config"], None, data_root)) >= row["epochs"]
+            name = row["config"].run_name(data_root)  # hashes the data's identity: once per run
         except (OSError, ValueError):  # no data here: nothing can be trained either; the plan still prints
             row["trained"] = False
+            continue
+        row["trained"] = epochs_done(runs_root() / name) >= row["epochs"] or (
+            set(row["chapters"]) <= METRICS_ONLY and recorded_epochs(records_root() / name) >= row["epochs"])
     df = pd.DataFrame(list(seen.values()))
     if not df.empty:
         df["chapters"] = df.chapters.map(lambda v: " ".join(sorted(set(v))))
