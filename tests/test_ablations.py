@@ -109,14 +109,14 @@ def test_ablation_table_lists_every_row_when_an_init_has_no_run():
     rows = list(TABLE3.index)
     final = pd.DataFrame([{"model": m, "seed": s, "epochs": 20, "val_err": 30.0 + s, "train_err": 20.0}
                           for m in ("zf", "alexnet") for s in range(3)])
-    curves = pd.DataFrame({"run": [f"{m}{s}" for m in ("zf", "alexnet") for s in range(3)], "init": "profile",
+    curves = pd.DataFrame({"run": [f"{m}{s}" for m in ("zf", "alexnet") for s in range(3)], "init": "transported",
                            "model": [m for m in ("zf", "alexnet") for _ in range(3)], "seed": [0, 1, 2] * 2,
                            "epoch": 1, "budget": 20, "val_top1": 40.0})
     takeoff = takeoff_epochs(curves, chance=10.0)
-    table = ablation_table(final, takeoff, ["profile", "paper"], "profile", rows)
+    table = ablation_table(final, takeoff, ["transported", "paper"], "transported", rows)
     assert list(table.index) == rows and table["paper val err %"].notna().all()
     assert (table["take-off epoch per seed (paper init)"] == "not run").all()
-    assert table.loc["zf", "take-off epoch per seed (profile init)"] == "1, 1, 1"
+    assert table.loc["zf", "take-off epoch per seed (transported init)"] == "1, 1, 1"
     assert table.loc["zf-wide", "ours val range"] == "not run" and table.loc["zf", "ours val range"] == "30.0-32.0"
     # the reader's two tables: every row, the paper beside ours, a missing row and a missing take-off say "not run"
     errors, takeoff_table = reader_tables(table)
@@ -132,4 +132,4 @@ def test_ablation_table_lists_every_row_when_an_init_has_no_run():
     assert errors.loc["alexnet-fc2048", ("val change vs base, points", "paper")].startswith(("+", "-"))
     assert takeoff_table.loc["zf", ("", "compared (take-off rule)")] == "yes"
     assert takeoff_table.loc["zf-wide", ("", "compared (take-off rule)")] == "not run"
-    assert takeoff_table.loc["zf", ("take-off epoch per seed", "profile init")] == "1, 1, 1"
+    assert takeoff_table.loc["zf", ("take-off epoch per seed", "transported init")] == "1, 1, 1"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .. import claims
+from ..names import INITS
 from ..stats import DRAWS, LEVEL
 
 FC_ROWS = ("alexnet-fc2048", "alexnet-fc8192", "zf-fc2048", "zf-fc8192")
@@ -152,15 +153,20 @@ def reader_tables(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                            ("train top-1 error %", "paper"): table["paper train err %"].map("{:.1f}".format),
                            ("train top-1 error %", "ours"): ours("train")}, index=table.index)
     errors.columns = pd.MultiIndex.from_tuples(errors.columns)
-    takeoff = table.filter(like="take-off epoch per seed")
+    inits = [i for c in table.columns for i in INITS if c == takeoff_column(i)]  # those measured, in table order
     rows = pd.DataFrame({("", "Table 3 row"): table.row,
                          ("", "epochs x seeds"): [f"{e:.0f} x {s}" if s else "not run"
                                                   for e, s in zip(table.epochs, table.seeds)]}
-                        | {("take-off epoch per seed", c.split("(")[-1].rstrip(")")): takeoff[c] for c in takeoff}
+                        | {("take-off epoch per seed", f"{i} init"): table[takeoff_column(i)] for i in inits}
                         | {("", "compared (take-off rule)"): table.compared.map(
                             {True: "yes", False: "no (left chance late)"}).fillna("not run")}, index=table.index)
     rows.columns = pd.MultiIndex.from_tuples(rows.columns)
     return errors, rows
+
+
+def takeoff_column(init: str) -> str:
+    """``ablation_table``'s column of the take-off epochs under ``init``."""
+    return f"take-off epoch per seed ({init} init)"
 
 
 def base_row(model: str) -> str:
@@ -199,7 +205,7 @@ def ablation_table(final: pd.DataFrame, takeoff: pd.DataFrame, inits: list[str],
         # groupby().apply on an empty frame returns an empty frame, not a Series: an init with no run is "not run"
         labels = (t.groupby("model")[["takeoff", "seen", "epochs"]].apply(takeoff_label) if len(t)
                   else pd.Series(dtype=object))
-        out[f"take-off epoch per seed ({i} init)"] = labels.reindex(rows).fillna("not run")
+        out[takeoff_column(i)] = labels.reindex(rows).fillna("not run")
     out["compared"] = comparable_rows(takeoff[(takeoff.init == profile_init) & takeoff.model.isin(
         final.model.unique())]).reindex(rows)
     return out
