@@ -29,7 +29,9 @@
 # **Here.** The same twelve architectures (or the `rows` chosen) on the profile's dataset, each trained for the
 # profile's budget (`ablation_epochs`, the same as the main models' `epochs` wherever the machine affords it, so that
 # Table 3 and Table 2 compare models trained alike), `seeds` per row. A part of C2 whose rows are not all trained with
-# every seed is **not run** (missing compute, never a result); `train = False` shows the finished runs only. Errors
+# every seed is **not run** (missing compute, never a result); `train = False` shows the finished runs only, in `runs/`
+or in their committed records (`book/records`: the rows need only their metrics, so a queue of several sessions
+keeps them when `runs/` is lost). Errors
 # are 10-crop on the validation split; train error is the running top-1 error over the last epoch, with augmentation
 # and dropout on, as a training curve reports it. The first table puts the paper's numbers beside ours (our seed mean,
 # with the range over seeds in brackets), with each row's change against its base (the replica for AlexNet rows, ZF for
