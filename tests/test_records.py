@@ -108,3 +108,5 @@ def test_cli_record_writes_and_reports(trained, tmp_path, capsys):
     assert "2 records written" in capsys.readouterr().out
     assert main(["record", "--records", str(tmp_path / "rec"), str(tmp_path)]) == 2
     assert "has no metrics.csv" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="no runs folder at"):
+        record_runs(tmp_path / "nowhere", tmp_path / "rec")

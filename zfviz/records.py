@@ -112,8 +112,12 @@ def record_runs(runs_dir: str | os.PathLike | None = None, records_dir: str | os
     optionally of one ``profile`` only; returns the records written."""
     from .paths import runs_root
 
+    root = runs_root(runs_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no runs folder at {root}; train a run first (python -m zfviz train) or set "
+                                "$ZFVIZ_RUNS")
     written = []
-    for run in sorted(p for p in runs_root(runs_dir).iterdir() if (p / METRICS).is_file()):
+    for run in sorted(p for p in root.iterdir() if (p / METRICS).is_file()):
         if profile is not None and f"-{profile}-s" not in run.name:
             continue
         if not (run / "checkpoint.pt").is_file() and not (run / "snapshots").is_dir():
