@@ -71,8 +71,8 @@ def _run_identity(run: Path) -> dict:
 
 def record_run(run: str | os.PathLike, records_dir: str | os.PathLike | None = None) -> Path | None:
     """Record the run directory ``run`` (its metrics and identity); returns the record, or None when the record there
-    already holds as many epochs. A finished run is recorded whole; an unfinished one as far as it got, but never with its budget's final epoch
-    (only ``DONE.json`` vouches for that one).
+    already holds as many epochs. A finished run is recorded whole; an unfinished one as far as it got, but never with
+    its budget's final epoch (only ``DONE.json`` vouches for that one).
 
     >>> record_run("runs/zf-cpu-s0-7dcc15a9f4")  # doctest: +SKIP
     PosixPath('book/records/zf-cpu-s0-7dcc15a9f4')
