@@ -102,6 +102,13 @@ def test_convergence_gap_reads_a_recorded_long_run(tiny_folder, tmp_path, monkey
     pd.testing.assert_frame_equal(again, gap)
 
 
+def test_convergence_gap_without_train_trains_nothing(tiny_folder, tmp_path):
+    """Chapter 09 executed with train=False quotes the gap; with no ZF run there it trained one (2026-12-01)."""
+    gap = convergence_gap(["zf"], "smoke", runs_dir=tmp_path / "runs", dataset=str(tiny_folder))
+    assert not (tmp_path / "runs").exists()
+    assert gap.long_run.iloc[0] == "" and gap.val10_top1.isna().all() and gap["gap (points)"].isna().all()
+
+
 def test_cli_record_writes_and_reports(trained, tmp_path, capsys):
     _, _, runs = trained
     assert main(["record", "--records", str(tmp_path / "rec"), *map(str, sorted(runs.iterdir()))]) == 0

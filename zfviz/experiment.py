@@ -160,22 +160,22 @@ def convergence_gap(models: list[str], profile: str, seed: int = 0, *, factor: i
                     runs_dir: str | None = None, data_root: str | None = None, dataset: str | None = None,
                     train: bool = False) -> pd.DataFrame:
     """How far each model's run at the profile's budget is from the same seed trained ``factor`` times longer: one
-    row per model with both runs' final 10-crop val top-1 (%) and the gap. ``train``: train a missing long run first
-    (else its columns are NaN and ``long_run`` is empty)."""
-    from .records import record_path, recorded_epochs
-    from .runs import finished, run_dir
-    from .trained import run_metrics
+    row per model with both runs' final 10-crop val top-1 (%) and the gap. ``train``: train the runs that are missing
+    first; else nothing is trained and a model without both runs (finished or recorded) has NaN gap and an empty
+    ``long_run`` (and NaN ``val10_top1`` too when its budget run is missing)."""
+    from .trained import run_metrics, split_trained
 
     rows = []
     for m in models:
         base = TrainConfig(model=m, profile=profile, seed=seed, dataset=dataset).resolved()
         long = dataclasses.replace(base, epochs=base.epochs * factor)
-        have = train or finished(run_dir(long, runs_dir, data_root), long.epochs) or recorded_epochs(
-            record_path(long, None, data_root)) >= long.epochs
-        got = run_metrics([base] + ([long] if have else []), runs_dir=runs_dir, data_root=data_root)
-        short = got.iloc[0]
-        far = got.iloc[1] if have else None
-        rows.append({"model": m, "seed": seed, "epochs": base.epochs, "val10_top1": short.val10_top1,
+        # train=False must train nothing: a chapter executed with train=False quotes this (chapter 09, 2026-12-01)
+        ready = [base, long] if train else split_trained([base, long], runs_dir=runs_dir, data_root=data_root)[0]
+        got = run_metrics(ready, runs_dir=runs_dir, data_root=data_root).set_index("epochs") if ready else None
+        short = got.loc[base.epochs] if ready and base in ready else None
+        far = got.loc[long.epochs] if short is not None and long in ready else None
+        rows.append({"model": m, "seed": seed, "epochs": base.epochs,
+                     "val10_top1": short.val10_top1 if short is not None else math.nan,
                      "long epochs": long.epochs, "long val10_top1": far.val10_top1 if far is not None else math.nan,
                      "gap (points)": (far.val10_top1 - short.val10_top1) if far is not None else math.nan,
                      "long_run": far.run if far is not None else ""})
@@ -208,7 +208,7 @@ def describe_convergence(gap: pd.DataFrame) -> str:
     tail = (": twice the budget moves their accuracy by that much, so the verdict is about models trained for this "
             "budget, not about converged ones.")
     return ("Convergence (10-crop val top-1, seed " + str(seed) + "): " + "; ".join(parts) + tail
-            + (f" Not measured for {', '.join(missing)} (its long run is not trained)." if missing else ""))
+            + (f" Not measured for {', '.join(missing)} (its two runs are not both trained)." if missing else ""))
 
 
 __all__ = ["Experiment", "load_experiment", "load_experiments", "correct_images", "first_correct", "LONG_FACTOR",
