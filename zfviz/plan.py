@@ -14,6 +14,7 @@ over a rate measured here (CPU: a few training steps of ZF at the profile's geom
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 import time
 from functools import lru_cache
@@ -179,8 +180,10 @@ def device_rate(profile: str) -> tuple[float, str]:
         train_step(net, opt, x, y, 0.1)
         times.append(time.perf_counter() - t0)
     rate = _flops("zf", p.width, p.input_size)[0] * batch / statistics.median(times)
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return rate, (f"this CPU ({torch.get_num_threads()} threads), {rate / 1e9:.0f} GFLOP/s measured on ZF steps "
-                  f"(median of {len(times)})")
+                  f"(median of {len(times)})" + (f"; the CPU was busy (load {busy:.1f}), so the time below is too long"
+                                                 if busy >= 0.5 * (os.cpu_count() or 1) else ""))
 
 
 def plan(profile: str, chapters: list[str] | None = None, data_root: str | None = None) -> pd.DataFrame:
