@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import checkpoint
 from .config import TrainConfig
-from .paths import records_root
+from .paths import records_root, runs_root
 from .runs import finished
 
 IDENTITY = "identity.json"
@@ -110,8 +110,6 @@ def record_runs(runs_dir: str | os.PathLike | None = None, records_dir: str | os
                 profile: str | None = None) -> list[Path]:
     """Record every run directory under ``runs_dir`` (``paths.runs_root``) that has trained epochs not yet recorded,
     optionally of one ``profile`` only; returns the records written."""
-    from .paths import runs_root
-
     root = runs_root(runs_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"no runs folder at {root}; train a run first (python -m zfviz train) or set "
