@@ -57,6 +57,7 @@ compare_seeds = [0]  # seeds whose take-off is measured under every init; None: 
 takeoff_rows = None  # rows whose take-off is measured (first quarter of the budget only); None: all twelve
 epochs = None  # per-row budget; None: the profile's ablation_epochs
 takeoff_margin = 5.0  # points of val top-1 above chance that count as having left it
+dead_images = 256  # validation images the dead units of each trained row are measured on
 train = True  # train the runs that are not finished; False: only finished runs, the parts missing rows are not run
 data_root = None
 runs_dir = None
@@ -71,8 +72,8 @@ from IPython.display import Markdown, display
 from torchvision.datasets.folder import find_classes
 
 from zfviz import claims
-from zfviz.analysis.ablations import (MAX_TAKEOFF_SHARE, ablation_table, part_evidence, part_statistics,
-                                      reader_tables, takeoff_epochs)
+from zfviz.analysis.ablations import (MAX_TAKEOFF_SHARE, ablation_table, dead_unit_table, part_evidence,
+                                      part_statistics, reader_tables, run_dead_units, takeoff_epochs)
 from zfviz.data import find_split
 from zfviz.experiment import convergence_note
 from zfviz.models import INITS
@@ -88,6 +89,7 @@ reject_unknown_parameters(globals())
 p = get_profile(profile)
 epochs = check_int("epochs", p.ablation_epochs if epochs is None else epochs)
 check_int_list("seeds", seeds)
+dead_images = check_int("dead_images", dead_images)
 compare_seeds = check_int_list("compare_seeds", seeds if compare_seeds is None else compare_seeds)
 rows = list(TABLE3.index) if rows is None else check_names("rows", rows, list(TABLE3.index))
 takeoff_rows = list(TABLE3.index) if takeoff_rows is None else check_names("takeoff_rows", takeoff_rows,
@@ -128,6 +130,16 @@ tidy(described, index=True, wrap=[("", "Table 3 row")])
 if len(curves):
     takeoff_curves(curves, inits, chance + takeoff_margin)
     plt.show()
+
+# %% [markdown]
+# **Why a run stays at chance: dead units.** A ReLU unit that is never positive passes nothing on and gets no gradient
+# through itself, so it does not come back; when every unit of a layer is dead, the network's output no longer depends
+# on its input and the run stays at chance for good. Below, for each trained row, the share of each ReLU layer's units
+# (a conv unit is a channel) that are never positive on `dead_images` validation images, at the last epoch, per seed;
+# a row whose weights are not here (a record holds its metrics only) is left out, and a blank is a layer the row lacks.
+
+# %% tags=["hide-input"]
+tidy(dead_unit_table(run_dead_units(main, dead_images, **kw), rows), index=True)
 
 # %% [markdown]
 # ## The paper's conclusions, tested

@@ -133,3 +133,41 @@ def test_ablation_table_lists_every_row_when_an_init_has_no_run():
     assert takeoff_table.loc["zf", ("", "compared (take-off rule)")] == "yes"
     assert takeoff_table.loc["zf-wide", ("", "compared (take-off rule)")] == "not run"
     assert takeoff_table.loc["zf", ("take-off epoch per seed", "transported init")] == "1, 1, 1"
+
+
+def test_dead_units_counts_channels_never_positive_and_leaves_the_model_as_it_was():
+    import torch
+    from torch import nn
+
+    from zfviz.analysis.ablations import dead_units
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3), nn.ReLU())
+    with torch.no_grad():
+        net[0].weight[1:3] = 0
+        net[0].bias[1:3] = torch.tensor([-0.1, 0.0])  # zero is not positive: dead too
+        net[0].bias[[0, 3]] = 5.0  # positive whatever the input in [0, 1]
+        net[3].weight.zero_()
+        net[3].bias.copy_(torch.tensor([1.0, -1.0, 0.5]))
+    net.train()
+    got = dead_units(net, torch.rand(7, 3, 8, 8), batch_size=3)  # three batches: the peak is kept across them
+    assert got.layer.tolist() == ["1", "4"] and got.units.tolist() == [4, 3]
+    assert got.dead.tolist() == pytest.approx([0.5, 1 / 3])
+    assert net.training and not net[1]._forward_hooks  # mode restored, hooks removed
+    only = dead_units(net, torch.rand(2, 3, 8, 8), layers={"conv relu": net[1]})
+    assert only.layer.tolist() == ["conv relu"]
+    with pytest.raises(ValueError, match="no nn.ReLU"):
+        dead_units(nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2)), torch.rand(2, 3, 8, 8))
+
+
+def test_dead_unit_table_lists_seeds_per_layer_and_leaves_absent_layers_blank():
+    from zfviz.analysis.ablations import dead_unit_table
+
+    dead = pd.DataFrame({"model": ["alexnet"] * 4 + ["alexnet-no-conv34"] * 2, "seed": [1, 1, 0, 0, 0, 0],
+                         "layer": ["relu2", "relu3", "relu2", "relu3", "relu2", "relu5"],
+                         "units": 4, "dead": [0.5, 0.0, 0.25, 0.0, 1.0, 0.0]})
+    t = dead_unit_table(dead, ["alexnet-no-conv34", "zf", "alexnet"])
+    assert t.index.tolist() == ["alexnet-no-conv34", "alexnet"]  # the order asked for; rows without runs left out
+    assert t.columns.tolist() == ["relu2", "relu3", "relu5"]
+    assert t.loc["alexnet", "relu2"] == "0.25, 0.50" and t.loc["alexnet", "relu5"] == ""
+    assert dead_unit_table(dead.iloc[:0], ["zf"]).empty

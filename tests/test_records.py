@@ -117,3 +117,16 @@ def test_cli_record_writes_and_reports(trained, tmp_path, capsys):
     assert "has no metrics.csv" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no runs folder at"):
         record_runs(tmp_path / "nowhere", tmp_path / "rec")
+
+
+def test_dead_units_read_finished_runs_weights_and_skip_the_rest(trained, tmp_path):
+    from zfviz.analysis.ablations import run_dead_units
+
+    done, half, runs = trained
+    got = run_dead_units([done, half], images=5, runs_dir=runs)
+    assert set(got.seed) == {done.seed}  # the unfinished run has no final snapshot to read
+    assert got.layer.tolist()[0] == "relu1" and got.dead.between(0, 1).all() and (got.units > 0).all()
+    record_runs(runs)
+    shutil.rmtree(run_dir(done, runs))
+    assert split_trained([done], runs_dir=runs)[0]  # the record stands for the run's metrics ...
+    assert run_dead_units([done], runs_dir=runs).empty  # ... but holds no weights to measure

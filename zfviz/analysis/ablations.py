@@ -1,15 +1,23 @@
 """Table 3 (claims C2a-C2e): the epoch each ablation run leaves chance, whether a row trained long enough past it to be
-compared, and the registry's five statistics with CIs from resampling every row's seeds."""
+compared, the registry's five statistics with CIs from resampling every row's seeds, and the dead units of each
+trained row (the measured reason a run can stay at chance)."""
 
 from __future__ import annotations
 
 from typing import Callable
 
+import os
+
 import numpy as np
 import pandas as pd
+import torch
+from torch import nn
 
 from .. import claims
+from ..data import center_crop
+from ..models import eval_mode, to_model_device
 from ..names import INITS
+from ..runs import TrainConfig, finished, load_data, load_trained, run_dir, snapshot_path
 from ..stats import DRAWS, LEVEL
 
 FC_ROWS = ("alexnet-fc2048", "alexnet-fc8192", "zf-fc2048", "zf-fc8192")
@@ -123,6 +131,76 @@ def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str, *, see
         out.append(claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.seeds, profile, seeds=r.seeds,
                                    testable=not late, chapter=chapter, note=note))
     return out
+
+
+def dead_units(model: nn.Module, images: torch.Tensor, layers: dict[str, nn.Module] | None = None,
+               batch_size: int = 128) -> pd.DataFrame:
+    """Per layer (default: every ``nn.ReLU``, by name): its units and the share of them never positive on ``images``
+    (a conv unit is a channel, positive anywhere in the map); a layer whose units are all dead passes nothing on.
+
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2), nn.ReLU())
+    >>> with torch.no_grad():
+    ...     _ = net[0].bias.fill_(-1e3)  # every conv unit below zero on any input in [0, 1]
+    ...     _ = net[3].bias.fill_(1.0)  # so the linear layer outputs its bias alone, and it is positive
+    >>> dead_units(net, torch.rand(5, 3, 8, 8)).to_dict("list")["dead"]
+    [1.0, 0.0]
+    """
+    layers = layers if layers is not None else {n: m for n, m in model.named_modules() if isinstance(m, nn.ReLU)}
+    if not layers:
+        raise ValueError("dead_units needs a layer: the model has no nn.ReLU; pass layers={name: module}")
+    peak: dict[str, torch.Tensor] = {}
+
+    def keep(name):
+        def hook(_module, _inputs, out):
+            top = out.detach().amax(dim=(0, 2, 3) if out.dim() == 4 else 0)
+            peak[name] = top if name not in peak else torch.maximum(peak[name], top)
+        return hook
+
+    handles = [m.register_forward_hook(keep(n)) for n, m in layers.items()]
+    try:
+        with eval_mode(model), torch.no_grad():
+            for x in images.split(batch_size):
+                model(to_model_device(model, x))
+    finally:
+        for h in handles:
+            h.remove()
+    return pd.DataFrame([{"layer": n, "units": len(peak[n]), "dead": (peak[n] <= 0).float().mean().item()}
+                         for n in layers if n in peak])
+
+
+def run_dead_units(configs: list[TrainConfig], images: int = 256, *, runs_dir: str | os.PathLike | None = None,
+                   data_root: str | os.PathLike | None = None) -> pd.DataFrame:
+    """``dead_units`` of each finished run's last snapshot on ``images`` centre crops spread evenly over its
+    validation split: columns model, seed, layer, units, dead. Runs whose weights are not here (only a record) are
+    left out."""
+    rows, vals = [], {}
+    for c in (c.resolved() for c in configs):
+        out = run_dir(c, runs_dir, data_root)
+        if not finished(out, c.epochs):
+            continue
+        key = (c.spec.resize, c.dataset, c.train_per_class, c.split, c.seed if c.few_shot else None,
+               tuple(c.classes or ()))  # what load_data reads
+        if key not in vals:
+            val = load_data(c, data_root, progress=False, with_train=False)[1]
+            vals[key] = val.subset(torch.linspace(0, len(val) - 1, min(images, len(val))).long())
+        model, meta = load_trained(snapshot_path(out, c.epochs))
+        x = center_crop(vals[key].images, torch.as_tensor(meta["mean"]), model.arch.input_size)
+        rows.append(dead_units(model, x).assign(model=c.model, seed=c.seed))
+    cols = ["model", "seed", "layer", "units", "dead"]
+    return pd.concat(rows)[cols].reset_index(drop=True) if rows else pd.DataFrame(columns=cols)
+
+
+def dead_unit_table(dead: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
+    """``run_dead_units`` as a reader reads it: one row per Table 3 row, one column per layer, the share of dead
+    units per seed (a layer the row does not have is blank)."""
+    if dead.empty:
+        return pd.DataFrame(index=pd.Index([], name="model"))
+    order = list(dict.fromkeys(dead.layer))
+    per = dead.sort_values("seed").groupby(["model", "layer"], sort=False).dead.agg(
+        lambda d: ", ".join(f"{v:.2f}" for v in d)).unstack("layer")
+    return per.reindex(index=[r for r in rows if r in per.index], columns=order).fillna("")
 
 
 def reader_tables(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
