@@ -136,7 +136,8 @@ if len(curves):
 # through itself, so it does not come back; when every unit of a layer is dead, the network's output no longer depends
 # on its input and the run stays at chance for good. Below, for each trained row, the share of each ReLU layer's units
 # (a conv unit is a channel) that are never positive on `dead_images` validation images, at the last epoch, per seed;
-# a row whose weights are not here (a record holds its metrics only) is left out, and a blank is a layer the row lacks.
+# a row whose weights are not here (a record holds its metrics only) is left out, as is a layer that would read 0.00 in
+# every run, and a blank is a layer the row lacks.
 
 # %% tags=["hide-input"]
 tidy(dead_unit_table(run_dead_units(main, dead_images, **kw), rows), index=True)

@@ -168,6 +168,9 @@ def test_dead_unit_table_lists_seeds_per_layer_and_leaves_absent_layers_blank():
                          "units": 4, "dead": [0.5, 0.0, 0.25, 0.0, 1.0, 0.0]})
     t = dead_unit_table(dead, ["alexnet-no-conv34", "zf", "alexnet"])
     assert t.index.tolist() == ["alexnet-no-conv34", "alexnet"]  # the order asked for; rows without runs left out
-    assert t.columns.tolist() == ["relu2", "relu3", "relu5"]
-    assert t.loc["alexnet", "relu2"] == "0.25, 0.50" and t.loc["alexnet", "relu5"] == ""
+    assert t.columns.tolist() == ["relu2"]  # relu3 and relu5 have no dead unit anywhere: left out
+    assert t.loc["alexnet", "relu2"] == "0.25, 0.50" and t.loc["alexnet-no-conv34", "relu2"] == "1.00"
+    dead.loc[5, "dead"], dead.loc[1, "dead"] = 0.1, 0.004  # relu3's 0.004 would read 0.00: still left out
+    t = dead_unit_table(dead, ["alexnet-no-conv34", "alexnet"])
+    assert t.columns.tolist() == ["relu2", "relu5"] and t.loc["alexnet", "relu5"] == ""  # a layer it lacks
     assert dead_unit_table(dead.iloc[:0], ["zf"]).empty

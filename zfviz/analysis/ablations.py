@@ -193,11 +193,12 @@ def run_dead_units(configs: list[TrainConfig], images: int = 256, *, runs_dir: s
 
 
 def dead_unit_table(dead: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
-    """``run_dead_units`` as a reader reads it: one row per Table 3 row, one column per layer, the share of dead
-    units per seed (a layer the row does not have is blank)."""
+    """``run_dead_units`` as a reader reads it: one row per Table 3 row, one column per layer with at least 0.5% of
+    its units dead in some run (the others would read all 0.00), the share of dead units per seed to two decimals (a
+    layer the row lacks is blank)."""
     if dead.empty:
         return pd.DataFrame(index=pd.Index([], name="model"))
-    order = list(dict.fromkeys(dead.layer))
+    order = [n for n in dict.fromkeys(dead.layer) if (dead.dead[dead.layer == n].round(2) > 0).any()]
     per = dead.sort_values("seed").groupby(["model", "layer"], sort=False).dead.agg(
         lambda d: ", ".join(f"{v:.2f}" for v in d)).unstack("layer")
     return per.reindex(index=[r for r in rows if r in per.index], columns=order).fillna("")
