@@ -156,6 +156,8 @@ def test_dead_units_counts_channels_never_positive_and_leaves_the_model_as_it_wa
     assert net.training and not net[1]._forward_hooks  # mode restored, hooks removed
     only = dead_units(net, torch.rand(2, 3, 8, 8), layers={"conv relu": net[1]})
     assert only.layer.tolist() == ["conv relu"]
+    with pytest.raises(ValueError, match="at least one image"):
+        dead_units(net, torch.rand(0, 3, 8, 8))
     with pytest.raises(ValueError, match="no nn.ReLU"):
         dead_units(nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2)), torch.rand(2, 3, 8, 8))
 

@@ -17,6 +17,7 @@ from .. import claims
 from ..data import center_crop
 from ..models import eval_mode, to_model_device
 from ..names import INITS
+from ..params import check_int
 from ..runs import TrainConfig, finished, load_data, load_trained, run_dir, snapshot_path
 from ..stats import DRAWS, LEVEL
 
@@ -147,6 +148,8 @@ def dead_units(model: nn.Module, images: torch.Tensor, layers: dict[str, nn.Modu
     >>> dead_units(net, torch.rand(5, 3, 8, 8)).to_dict("list")["dead"]
     [1.0, 0.0]
     """
+    if len(images) == 0:
+        raise ValueError("dead_units needs at least one image: a unit is dead only if no image makes it positive")
     layers = layers if layers is not None else {n: m for n, m in model.named_modules() if isinstance(m, nn.ReLU)}
     if not layers:
         raise ValueError("dead_units needs a layer: the model has no nn.ReLU; pass layers={name: module}")
@@ -175,6 +178,7 @@ def run_dead_units(configs: list[TrainConfig], images: int = 256, *, runs_dir: s
     """``dead_units`` of each finished run's last snapshot on ``images`` centre crops spread evenly over its
     validation split: columns model, seed, layer, units, dead. Runs whose weights are not here (only a record) are
     left out."""
+    images = check_int("images", images)
     rows, vals = [], {}
     for c in (c.resolved() for c in configs):
         out = run_dir(c, runs_dir, data_root)
