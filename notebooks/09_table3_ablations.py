@@ -146,7 +146,7 @@ tidy(dead_unit_table(run_dead_units(main, dead_images, **kw), rows), index=True)
 # ## The paper's conclusions, tested
 
 # %% tags=["hide-input"]
-stats = part_statistics(final[["model", "seed", "val_err", "train_err"]])
+stats = part_statistics(final[["model", "seed", "val_err", "train_err"]], seeds=len(seeds))
 evs = part_evidence(stats, table["compared"], profile, seeds=len(seeds),
                     convergence=convergence_note(profile, compare_seeds[0], **kw, dataset=dataset))
 for ev in evs:

@@ -61,6 +61,10 @@ def test_part_statistics_match_the_paper_on_its_own_numbers_and_resample_seeds()
     part = part_statistics(errs[errs.model != "zf-wide"]).set_index("part")
     assert math.isnan(part.estimate["C2c"]) and part.seeds["C2c"] == 0 and part.seeds["C2e"] == 3
     assert part.missing["C2c"] == "zf-wide"
+    # a row with fewer seeds than asked for is missing too: a part is not decided half-way through a row's seeds
+    part = part_statistics(errs[(errs.model != "zf") | (errs.seed == 0)], seeds=3).set_index("part")
+    assert part.missing["C2c"] == "zf" and part.missing["C2b"] == "zf" and part.seeds["C2b"] == 0
+    assert part.missing["C2e"] == "" and part.seeds["C2e"] == 3
 
 
 def _paper_errors(models, seeds=3, shift=0.0):

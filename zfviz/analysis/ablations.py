@@ -83,18 +83,18 @@ def _mean_draws(values: np.ndarray, draws: int, rng: np.random.Generator) -> np.
     return mean - z / np.sqrt(rng.chisquare(n - 1, (draws, 1)) / (n - 1))
 
 
-def part_statistics(errors: pd.DataFrame, *, seed: int = 0, draws: int = DRAWS) -> pd.DataFrame:
+def part_statistics(errors: pd.DataFrame, *, seeds: int = 1, seed: int = 0, draws: int = DRAWS) -> pd.DataFrame:
     """The registry's C2a-C2e from per-run errors (columns model, seed, val_err, train_err in %): the estimate on the
     seed means, a 95% CI from generalized-pivot draws of every row's mean (``_mean_draws``, rows independent), and
-    n = the fewest seeds of the rows a part compares. A part with a row not trained gets NaNs, n = 0 and its missing
-    rows in ``missing``."""
+    n = the fewest seeds of the rows a part compares. A part with a row trained with fewer than ``seeds`` seeds gets
+    NaNs, n = 0 and those rows in ``missing``."""
     rng = np.random.default_rng([seed, 3])
     by_row = {m: g[["val_err", "train_err"]].to_numpy(float) for m, g in errors.groupby("model")}
     sampled = {m: _mean_draws(v, draws, rng) for m, v in by_row.items()}
     a = (1 - LEVEL) / 2
     out = []
     for part, (rows, fn) in PARTS.items():
-        missing = [r for r in rows if r not in by_row]
+        missing = [r for r in rows if len(by_row.get(r, ())) < seeds]  # a queue half-way through a row: not run
         if missing:
             out.append({"part": part, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "seeds": 0,
                         "rows": ", ".join(rows), "missing": ", ".join(missing)})
