@@ -130,3 +130,18 @@ def test_dead_units_read_finished_runs_weights_and_skip_the_rest(trained, tmp_pa
     shutil.rmtree(run_dir(done, runs))
     assert split_trained([done], runs_dir=runs)[0]  # the record stands for the run's metrics ...
     assert run_dead_units([done], runs_dir=runs).empty  # ... but holds no weights to measure
+
+
+def test_experiment_of_without_training_reads_a_finished_run_and_refuses_the_rest(trained):
+    from zfviz.experiment import experiment_of, load_experiment
+
+    done, half, runs = trained
+    exp = experiment_of(done, runs_dir=runs, train=False)
+    assert exp.epoch == 3 and exp.run == run_dir(done, runs)
+    ref = load_experiment(**{k: getattr(done, k) for k in ("model", "profile", "seed", "dataset", "epochs", "init",
+                                                             "lr", "batch_size")}, runs_dir=runs)
+    assert ref.run == exp.run and list(ref.val.paths) == list(exp.val.paths)
+    metrics = (run_dir(half, runs) / "metrics.csv").read_text()
+    with pytest.raises(FileNotFoundError, match="not a finished run of 3 epochs; train it with python -m zfviz"):
+        experiment_of(half, runs_dir=runs, train=False)
+    assert (run_dir(half, runs) / "metrics.csv").read_text() == metrics  # nothing trained

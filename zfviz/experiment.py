@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import torch
 from .data import ImageSet
 from .models import ConvNet, build_model
 from .profiles import Profile, get_profile
-from .runs import TrainConfig, load_data, load_trained, run_predictions, snapshot_epochs, snapshot_path
+from .runs import (TrainConfig, finished, load_data, load_trained, run_dir, run_predictions, snapshot_epochs,
+                   snapshot_path)
 from .trained import ensure_trained
 from .train import resolve_device
 
@@ -83,16 +85,32 @@ def load_experiment(model: str = "zf", profile: str = "cpu", seed: int = 0, *, d
                     **config) -> Experiment:
     """The final model of the run (``model``, ``profile``, ``seed``, further ``TrainConfig`` fields), training it
     first if it is not finished in ``runs_dir``, with the run's validation split and pixel mean."""
-    cfg = TrainConfig(model=model, profile=profile, seed=seed, **config).resolved()
+    return experiment_of(TrainConfig(model=model, profile=profile, seed=seed, **config), data_root=data_root,
+                         runs_dir=runs_dir, device=device, progress=progress)
+
+
+def experiment_of(cfg: TrainConfig, *, data_root: str | os.PathLike | None = None,
+                  runs_dir: str | os.PathLike | None = None, device: str | None = None, progress: bool = False,
+                  train: bool = True) -> Experiment:
+    """``load_experiment`` of one run's config; ``train=False`` reads only a run finished in ``runs_dir`` and raises
+    ``FileNotFoundError`` for any other (a run known only by its record has no weights)."""
+    cfg = cfg.resolved()
     dev = resolve_device(device)
-    run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+    if train:
+        run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
+    else:
+        run = run_dir(cfg, runs_dir, data_root)
+        if not finished(run, cfg.epochs):
+            raise FileNotFoundError(f"{run} is not a finished run of {cfg.epochs} epochs; train it with python -m "
+                                    f"zfviz train --model {cfg.model} --profile {cfg.profile} --seed {cfg.seed}, or "
+                                    "pass train=True")
     net, meta = load_trained(snapshot_path(run, cfg.epochs), dev)
-    train, val = load_data(cfg, data_root, progress=progress, with_train=cfg.few_shot)
+    train_split, val = load_data(cfg, data_root, progress=progress, with_train=cfg.few_shot)
     if list(meta["classes"]) != list(val.classes):
         raise ValueError(f"{run} was trained on classes {meta['classes']} but the data now has {val.classes}; "
                          "the run no longer matches its data")
-    return Experiment(net, run, get_profile(profile), cfg, val, meta["mean"].to(dev), int(meta["epoch"]),
-                      data_root, train)
+    return Experiment(net, run, get_profile(cfg.profile), cfg, val, meta["mean"].to(dev), int(meta["epoch"]),
+                      None if data_root is None else str(data_root), train_split)
 
 
 def load_experiments(model: str = "zf", profile: str = "cpu", seeds: list[int] | tuple[int, ...] = (0,), *,

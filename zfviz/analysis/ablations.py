@@ -15,10 +15,11 @@ from torch import nn
 
 from .. import claims
 from ..data import center_crop
+from ..experiment import experiment_of
 from ..models import eval_mode, to_model_device
 from ..names import INITS
 from ..params import check_int
-from ..runs import TrainConfig, finished, load_data, load_trained, run_dir, snapshot_path
+from ..runs import TrainConfig
 from ..stats import DRAWS, LEVEL
 
 FC_ROWS = ("alexnet-fc2048", "alexnet-fc8192", "zf-fc2048", "zf-fc8192")
@@ -179,19 +180,15 @@ def run_dead_units(configs: list[TrainConfig], images: int = 256, *, runs_dir: s
     validation split: columns model, seed, layer, units, dead. Runs whose weights are not here (only a record) are
     left out."""
     images = check_int("images", images)
-    rows, vals = [], {}
-    for c in (c.resolved() for c in configs):
-        out = run_dir(c, runs_dir, data_root)
-        if not finished(out, c.epochs):
-            continue
-        key = (c.spec.resize, c.dataset, c.train_per_class, c.split, c.seed if c.few_shot else None,
-               tuple(c.classes or ()))  # what load_data reads
-        if key not in vals:
-            val = load_data(c, data_root, progress=False, with_train=False)[1]
-            vals[key] = val.subset(torch.linspace(0, len(val) - 1, min(images, len(val))).long())
-        model, meta = load_trained(snapshot_path(out, c.epochs))
-        x = center_crop(vals[key].images, torch.as_tensor(meta["mean"]), model.arch.input_size)
-        rows.append(dead_units(model, x).assign(model=c.model, seed=c.seed))
+    rows = []
+    for c in configs:
+        try:
+            exp = experiment_of(c, runs_dir=runs_dir, data_root=data_root, train=False)  # told not to train
+        except FileNotFoundError:
+            continue  # not finished here, or known only by its record: no weights to measure
+        pick = torch.linspace(0, len(exp.val) - 1, min(images, len(exp.val))).long()
+        x = center_crop(exp.val.images[pick], exp.mean, exp.model.arch.input_size)
+        rows.append(dead_units(exp.model, x).assign(model=c.model, seed=c.seed))
     cols = ["model", "seed", "layer", "units", "dead"]
     return pd.concat(rows)[cols].reset_index(drop=True) if rows else pd.DataFrame(columns=cols)
 
