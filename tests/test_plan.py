@@ -36,9 +36,11 @@ def test_run_cost_counts_a_few_shot_run_on_its_images():
 def test_a_recorded_run_is_done_only_for_chapters_that_read_metrics_alone(monkeypatch):
     from pathlib import Path
 
+    import zfviz.data
     import zfviz.records
 
-    monkeypatch.setattr(TrainConfig, "run_name", lambda self, root=None: "lost")  # no data needed; runs/ is empty
+    monkeypatch.setattr(zfviz.data, "dataset_identity", lambda *a, **k: {})  # no data needed
+    monkeypatch.setattr(TrainConfig, "run_name", lambda self, root=None, data=None: "lost")  # runs/ is empty
     monkeypatch.setattr(zfviz.records, "recorded_epochs", lambda r: 10**6 if Path(r).name == "lost" else 0)
     alone = plan.plan("cpu", ["09_table3_ablations"])
     assert alone.trained.all()  # Table 3 reads metrics only: nothing to train
@@ -47,3 +49,33 @@ def test_a_recorded_run_is_done_only_for_chapters_that_read_metrics_alone(monkey
     assert weights.any() and not both.trained[weights].any() and both.trained[~weights].all()
     monkeypatch.setattr(zfviz.records, "recorded_epochs", lambda r: 0)
     assert not plan.plan("cpu", ["09_table3_ablations"]).trained.any()
+
+
+def test_plan_hashes_each_dataset_once_and_names_runs_as_run_name_does(monkeypatch):
+    import zfviz.data
+
+    calls, names = [], []
+    fake = {"classes": ["a", "b"], "files": "0" * 16}
+    monkeypatch.setattr(zfviz.data, "dataset_identity", lambda *a, **k: calls.append(a[:2]) or fake)
+    real_name = TrainConfig.run_name
+    monkeypatch.setattr(TrainConfig, "run_name", lambda self, root=None, data=None: names.append(
+        (self, data)) or real_name(self, root, data))
+    df = plan.plan("cpu")
+    assert len(calls) == len(set(calls)) == df.config.map(lambda c: (c.dataset, c.splits())).nunique() >= 2
+    assert len(names) == len(df) and all(data is fake for _, data in names)
+    c = df.config.iloc[0]
+    assert real_name(c, None, fake) == real_name(c, None)  # the name a run directory gets from its own identity
+
+
+def test_flops_counted_on_meta_weights_equal_a_built_models():
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from zfviz.models import build_model
+
+    train_flops, fwd, params = plan._flops("alexnet-no-conv34-fc67", 0.25, 64)
+    net = build_model("alexnet-no-conv34-fc67", 10, width=0.25, input_size=64, init="kaiming")
+    with FlopCounterMode(display=False) as counted, torch.no_grad():
+        net.eval()(torch.zeros(1, 3, 64, 64))
+    assert fwd == counted.get_total_flops() > 0 and params == sum(p.numel() for p in net.parameters())
+    assert train_flops > 2 * fwd

@@ -72,8 +72,10 @@ class TrainConfig:
         """The dataset splits this run reads."""
         return ("val",) if self.few_shot else ("train", "val")
 
-    def identity(self, root: str | os.PathLike | None = None) -> dict:
-        """The run's identity: resolved config, profile geometry and lr schedule, and the data's identity."""
+    def identity(self, root: str | os.PathLike | None = None, data: dict | None = None) -> dict:
+        """The run's identity: resolved config, profile geometry and lr schedule, and the data's identity (``data``:
+        ``dataset_identity`` of this run's dataset and splits when the caller has it, as ``plan`` does for many runs
+        of one dataset)."""
         c = self.resolved()
         p = c.spec
         config = {k: v for k, v in dataclasses.asdict(c).items()
@@ -85,16 +87,16 @@ class TrainConfig:
         if c.dataset not in KNOWN:  # a folder: the data identity below says what it holds, wherever it is
             config["dataset"] = "<folder>"
         return {"key_version": KEY_VERSION, "config": config, "geometry": p.geometry(), "anneal": c.anneal,
-                "data": dataset_identity(c.dataset, c.splits(), root)}
+                "data": dataset_identity(c.dataset, c.splits(), root) if data is None else data}
 
-    def key(self, root: str | os.PathLike | None = None) -> str:
+    def key(self, root: str | os.PathLike | None = None, data: dict | None = None) -> str:
         """A short hash of ``identity()``: the run directory's name ends with it."""
-        blob = json.dumps(self.identity(root), sort_keys=True)
+        blob = json.dumps(self.identity(root, data), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
-    def run_name(self, root: str | os.PathLike | None = None) -> str:
+    def run_name(self, root: str | os.PathLike | None = None, data: dict | None = None) -> str:
         """``<model>-<profile>-s<seed>-<key>``."""
-        return f"{self.model}-{self.profile}-s{self.seed}-{self.key(root)}"
+        return f"{self.model}-{self.profile}-s{self.seed}-{self.key(root, data)}"
 
 
 @dataclass(frozen=True)

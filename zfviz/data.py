@@ -36,7 +36,7 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
-from .datafiles import content_fingerprint, list_images
+from .datafiles import content_fingerprint, list_images, relative_to
 from .locks import exclusive
 from .params import check_int
 from .paths import cache_root, data_root
@@ -265,7 +265,7 @@ def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progres
         arr = None  # close the memmap before the rename
         labels = np.array([s[1] for s in samples], dtype=np.int64)
         np.save(tmp / "labels.npy", labels)
-        meta = dict(classes=classes, paths=[os.path.relpath(s[0], folder) for s in samples],
+        meta = dict(classes=classes, paths=[relative_to(s[0], folder) for s in samples],
                     source=str(folder.resolve()), resize=resize, version=CACHE_VERSION, checksums=checksums,
                     labels_sha256=hashlib.sha256(labels.tobytes()).hexdigest())
         (tmp / "meta.json").write_text(json.dumps(meta))

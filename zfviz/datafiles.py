@@ -135,6 +135,17 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def relative_to(path: str, folder: str | os.PathLike) -> str:
+    """``os.path.relpath(path, folder)``, by slicing when ``path`` is ``folder`` plus a plain relative part, as every
+    path ``list_images`` returns is: ``relpath`` made two thirds of the cost of an identity (2026-12-01)."""
+    prefix = os.path.join(os.fspath(folder), "")
+    rest = path[len(prefix):] if path.startswith(prefix) else ""
+    parts = rest.split(os.sep)
+    if rest and "" not in parts and "." not in parts and ".." not in parts:
+        return rest
+    return os.path.relpath(path, folder)
+
+
 def _index_path(folder: Path) -> Path:
     tag = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:16]
     return cache_root() / "digests" / f"{folder.parent.name}-{folder.name}-{tag}.json"
@@ -150,9 +161,9 @@ def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[str]:
         index = saved["files"] if saved.get("version") == DIGEST_INDEX_VERSION else {}
     except (OSError, ValueError, KeyError, TypeError):
         index = {}
-    out, fresh, changed = [], {}, False
+    out, fresh, changed, base = [], {}, False, str(folder)
     for path in paths:
-        rel = os.path.relpath(path, folder)
+        rel = relative_to(path, base)
         try:
             key = _stat_key(os.stat(path))
         except OSError as e:
@@ -188,7 +199,7 @@ def content_fingerprint(folder: str | os.PathLike, samples: list[tuple[str, int]
     """A hash of every sample's path relative to ``folder``, label and content digest (16 hex digits)."""
     folder = Path(folder)
     digests = file_digests(folder, [p for p, _ in samples])
-    h = hashlib.sha256(prefix.encode())
+    h, base = hashlib.sha256(prefix.encode()), str(folder)
     for (path, label), digest in zip(samples, digests):
-        h.update(f"{os.path.relpath(path, folder)}:{label}:{digest}\n".encode())
+        h.update(f"{relative_to(path, base)}:{label}:{digest}\n".encode())
     return h.hexdigest()[:16]

@@ -113,13 +113,14 @@ def _flops(model: str, width: float, size: int) -> tuple[float, float, int]:
 
     from .models import build_model
 
-    net = build_model(model, 10, width=width, input_size=size, init="kaiming")
-    x = torch.zeros(1, 3, size, size)
-    with FlopCounterMode(display=False) as fwd:
-        with torch.no_grad():
-            net.eval()(x)
-    with FlopCounterMode(display=False) as both:
-        torch.nn.functional.cross_entropy(net.train()(x), torch.zeros(1, dtype=torch.long)).backward()
+    with torch.device("meta"):  # shapes only: the same counts without allocating or initializing 230M weights
+        net = build_model(model, 10, width=width, input_size=size, init="kaiming")
+        x = torch.zeros(1, 3, size, size)
+        with FlopCounterMode(display=False) as fwd:
+            with torch.no_grad():
+                net.eval()(x)
+        with FlopCounterMode(display=False) as both:
+            torch.nn.functional.cross_entropy(net.train()(x), torch.zeros(1, dtype=torch.long)).backward()
     return float(both.get_total_flops()), float(fwd.get_total_flops()), sum(p.numel() for p in net.parameters())
 
 
@@ -190,6 +191,7 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
     """One row per distinct run the chapters train at ``profile``, with the chapters that need it and its cost."""
     from .book import chapters as all_chapters
 
+    from .data import dataset_identity
     from .paths import records_root, runs_root
     from .records import recorded_epochs
     from .runs import epochs_done
@@ -202,12 +204,19 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
             if epochs > row["epochs"]:  # a take-off probe that another chapter trains in full
                 row.update(run_cost(c, epochs))
             row["chapters"].append(name[:2])
+    data: dict[tuple, dict | Exception] = {}  # one identity per dataset and splits, not one per run (0.5 s each)
     for row in seen.values():
-        try:
-            name = row["config"].run_name(data_root)  # hashes the data's identity: once per run
-        except (OSError, ValueError):  # no data here: nothing can be trained either; the plan still prints
+        c = row["config"].resolved()
+        key = (c.dataset, c.splits())
+        if key not in data:
+            try:
+                data[key] = dataset_identity(c.dataset, c.splits(), data_root)
+            except (OSError, ValueError) as e:  # no data here: nothing can be trained either; the plan still prints
+                data[key] = e
+        if isinstance(data[key], Exception):
             row["trained"] = False
             continue
+        name = c.run_name(data_root, data[key])
         row["trained"] = epochs_done(runs_root() / name) >= row["epochs"] or (
             set(row["chapters"]) <= METRICS_ONLY and recorded_epochs(records_root() / name) >= row["epochs"])
     df = pd.DataFrame(list(seen.values()))
