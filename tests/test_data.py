@@ -107,3 +107,15 @@ def test_class_index_by_name_or_wnid_and_a_clear_error():
     assert class_index("n02102040", wnids) == 1 and class_index("English springer", wnids) == 1
     with pytest.raises(ValueError, match="unknown class 'springer'; valid: tench, English springer"):
         class_index("springer", wnids)
+
+
+def test_relative_to_slices_only_where_it_equals_relpath():
+    import os
+
+    from zfviz.datafiles import relative_to
+
+    cases = [("/a/b/c.jpg", "/a"), ("/a/b/c.jpg", "/a/"), ("a/b.jpg", "a"), ("./a/b.jpg", "."), ("/a//b.jpg", "/a"),
+             ("/a/./b.jpg", "/a"), ("/a/../b.jpg", "/a"), ("/ab/c.jpg", "/a"), ("/a/b.jpg", "a"), ("/a", "/a"),
+             ("/a/b/", "/a")]
+    for path, folder in cases:
+        assert relative_to(path, folder) == os.path.relpath(path, folder), (path, folder)
