@@ -39,7 +39,7 @@ site: setup  ## only build the site from the committed executed notebooks (no tr
 test: setup  ## unit tests + every chapter re-executed by nbval in the smoke profile
 	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m pytest
 
-test-fast: setup  ## the unit tests without the slow ones and without re-executing chapters (about a minute)
+test-fast: setup  ## the unit tests without the slow ones and without re-executing chapters (about 7 min on 2 cores)
 	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m pytest -m "not slow" --ignore=tests/nbval
 
 test-paper: setup  ## every chapter executed at paper geometry (the paper-smoke profile) on this machine's CPU
