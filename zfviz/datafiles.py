@@ -137,7 +137,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def relative_to(path: str, folder: str | os.PathLike) -> str:
     """``os.path.relpath(path, folder)``, by slicing when ``path`` is ``folder`` plus a plain relative part, as every
-    path ``list_images`` returns is: ``relpath`` made two thirds of the cost of an identity (2026-12-01)."""
+    path ``list_images`` returns is (Imagenette's identity: 0.66 -> 0.49 CPU s, 2026-12-01)."""
     prefix = os.path.join(os.fspath(folder), "")
     rest = path[len(prefix):] if path.startswith(prefix) else ""
     parts = rest.split(os.sep)

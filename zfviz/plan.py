@@ -17,7 +17,7 @@ import dataclasses
 import os
 import statistics
 import time
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pandas as pd
 
@@ -204,19 +204,22 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
             if epochs > row["epochs"]:  # a take-off probe that another chapter trains in full
                 row.update(run_cost(c, epochs))
             row["chapters"].append(name[:2])
-    data: dict[tuple, dict | Exception] = {}  # one identity per dataset and splits, not one per run (0.5 s each)
+
+    @cache
+    def data_of(dataset: str, splits: tuple[str, ...]) -> dict | None:
+        """The data's identity, hashed once per dataset and splits rather than once per run (0.5 s each)."""
+        try:
+            return dataset_identity(dataset, splits, data_root)
+        except (OSError, ValueError):  # no data here: nothing can be trained either; the plan still prints
+            return None
+
     for row in seen.values():
         c = row["config"].resolved()
-        key = (c.dataset, c.splits())
-        if key not in data:
-            try:
-                data[key] = dataset_identity(c.dataset, c.splits(), data_root)
-            except (OSError, ValueError) as e:  # no data here: nothing can be trained either; the plan still prints
-                data[key] = e
-        if isinstance(data[key], Exception):
+        data = data_of(c.dataset, c.splits())
+        if data is None:
             row["trained"] = False
             continue
-        name = c.run_name(data_root, data[key])
+        name = c.run_name(data_root, data)
         row["trained"] = epochs_done(runs_root() / name) >= row["epochs"] or (
             set(row["chapters"]) <= METRICS_ONLY and recorded_epochs(records_root() / name) >= row["epochs"])
     df = pd.DataFrame(list(seen.values()))
