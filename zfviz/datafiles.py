@@ -151,9 +151,9 @@ def _index_path(folder: Path) -> Path:
     return cache_root() / "digests" / f"{folder.parent.name}-{folder.name}-{tag}.json"
 
 
-def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[str]:
-    """The SHA-256 of each file in ``paths`` (under ``folder``), re-hashing only files whose stat changed since the
-    digest index beside the caches last saw them (see the module docstring)."""
+def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[tuple[str, str]]:
+    """Each file in ``paths`` (under ``folder``) as its path relative to ``folder`` and its SHA-256, re-hashing only
+    files whose stat changed since the digest index beside the caches last saw them (see the module docstring)."""
     folder = Path(folder)
     index_file = _index_path(folder)
     try:
@@ -178,7 +178,7 @@ def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[str]:
                 raise FileNotFoundError(f"cannot read {path}: {e.strerror or e}") from None
             changed = True
         fresh[rel] = [key, digest]
-        out.append(digest)
+        out.append((rel, digest))
     if changed or len(fresh) != len(index):
         _save_index(index_file, fresh)
     return out
@@ -197,9 +197,7 @@ def _save_index(index_file: Path, files: dict) -> None:
 
 def content_fingerprint(folder: str | os.PathLike, samples: list[tuple[str, int]], prefix: str = "") -> str:
     """A hash of every sample's path relative to ``folder``, label and content digest (16 hex digits)."""
-    folder = Path(folder)
-    digests = file_digests(folder, [p for p, _ in samples])
-    h, base = hashlib.sha256(prefix.encode()), str(folder)
-    for (path, label), digest in zip(samples, digests):
-        h.update(f"{relative_to(path, base)}:{label}:{digest}\n".encode())
+    h = hashlib.sha256(prefix.encode())
+    for (_, label), (rel, digest) in zip(samples, file_digests(folder, [p for p, _ in samples])):
+        h.update(f"{rel}:{label}:{digest}\n".encode())
     return h.hexdigest()[:16]
