@@ -192,9 +192,8 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
     from .book import chapters as all_chapters
 
     from .data import dataset_identity
-    from .paths import records_root, runs_root
-    from .records import recorded_epochs
-    from .runs import epochs_done
+    from .records import record_path, recorded_epochs
+    from .runs import epochs_done, run_dir
 
     seen: dict[tuple, dict] = {}
     for name in chapters or all_chapters():
@@ -219,9 +218,9 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
         if data is None:
             row["trained"] = False
             continue
-        name = c.run_name(data_root, data)
-        row["trained"] = epochs_done(runs_root() / name) >= row["epochs"] or (
-            set(row["chapters"]) <= METRICS_ONLY and recorded_epochs(records_root() / name) >= row["epochs"])
+        row["trained"] = epochs_done(run_dir(c, root=data_root, data=data)) >= row["epochs"] or (
+            set(row["chapters"]) <= METRICS_ONLY
+            and recorded_epochs(record_path(c, root=data_root, data=data)) >= row["epochs"])
     df = pd.DataFrame(list(seen.values()))
     if not df.empty:
         df["chapters"] = df.chapters.map(lambda v: " ".join(sorted(set(v))))

@@ -37,9 +37,9 @@ def identity_key(identity: dict) -> str:
 
 
 def record_path(cfg: TrainConfig, records_dir: str | os.PathLike | None = None,
-                root: str | os.PathLike | None = None) -> Path:
-    """Where the record of ``cfg``'s run lives (``paths.records_root``)."""
-    return records_root(records_dir) / cfg.resolved().run_name(root)
+                root: str | os.PathLike | None = None, data: dict | None = None) -> Path:
+    """Where the record of ``cfg``'s run lives (``paths.records_root``); ``data`` as in ``runs.run_dir``."""
+    return records_root(records_dir) / cfg.resolved().run_name(root, data)
 
 
 def recorded_epochs(record: str | os.PathLike) -> int:

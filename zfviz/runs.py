@@ -34,9 +34,9 @@ SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
 
 
 def run_dir(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None,
-            root: str | os.PathLike | None = None) -> Path:
-    """Where the run of ``cfg`` lives (``paths.runs_root``)."""
-    return runs_root(runs_dir) / cfg.run_name(root)
+            root: str | os.PathLike | None = None, data: dict | None = None) -> Path:
+    """Where the run of ``cfg`` lives (``paths.runs_root``); ``data``: the data's identity when already hashed."""
+    return runs_root(runs_dir) / cfg.run_name(root, data)
 
 
 def load_data(cfg: TrainConfig, root: str | os.PathLike | None = None, progress: bool = True,
