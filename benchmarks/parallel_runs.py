@@ -20,25 +20,19 @@ import time
 def _worker(profile: str, model: str, threads: int, steps: int, barrier, out) -> None:
     import torch
 
-    from zfviz.models import build_model
+    from zfviz.plan import fixed_batch_step
     from zfviz.profiles import get_profile
-    from zfviz.train import train_step
 
     torch.set_num_threads(threads)
-    p = get_profile(profile)
-    torch.manual_seed(0)
-    net = build_model(model, 10, width=p.width, input_size=p.input_size, init=p.init).to(
-        memory_format=torch.channels_last)
-    opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
-    x = torch.randn(p.batch_size, 3, p.input_size, p.input_size)
-    y = torch.randint(0, 10, (p.batch_size,))
+    batch = get_profile(profile).batch_size
+    step = fixed_batch_step(model, profile, batch)
     for _ in range(2):
-        train_step(net, opt, x, y, 0.1)
+        step()
     barrier.wait()
     t0 = time.perf_counter()
     for _ in range(steps):
-        train_step(net, opt, x, y, 0.1)
-    out.put((t0, time.perf_counter(), steps * p.batch_size))
+        step()
+    out.put((t0, time.perf_counter(), steps * batch))
 
 
 def machine_rate(profile: str, model: str, jobs: int, threads: int, steps: int) -> float:

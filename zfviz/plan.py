@@ -18,6 +18,7 @@ import os
 import statistics
 import time
 from functools import cache, lru_cache
+from typing import Callable
 
 import pandas as pd
 
@@ -152,6 +153,24 @@ def run_cost(c: TrainConfig, epochs: int | None = None) -> dict:
             "eval_flops": evals * fwd, "disk_bytes": params * 4 * (snaps + (3 if p.keep_checkpoint else 0))}
 
 
+def fixed_batch_step(model: str, profile: str, batch: int | None = None) -> Callable[[], object]:
+    """One SGD step of ``model`` at ``profile``'s geometry (channels-last, CPU) on a fixed random batch of ``batch``
+    images (default: the profile's), as a callable: what the speed probes here and in ``benchmarks/`` time."""
+    import torch
+
+    from .models import build_model
+    from .train import train_step
+
+    p = get_profile(profile)
+    torch.manual_seed(0)
+    net = build_model(model, 10, width=p.width, input_size=p.input_size, init=p.init).to(
+        memory_format=torch.channels_last)
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
+    n = batch or p.batch_size
+    x, y = torch.randn(n, 3, p.input_size, p.input_size), torch.randint(0, 10, (n,))
+    return lambda: train_step(net, opt, x, y, 0.1)
+
+
 def device_rate(profile: str) -> tuple[float, str]:
     """FLOP/s this machine's device reaches on these convnets: measured on CPU, assumed on CUDA."""
     import torch
@@ -160,25 +179,18 @@ def device_rate(profile: str) -> tuple[float, str]:
         name = torch.cuda.get_device_name(0)
         peak = next((v for k, v in PEAK_BF16.items() if k in name), 100e12)
         return GPU_MFU * peak, f"{name}, {GPU_MFU:.0%} of its {peak / 1e12:.0f} TFLOP/s bf16 peak (assumed)"
-    from .models import build_model
-    from .train import train_step
-
     p = get_profile(profile)
-    torch.manual_seed(0)
-    net = build_model("zf", 10, width=p.width, input_size=p.input_size, init="transported").to(
-        memory_format=torch.channels_last)
-    opt = torch.optim.SGD(net.parameters(), lr=1e-3)
     # The profile's own batch (small batches run below the rate a run sustains), two warm-up steps (allocator and
     # oneDNN kernel choice), then the median of the steps timed in about three seconds: one step after one warm-up
     # read 70 GFLOP/s on a machine whose runs sustained 140 (2026-12-01).
     batch = 8 if p.input_size > 150 else min(p.batch_size, 64)
-    x, y = torch.randn(batch, 3, p.input_size, p.input_size), torch.zeros(batch, dtype=torch.long)
+    step = fixed_batch_step("zf", profile, batch)
     for _ in range(2):
-        train_step(net, opt, x, y, 0.1)
+        step()
     times, start = [], time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < 3.0 and len(times) < 20):
         t0 = time.perf_counter()
-        train_step(net, opt, x, y, 0.1)
+        step()
         times.append(time.perf_counter() - t0)
     rate = _flops("zf", p.width, p.input_size)[0] * batch / statistics.median(times)
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
@@ -280,4 +292,4 @@ def train_planned(profile: str, chapters: list[str] | None = None, *, data_root:
     return len(todo)
 
 
-__all__ = ["chapter_runs", "run_cost", "device_rate", "plan", "plan_table", "train_planned"]
+__all__ = ["chapter_runs", "run_cost", "fixed_batch_step", "device_rate", "plan", "plan_table", "train_planned"]
