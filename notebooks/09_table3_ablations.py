@@ -118,13 +118,13 @@ display(Markdown(f"{len(final)} runs of {epochs} epochs under the profile's `{p.
                  + (f" **Not trained yet ({len(missing)} runs):** "
                     + ", ".join(f"{c.model} s{c.seed}" for c in missing) + "." if missing else "")))
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 table = ablation_table(final, takeoff, inits, p.init, rows)
 errors, described = reader_tables(table)
 tidy(errors, 1, index=True)
 
-# %% tags=["hide-input"]
-tidy(described, index=True, wrap=[("", "Table 3 row")])
+# %% tags=["hide-input", "full-width"]
+tidy(described, index=True, wrap=[("", "Table 3 row"), ("", "compared (take-off rule)")])
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "When each Table 3 row leaves chance: validation top-1 per epoch (seed mean) under each init; the dotted line is the take-off threshold of the pre-registered rule."}}
 if len(curves):
