@@ -25,7 +25,7 @@ def _worker(profile: str, model: str, threads: int, steps: int, barrier, out) ->
 
     torch.set_num_threads(threads)
     batch = get_profile(profile).batch_size
-    step = fixed_batch_step(model, profile, batch)
+    step = fixed_batch_step(model, profile)  # the profile's batch
     for _ in range(2):
         step()
     barrier.wait()
