@@ -5,6 +5,7 @@ class), one seed each. ``make test-paper`` executes every chapter at it."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,10 +13,19 @@ import pytest
 from zfviz import book
 
 
+@pytest.fixture(scope="module")
+def paper_runs(tmp_path_factory) -> Path:
+    """One runs folder for the module: the chapters read the same few paper-smoke runs (ZF s0 above all), which the
+    first chapter that needs one trains and the others load, as in a book build (each chapter training its own copy
+    was about 45 s of each test's 77)."""
+    return tmp_path_factory.mktemp("paper-runs")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", book.PAPER_GEOMETRY_CHAPTERS)
-def test_chapter_runs_at_paper_geometry(name, imagenette_here, tmp_path, shared_cache, monkeypatch):
+def test_chapter_runs_at_paper_geometry(name, imagenette_here, tmp_path, shared_cache, paper_runs, monkeypatch):
     monkeypatch.setenv("ZFVIZ_CACHE", str(shared_cache))  # every chapter decodes the same 224 px splits
+    monkeypatch.setenv("ZFVIZ_RUNS", str(paper_runs))
     t0 = time.perf_counter()
     params = {"profile": "paper-smoke"} | book.PAPER_SMOKE_PARAMETERS.get(name, {})
     path = book.execute(name, tmp_path, params, progress=False)
