@@ -111,11 +111,12 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     dev = resolve_device(device)
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
-    out = Path(out_dir) if out_dir is not None else runs_root() / cfg.run_name(root)
+    identity = cfg.identity(root)  # checks the data (class folders) before anything is written
+    # the run's name hashes the same identity: pass its data part on rather than fingerprint every file again
+    out = Path(out_dir) if out_dir is not None else runs_root() / cfg.run_name(root, identity["data"])
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {out} exists and is not a directory; give a run directory")
     last = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
-    identity = cfg.identity(root)  # checks the data (class folders) before anything is written
     train_set, val_set = load_data(cfg, root, progress and rank == 0)
     created = not out.exists()
     try:
