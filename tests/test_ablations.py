@@ -57,6 +57,9 @@ def test_part_statistics_match_the_paper_on_its_own_numbers_and_resample_seeds()
     c2c = noisy[noisy.model.isin(["zf", "zf-wide"])].groupby("model").val_err
     se = np.sqrt((c2c.var() / 3).sum())
     assert st2.ci_high["C2c"] - st2.ci_low["C2c"] > 2 * 2.3 * se  # wider than a normal interval would be
+    # a part's CI depends on its own rows only: training another row (here removing one) leaves it as it was
+    fewer = part_statistics(noisy[noisy.model != "alexnet-fc2048"]).set_index("part")  # sorts before the rest
+    assert fewer.ci_low["C2e"] == st2.ci_low["C2e"] and fewer.ci_high["C2c"] == st2.ci_high["C2c"]
     # a missing row leaves its parts without a statistic (n = 0), the others untouched
     part = part_statistics(errs[errs.model != "zf-wide"]).set_index("part")
     assert math.isnan(part.estimate["C2c"]) and part.seeds["C2c"] == 0 and part.seeds["C2e"] == 3

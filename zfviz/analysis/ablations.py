@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 import os
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -89,9 +90,11 @@ def part_statistics(errors: pd.DataFrame, *, seeds: int = 1, seed: int = 0, draw
     seed means, a 95% CI from generalized-pivot draws of every row's mean (``_mean_draws``, rows independent), and
     n = the fewest seeds of the rows a part compares. A part with a row trained with fewer than ``seeds`` seeds gets
     NaNs, n = 0 and those rows in ``missing``."""
-    rng = np.random.default_rng([seed, 3])
     by_row = {m: g[["val_err", "train_err"]].to_numpy(float) for m, g in errors.groupby("model")}
-    sampled = {m: _mean_draws(v, draws, rng) for m, v in by_row.items()}
+    # one generator per row, seeded by its name: a part's CI depends on its own rows only, not on which other rows
+    # happen to be trained (one shared generator shifted every row's draws when a row was added)
+    sampled = {m: _mean_draws(v, draws, np.random.default_rng([seed, 3, zlib.crc32(m.encode())]))
+               for m, v in by_row.items()}
     a = (1 - LEVEL) / 2
     out = []
     for part, (rows, fn) in PARTS.items():
