@@ -37,9 +37,8 @@ from .data import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
 from .evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
 from .locks import exclusive, sweep_temporaries
 from .models import build_model, clip_feature_scale
-from .paths import runs_root
-from .runs import (ResolvedConfig, TrainConfig, finished, load_data, mark_finished, snapshot_epochs, snapshot_path,
-                   snapshot_problem)
+from .runs import (ResolvedConfig, TrainConfig, finished, load_data, mark_finished, run_dir, snapshot_epochs,
+                   snapshot_path, snapshot_problem)
 
 CHECKPOINT_SECONDS = 30.0  # the resumable checkpoint is written at least this often (and after every longer epoch)
 METRICS = ["model", "profile", "seed", "epoch", "lr", "train_loss", "train_top1", "train_top5", "val_loss", "val_top1",
@@ -113,7 +112,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
     identity = cfg.identity(root)  # checks the data (class folders) before anything is written
     # the run's name hashes the same identity: pass its data part on rather than fingerprint every file again
-    out = Path(out_dir) if out_dir is not None else runs_root() / cfg.run_name(root, identity["data"])
+    out = Path(out_dir) if out_dir is not None else run_dir(cfg, None, root, identity["data"])
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {out} exists and is not a directory; give a run directory")
     last = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
