@@ -112,7 +112,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
     identity = cfg.identity(root)  # checks the data (class folders) before anything is written
     # the run's name hashes the same identity: pass its data part on rather than fingerprint every file again
-    out = Path(out_dir) if out_dir is not None else run_dir(cfg, None, root, identity["data"])
+    out = Path(out_dir) if out_dir is not None else run_dir(cfg, root=root, data=identity["data"])
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {out} exists and is not a directory; give a run directory")
     last = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
