@@ -53,10 +53,11 @@ from zfviz import claims
 from zfviz.analysis.probes import c10_evidence, heldout_table, layer_probes, probe_table, summarize
 from zfviz.data import load_split
 from zfviz.experiment import load_experiments
-from zfviz.models import layer_names
+from zfviz.models import build_model, layer_names
 from zfviz.paper import TABLE7
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.plots import curves_by_layer
+from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
 from zfviz.runs import restrict_classes
 
@@ -67,10 +68,12 @@ check_int("splits", splits)
 check_int_list("per_class", per_class, minimum=1)
 if heldout_seeds:
     check_int_list("heldout_seeds", heldout_seeds)
+p = get_profile(profile)
+valid = layer_names(build_model(model, 10, width=p.width, input_size=p.input_size))  # an untrained twin's layers
+check_names("svm_layers", svm_layers, valid)  # so a bad layer fails here, before any training
+check_names("softmax_layers", softmax_layers, valid)
 exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 exp = exps[0]
-check_names("svm_layers", svm_layers, layer_names(exp.model))
-check_names("softmax_layers", softmax_layers, layer_names(exp.model))
 pool = load_split(target, "val", exp.profile.resize, root=data_root, progress=False)
 display(Markdown(f"Features of {', '.join(f'`{x.run.name}`' for x in exps)} on `{target}` ({len(pool)} images); "
                  f"{splits} splits of seed {seed}; C cross-validated per split and layer."))
