@@ -215,7 +215,9 @@ SMOKE_PARAMETERS = {
     "03_fig4_evolution": {"seeds": [0]},
     "04_fig5_invariance": {"seeds": [0]},
     "06_fig7_occlusion": {"seeds": [0]},
-    "09_table3_ablations": {"seeds": [0]},
+    # the other init's take-off probes on two rows, not twelve: the same code, ten fewer trainings (150 s against 200 s
+    # for the chapter on a loaded machine, 2026-12-02)
+    "09_table3_ablations": {"seeds": [0], "takeoff_rows": ["zf", "zf-wide-fc8192"]},
     "10_tables4_6_transfer": {"splits": 2, "model_seeds": [0], "per_class": [1, 2], "heldout_seeds": [0],
                               "heldout_per_class": [1]},
     "11_table7_probes": {"splits": 2, "model_seeds": [0], "heldout_seeds": [0]},
@@ -233,7 +235,9 @@ PAPER_SMOKE_PARAMETERS = {
     "03_fig4_evolution": {"seeds": [0], "maps_per_layer": 2},
     "04_fig5_invariance": {"seeds": [0], "per_class": 1, "golf_balls": 2},
     "05_fig6_architecture": {"seeds": [0], "no_clip_seeds": [0], "n_images": 2, "layer2_maps": 2},
-    "06_fig7_occlusion": {"seeds": [0], "others": 1, "stride": 32},  # 1/10 of the positions at 224 px
+    # a 64 px occluder at a 64 px stride: 4x4 positions at 224 px, not 7x7 of 48 px at 32 (the default 16 px stride:
+    # 12x12); 49 s against 101 s for the chapter (2026-12-02)
+    "06_fig7_occlusion": {"seeds": [0], "others": 1, "occluder": 64, "stride": 64},
     "07_fig8_correspondence": {"seeds": [0], "random_draws": 2},
     "08_table2_imagenet": {"seeds": [0]},
     "09_table3_ablations": {"seeds": [0], "compare_inits": []},
@@ -242,7 +246,8 @@ PAPER_SMOKE_PARAMETERS = {
     "11_table7_probes": {"splits": 2, "model_seeds": [0], "heldout_seeds": [0], "per_class": [1]},
     "12_companion_gradients": {"digit_epochs": 1, "am_steps": 10, "cm_steps": 20},
     "13_fig7_occlusion_statistic": {"seeds": [0], "n_images": 4, "n_random": 1},
-    "14_sanity_checks": {"seeds": [0], "n_images": 3, "examples": 1, "maps_shown": 2},
+    # 4x4 occlusion tiles of 56 px, not 7x7 of 32: 73 s against 100 s for the chapter (2026-12-02)
+    "14_sanity_checks": {"seeds": [0], "n_images": 3, "examples": 1, "maps_shown": 2, "occluder": 56},
 }
 SMALL_PARAMETERS = {"smoke": SMOKE_PARAMETERS, "paper-smoke": PAPER_SMOKE_PARAMETERS}
 PAPER_GEOMETRY_CHAPTERS = ("02_fig2_top9", "04_fig5_invariance", "05_fig6_architecture", "06_fig7_occlusion",
