@@ -259,6 +259,20 @@ def test_C33_few_shot_summary_line_has_no_nan(capsys, folder, tmp_path):
     assert rc == 0 and "finished at epoch 1/1" in out and "nan" not in out
 
 
+def test_train_command_fingerprints_the_data_once(capsys, folder, tmp_path, monkeypatch):
+    """The run's directory name and its identity hash the same data: hashing every file twice was wasted work."""
+    from zfviz import data
+
+    calls = []
+    real = data.dataset_identity
+    monkeypatch.setattr(data, "dataset_identity", lambda *a, **k: calls.append(a) or real(*a, **k))
+    monkeypatch.setenv("ZFVIZ_RUNS", str(tmp_path / "runs"))
+    rc = cli.main(["train", "--profile", "smoke", "--no-progress", "--dataset", str(folder), "--train-per-class", "2",
+                   "--epochs", "1", "--batch-size", "4"])
+    assert rc == 0 and "finished at epoch 1/1" in capsys.readouterr().out
+    assert len(calls) == 1 and len(list((tmp_path / "runs").iterdir())) == 1
+
+
 def test_K09_K11_truncated_or_empty_checkpoint_is_a_clear_error(done_run, tmp_path):
     cfg, run = done_run
     (run / "DONE.json").unlink()

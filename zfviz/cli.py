@@ -40,10 +40,11 @@ def _train(args: argparse.Namespace) -> int:
                       clip_radius=None if args.no_clip else args.clip_radius, init=args.init, seed=args.seed,
                       train_per_class=args.train_per_class, split=args.split,
                       classes=tuple(args.classes) if args.classes else None).resolved()
-    out = Path(args.out) if args.out else run_dir(cfg, root=args.data_root)
+    data = cfg.identity(args.data_root)["data"]  # fingerprint the data once: the run's name and train both hash it
+    out = Path(args.out) if args.out else run_dir(cfg, root=args.data_root, data=data)
     try:
         df = train(cfg, out, root=args.data_root, device=args.device, progress=not args.no_progress,
-                   ten_crop_every_snapshot=args.ten_crop_every_snapshot, compile=args.compile)
+                   ten_crop_every_snapshot=args.ten_crop_every_snapshot, compile=args.compile, data=data)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -92,7 +92,7 @@ class _Run:
 def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: str | None = None,
           device: str | None = None, progress: bool = True, stop_after: int | None = None,
           ten_crop_every_snapshot: bool = False, wait: bool = False, workers: int = 2,
-          compile: bool = False) -> pd.DataFrame:
+          compile: bool = False, data: dict | None = None) -> pd.DataFrame:
     """Train, resume, or finish the run ``cfg`` into ``out_dir``; returns the per-epoch metrics as a tidy DataFrame.
 
     One process writes a run directory at a time: ``wait`` waits for another writer, else a ``BusyError``.
@@ -101,6 +101,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     chapter reads it there, and at cpu it costs about a fifth of a run).
     ``compile`` runs the training step's forward and backward through ``torch.compile`` (worth it on a GPU; the run
     is the same run, its numbers equal up to kernel rounding).
+    ``data``: the data's identity when the caller has already fingerprinted it (as for ``run_dir``).
 
     >>> from zfviz.runs import TrainConfig
     >>> df = train(TrainConfig("zf", "smoke", seed=0), progress=False)  # doctest: +SKIP
@@ -110,7 +111,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     dev = resolve_device(device)
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
-    identity = cfg.identity(root)  # checks the data (class folders) before anything is written
+    identity = cfg.identity(root, data)  # checks the data (class folders) before anything is written
     # the run's name hashes the same identity: pass its data part on rather than fingerprint every file again
     out = Path(out_dir) if out_dir is not None else run_dir(cfg, root=root, data=identity["data"])
     if out.exists() and not out.is_dir():
