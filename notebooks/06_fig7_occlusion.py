@@ -64,19 +64,22 @@ from zfviz import claims
 from zfviz.analysis.occlusion import c7_object_evidence, object_occlusion, object_occlusion_by_class, occlusion
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.annotations import object_boxes
-from zfviz.data import center_crop, class_name, crop_of, load_image
+from zfviz.data import center_crop, class_name, crop_of, find_split, load_image
 from zfviz.deconv import project
 from zfviz.experiment import load_experiments
 from zfviz.params import check_files, check_int, reject_unknown_parameters
 from zfviz.plots import occlusion_panels, on_off_scatter, show_image
+from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 for name, v in (("occluder", occluder), ("stride", stride), ("others", others)):
     check_int(name, v)
+prof = get_profile(profile)
+root = find_split(dataset or prof.dataset, "val", data_root, download=True, min_size=prof.resize).resolve()
+check_files("examples", examples, str(root))  # a missing example fails here, before any training
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
-exp, root = exps[0], Path(exps[0].val.source)
-check_files("examples", examples, str(root))
+exp = exps[0]
 size, step = max(1, round(occluder * exp.crop / 224)), max(1, round(stride * exp.crop / 224))
 wnids, names = exp.val.classes, [class_name(w) for w in exp.val.classes]
 

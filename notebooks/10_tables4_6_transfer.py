@@ -73,6 +73,7 @@ from zfviz.experiment import load_experiments
 from zfviz.paper import TRANSFER
 from zfviz.params import check_int, check_int_list, reject_unknown_parameters
 from zfviz.plots import transfer_chart
+from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
 from zfviz.analysis.transfer import heldout_comparison, scratch_configs, transfer_table
 from zfviz.trained import run_metrics
@@ -82,9 +83,9 @@ check_int("seed", seed, minimum=0), check_int("splits", splits), check_int("scra
 per_class = sorted(check_int_list("per_class", per_class, minimum=1))
 heldout_per_class = sorted(check_int_list("heldout_per_class", heldout_per_class, minimum=1))
 heldout_seeds and check_int_list("heldout_seeds", heldout_seeds)
-exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
-p = exps[0].profile
+p = get_profile(profile)
 steps = check_int("scratch_steps", p.scratch_steps if scratch_steps is None else scratch_steps)
+exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 pool = load_split(target, "val", p.resize, root=data_root, progress=False)
 n_classes, chance = len(pool.classes), 100 / len(pool.classes)
 display(Markdown(f"Source models: {', '.join(f'`{x.run.name}`' for x in exps)}; target `{target}`: {len(pool)} "

@@ -59,7 +59,7 @@ from torchvision.datasets.folder import find_classes
 
 from zfviz import claims
 from zfviz.analysis.agreement import method_agreement
-from zfviz.analysis.gradients import class_model_runs, live_channels, score_gains
+from zfviz.analysis.gradients import class_model_runs, companion_summary, live_channels, score_gains
 from zfviz.data import center_crop, class_index, class_name, crop_of, find_split, per_class_subset
 from zfviz.experiment import first_correct, load_experiment
 from zfviz.mnist import companion_evidence, feature_maps, load_digits, small_cnn, train_small
@@ -150,12 +150,7 @@ agree.round(3)
 # %% tags=["hide-input"]
 claims.show(ev)
 display(tidy(gains := score_gains(cms), 2, index=True))
-rho = agree.median(numeric_only=True)
-display(Markdown(f"Activation maximization found {int(am.live.sum())} live channels of {len(am)} tried. Class model "
-                 "visualization raised the class score in " + "; ".join(f"{r['raised the score']} of {r.runs} runs "
-                 f"from {start} (median gain {r['median gain']:+.2f})" for start, r in gains.iterrows()) + ". Median "
-                 f"rank correlation with the occlusion drop: saliency {rho['saliency vs occlusion']:.2f}, deconvnet "
-                 f"projection {rho['projection vs occlusion']:.2f}."))
+display(Markdown(companion_summary(am, gains, agree)))
 show_box([ev], profile, models="the report's small CNN on the digits above")
 
 # %% tags=["nbval-check-output", "remove-cell"]

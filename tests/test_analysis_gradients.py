@@ -105,3 +105,18 @@ def test_method_agreement_rows_and_maps(model):
     assert rows.drop(columns="P(correct)").abs().le(1).all().all()
     assert maps[0]["deconvnet"].shape == (3, 64, 64) and maps[0]["saliency"].shape == (64, 64)
     assert maps[0]["occlusion"].shape == (4, 4)  # 64 px, a 16 px square every 16 px
+
+
+def test_companion_summary_keeps_a_negative_gain_and_each_start():
+    import pandas as pd
+
+    from zfviz.analysis.gradients import companion_summary, score_gains
+
+    runs = pd.DataFrame({"init": ["noise", "noise", "class mean"], "score before": [0.0, 1.0, 2.0],
+                         "score after": [1.0, 0.5, 1.0]})
+    am = pd.DataFrame({"live": [True, False, True]})
+    agree = pd.DataFrame({"saliency vs occlusion": [0.1, 0.3], "projection vs occlusion": [-0.2, 0.0]})
+    text = companion_summary(am, score_gains(runs), agree)
+    assert "2 live channels of 3 tried" in text
+    assert "1 of 2 runs from noise (median gain +0.25); 0 of 1 runs from class mean (median gain -1.00)" in text
+    assert text.endswith("saliency 0.20, deconvnet projection -0.10.")

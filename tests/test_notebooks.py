@@ -111,6 +111,8 @@ def _first_cell_with(name: str, parameters: dict) -> None:
     ("08_table2_imagenet", {"seeds": "0"}, "seeds must be a non-empty list"),
     ("02_fig2_top9", {"maps_per_layer": "abc"}, r"maps_per_layer must be a positive int, got 'abc'"),
     ("09_table3_ablations", {"rows": ["zf-tiny"]}, r"unknown rows \['zf-tiny'\]; valid"),
+    ("06_fig7_occlusion", {"examples": ["n01440764/none.JPEG"]}, r"examples: \['n01440764/none.JPEG'\] are not files"),
+    ("10_tables4_6_transfer", {"scratch_steps": 0}, "scratch_steps must be"),
 ])
 def test_chapter_checks_its_parameters_before_any_work(name, parameters, message, imagenette_here, tmp_path,
                                                        monkeypatch):

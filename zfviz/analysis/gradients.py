@@ -155,7 +155,6 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | lis
     return grad.abs().amax(1)
 
 
-__all__ = ["activation_maximization", "class_model", "live_channels", "class_model_runs", "saliency"]
 
 
 def score_gains(runs: pd.DataFrame) -> pd.DataFrame:
@@ -166,3 +165,19 @@ def score_gains(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"runs": g.size(), "raised the score": g.apply(lambda v: int((v > 0).sum())),
                          "median gain": g.median(),
                          "gain per run": g.apply(lambda v: ", ".join(f"{x:+.2f}" for x in v))})
+
+
+def companion_summary(am: pd.DataFrame, gains: pd.DataFrame, agree: pd.DataFrame) -> str:
+    """The companion chapter's closing sentence: live channels of activation maximization (``live_channels``), class
+    model runs that raised the score per start (``score_gains``), and the median rank correlation of saliency and of
+    the deconvnet projection with the occlusion drop (``method_agreement``)."""
+    rho = agree.median(numeric_only=True)
+    raised = "; ".join(f"{r['raised the score']} of {r.runs} runs from {start} (median gain {r['median gain']:+.2f})"
+                       for start, r in gains.iterrows())
+    return (f"Activation maximization found {int(am.live.sum())} live channels of {len(am)} tried. Class model "
+            f"visualization raised the class score in {raised}. Median rank correlation with the occlusion drop: "
+            f"saliency {rho['saliency vs occlusion']:.2f}, deconvnet projection {rho['projection vs occlusion']:.2f}.")
+
+
+__all__ = ["activation_maximization", "class_model", "live_channels", "class_model_runs", "saliency", "score_gains",
+           "companion_summary"]
