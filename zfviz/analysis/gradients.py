@@ -155,8 +155,6 @@ def saliency(model: nn.Module, images: torch.Tensor, targets: torch.Tensor | lis
     return grad.abs().amax(1)
 
 
-
-
 def score_gains(runs: pd.DataFrame) -> pd.DataFrame:
     """Class model visualization, summarized without hiding a sign: per start (``init``), the number of runs, how many
     raised the class score, and every run's gain (score after minus before) with its median."""
