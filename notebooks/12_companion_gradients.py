@@ -55,12 +55,11 @@ stride = 16  # occlusion stride at 224 px
 # %% tags=["hide-input"]
 import torch
 from IPython.display import Markdown, display
-from torchvision.datasets.folder import find_classes
 
 from zfviz import claims
 from zfviz.analysis.agreement import method_agreement
 from zfviz.analysis.gradients import class_model_runs, companion_summary, live_channels, score_gains
-from zfviz.data import center_crop, class_index, class_name, crop_of, find_split, per_class_subset
+from zfviz.data import center_crop, class_folders, class_index, class_name, crop_of, per_class_subset
 from zfviz.experiment import first_correct, load_experiment
 from zfviz.mnist import companion_evidence, feature_maps, load_digits, small_cnn, train_small
 from zfviz.params import check_int, reject_unknown_parameters
@@ -72,7 +71,7 @@ reject_unknown_parameters(globals())
 for name in ("digit_epochs", "am_channels", "cm_steps", "am_steps", "am_report_steps", "occluder", "stride"):
     check_int(name, globals()[name])
 p = get_profile(profile)
-wnids = find_classes(find_split(p.dataset, "val", data_root, download=True, min_size=p.resize))[0]
+wnids = class_folders(p.dataset, data_root, download=True, min_size=p.resize)
 cm_targets = [class_index(c, wnids) for c in class_models]  # a bad class name fails here, before any training
 cmp_targets = [class_index(c, wnids) for c in compare_classes]
 exp = load_experiment(model, profile, seed, data_root=data_root, runs_dir=runs_dir)

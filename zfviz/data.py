@@ -101,9 +101,11 @@ def find_split(dataset: str | os.PathLike, split: str, root: str | os.PathLike |
     raise FileNotFoundError(where + (" (or allow the Imagenette download)" if str(dataset) == "imagenette" else ""))
 
 
-def class_folders(dataset: str | os.PathLike, root: str | os.PathLike | None = None, split: str = "val") -> list[str]:
-    """The class folder names of a split, sorted, without reading any image (to validate a parameter up front)."""
-    folder = find_split(dataset, split, root)
+def class_folders(dataset: str | os.PathLike, root: str | os.PathLike | None = None, split: str = "val",
+                  download: bool = False, min_size: int = 0) -> list[str]:
+    """The class folder names of a split, sorted, without reading any image (to validate a parameter up front);
+    ``download``, ``min_size``: as ``find_split`` (fetch Imagenette when no copy is found, as the loader would)."""
+    folder = find_split(dataset, split, root, download, min_size=min_size)
     return sorted(e.name for e in os.scandir(folder) if e.is_dir())
 
 
