@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from .names import INITS, VARIANTS
-from .profiles import PROFILES
+from .profiles import PRECISIONS, PROFILES
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -39,7 +39,7 @@ def _train(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
                       clip_radius=None if args.no_clip else args.clip_radius, init=args.init, seed=args.seed,
                       train_per_class=args.train_per_class, split=args.split,
-                      classes=tuple(args.classes) if args.classes else None).resolved()
+                      classes=tuple(args.classes) if args.classes else None, precision=args.precision).resolved()
     data = cfg.identity(args.data_root)["data"]  # fingerprint the data once: the run's name and train both hash it
     out = Path(args.out) if args.out else run_dir(cfg, root=args.data_root, data=data)
     try:
@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--ten-crop-every-snapshot", action="store_true",
                    help="score 10-crop validation at every snapshot epoch, not only after the last")
     t.add_argument("--init", default=None, choices=list(INITS), help="default: the profile's")
+    t.add_argument("--precision", default=None, choices=list(PRECISIONS),
+                   help="the training step's arithmetic; default: the profile's (fp32 on cpu/smoke, bf16 on gpu)")
     t.add_argument("--compile", action="store_true", help="torch.compile the training step (pays on a GPU)")
     t.add_argument("--seed", type=int, default=d["seed"], help="seeds the init, the order, the crops and dropout")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .names import INITS, VARIANTS
 from .params import check_int
-from .profiles import Profile, anneal_epochs, get_profile
+from .profiles import PRECISIONS, Profile, anneal_epochs, get_profile
 
 KEY_VERSION = 3  # 1: config minus epochs (before run identity included geometry and data); 2: file sizes, not content
 MAX_SEED = 2**31 - 1
@@ -42,6 +42,9 @@ class TrainConfig:
     split: int = 0
     # Train on these class folders only (e.g. a source model on 5 classes for held-out-class transfer).
     classes: tuple[str, ...] | None = None
+    # The training step's arithmetic (``profiles.PRECISIONS``); None: the profile's. A bf16 run is another run: its
+    # name, directory and checkpoint are its own, never an fp32 run's.
+    precision: str | None = None
 
     def resolved(self) -> "ResolvedConfig":
         """Fill the profile's defaults in and validate every field (one clear error each), once: the result is a
@@ -56,6 +59,7 @@ class TrainConfig:
             epochs=p.epochs if self.epochs is None else self.epochs,
             batch_size=p.batch_size if self.batch_size is None else self.batch_size,
             init=p.init if self.init is None else self.init,
+            precision=p.precision if self.precision is None else self.precision,
             classes=None if self.classes is None else tuple(self.classes),
         )
         _check_counts(c)
@@ -78,8 +82,11 @@ class TrainConfig:
         of one dataset)."""
         c = self.resolved()
         p = c.spec
+        # fields at their neutral value stay out, so adding one (few-shot, classes, precision) kept every older run's
+        # name: an fp32 run is named as before precision existed, a bf16 run gets a name of its own
         config = {k: v for k, v in dataclasses.asdict(c).items()
-                  if not (k in ("train_per_class", "classes") and v is None) and not (k == "split" and not c.few_shot)}
+                  if not (k in ("train_per_class", "classes") and v is None) and not (k == "split" and not c.few_shot)
+                  and not (k == "precision" and v == "fp32")}
         if c.classes is not None:
             config["classes"] = list(c.classes)
         from .data import KNOWN, dataset_identity  # torch: only when an identity is asked for
@@ -147,6 +154,8 @@ def _check_choices(c: TrainConfig) -> None:
         raise ValueError(f"unknown model {c.model!r}; valid models: {', '.join(VARIANTS)}, or torchvision:<name>")
     if c.init not in INITS:
         raise ValueError(f"unknown init {c.init!r}; valid: {', '.join(INITS)}")
+    if c.precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {c.precision!r}; valid: {', '.join(PRECISIONS)}")
     if c.classes is not None and (len(c.classes) < 2 or len(set(c.classes)) != len(c.classes)):
         raise ValueError(f"classes must list at least 2 distinct class folders, got {list(c.classes)}")
 

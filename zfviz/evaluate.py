@@ -13,10 +13,10 @@ from .data import batch_indices, center_crop, ten_crop
 from .models import eval_mode, model_device
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA; a no-op elsewhere."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu",
-                                                                                                     enabled=False)
+def autocast(device: torch.device, precision: str = "fp32"):
+    """bf16 autocast on ``device`` when ``precision`` is "bf16"; a no-op for "fp32". Scoring, the deconvnet and every
+    analysis run in fp32 on the fp32 weights (a bf16 run keeps fp32 master weights); only training steps opt in."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def fmt(x: torch.Tensor, device: torch.device) -> torch.Tensor:

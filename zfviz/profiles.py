@@ -27,6 +27,11 @@ class Profile:
     decisive: bool = True  # False: a profile that checks the code runs; its numbers decide nothing
     fig4_models: tuple[str, ...] = ("zf",)  # models whose runs keep Fig. 4's snapshot epochs (others: the last only)
     keep_checkpoint: bool = True  # keep a finished run's resumable checkpoint (it repairs a damaged final snapshot)
+    # The arithmetic of the training step (``PRECISIONS``). fp32 wherever the published realization may be trained on
+    # a CPU: bf16 is fast only where the hardware has it (AMX, AVX-512 BF16) and rounds differently, so a CPU book in
+    # bf16 would depend on which processor trained it. The GPU profiles train under bf16 autocast (fp32 master
+    # weights and SGD state), the precision tensor cores are built for and the one ``plan`` assumes.
+    precision: str = "fp32"
 
     def scale(self) -> str:
         """The scale a result comes from, in one line (for a chapter's verdict box)."""
@@ -44,6 +49,8 @@ class Profile:
         """A copy of this profile with some fields changed."""
         return dataclasses.replace(self, **changes)
 
+
+PRECISIONS = ("fp32", "bf16")
 
 # The schedule: the paper annealed "by hand when the validation error plateaus". A fixed rule that fits any budget
 # stands in for the hand: lr / 10 after 60% and again after 85% of the epochs, so every run (a 20-epoch model, a
@@ -76,6 +83,7 @@ _GPU = _CPU.replace(
     ablation_epochs=30,
     scratch_steps=2000,
     init="paper",
+    precision="bf16",
     keep_checkpoint=False,  # a finished run's checkpoint is twice its snapshot: the gpu book fits a 64 GiB disk
     description="Paper geometry (224 px crops of 256 px, full width) on Imagenette, one H100/H200.",
 )
@@ -103,6 +111,7 @@ PROFILES: dict[str, Profile] = {
         ablation_epochs=2,
         scratch_steps=4,
         batch_size=8,
+        precision="fp32",  # paper geometry proven on a CPU, which need not have bf16
         train_per_class=2,
         val_per_class=2,
         description="The gpu profile's geometry and init (full width, 224 px crops of 256 px, the paper's init) on 2 "

@@ -10,6 +10,11 @@ A record is trusted by content, like a run directory: its ``identity.json`` must
 (``TrainConfig.key``), so a record renamed, edited or made under other data is refused, never read. A record of a run
 that was not finished holds the epochs it got through, short of its budget's final epoch, so it stands for the run only
 up to those epochs (the take-off probes); only a finished run's record holds the final epoch.
+
+A finished run's record also holds ``weights.json``: the SHA-256 of every snapshot a chapter reads, the machines it
+was trained on (``machine.signature``), the realization they name, the source commit and the precision (from its
+``DONE.json``). A run name is a distribution; ``weights.json`` says which draw of it the book's numbers come from. A run
+trained again elsewhere is another realization: recording it replaces the record, weights and metrics together.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ import pandas as pd
 from . import checkpoint
 from .config import TrainConfig
 from .paths import records_root, runs_root
-from .runs import finished
+from .runs import done_record, finished
 
 IDENTITY = "identity.json"
 METRICS = "metrics.csv"
+WEIGHTS = "weights.json"
+PROVENANCE_KEYS = ("snapshot_sha256", "snapshots", "machines", "realization", "precision", "finished_utc")
 
 
 def identity_key(identity: dict) -> str:
@@ -58,6 +65,16 @@ def recorded_epochs(record: str | os.PathLike) -> int:
         return 0
     # the epochs must run 1..k without a gap: a record is a prefix of its run's curve, never a selection of it
     return int(epochs.max()) if len(epochs) and list(epochs) == list(range(1, int(epochs.max()) + 1)) else 0
+
+
+def record_weights(record: str | os.PathLike) -> dict:
+    """The record's ``weights.json`` (weights' SHA-256 per snapshot epoch, machines, realization...); {} for a record
+    of an unfinished run or one made before records held weights."""
+    try:
+        out = json.loads((Path(record) / WEIGHTS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
 
 
 def _run_identity(run: Path) -> dict:
@@ -90,7 +107,10 @@ def record_run(run: str | os.PathLike, records_dir: str | os.PathLike | None = N
     if not finished(run, budget):  # only a finished run vouches for its last epoch
         metrics = metrics[metrics.epoch < budget]
     out = records_root(records_dir) / run.name
-    if len(metrics) == 0 or recorded_epochs(out) >= int(metrics.epoch.max()):
+    done = done_record(run) if finished(run, budget) else {}
+    weights = {k: done[k] for k in PROVENANCE_KEYS if k in done}
+    same_weights = record_weights(out).get("snapshot_sha256") == weights.get("snapshot_sha256")
+    if len(metrics) == 0 or (recorded_epochs(out) >= int(metrics.epoch.max()) and same_weights):
         return None
     # a new folder filled, then renamed into place: a reader sees the old record or the new one, never half of one
     tmp = out.with_name(out.name + ".tmp")
@@ -98,6 +118,8 @@ def record_run(run: str | os.PathLike, records_dir: str | os.PathLike | None = N
     tmp.mkdir(parents=True)
     (tmp / IDENTITY).write_text(json.dumps(identity, sort_keys=True, indent=1) + "\n")
     metrics.to_csv(tmp / METRICS, index=False)
+    if weights:
+        (tmp / WEIGHTS).write_text(json.dumps(weights, sort_keys=True, indent=1) + "\n")
     old = out.with_name(out.name + ".old")
     if out.exists():
         out.rename(old)
@@ -126,4 +148,4 @@ def record_runs(runs_dir: str | os.PathLike | None = None, records_dir: str | os
     return written
 
 
-__all__ = ["identity_key", "record_path", "recorded_epochs", "record_run", "record_runs"]
+__all__ = ["identity_key", "record_path", "recorded_epochs", "record_weights", "record_run", "record_runs"]

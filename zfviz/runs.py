@@ -90,10 +90,23 @@ def finished(run: str | os.PathLike, epochs: int) -> bool:
         return False
 
 
-def mark_finished(run: Path, epochs: int) -> None:
-    """Write ``DONE.json`` (last, atomically): the run's final snapshot (by content) and metrics are complete."""
-    done = {"epoch": epochs, "snapshot_sha256": sha256_file(snapshot_path(run, epochs))}
-    checkpoint.atomic_write(run / DONE, lambda tmp: Path(tmp).write_text(json.dumps(done)))
+def mark_finished(run: Path, epochs: int, provenance: dict | None = None) -> None:
+    """Write ``DONE.json`` (last, atomically): the run's final snapshot (by content) and metrics are complete. It also
+    holds the SHA-256 of every snapshot (the weights each reader loads are checked against it) and ``provenance``:
+    the machines the run was trained on, the source commit, the precision (``train._finish``)."""
+    snaps = {str(int(p.stem.split("_")[1])): sha256_file(p) for p in sorted((Path(run) / "snapshots").glob("epoch_*.pt"))}
+    done = {"epoch": epochs, "snapshot_sha256": sha256_file(snapshot_path(run, epochs)), "snapshots": snaps}
+    done |= provenance or {}
+    checkpoint.atomic_write(run / DONE, lambda tmp: Path(tmp).write_text(json.dumps(done, sort_keys=True, indent=1)))
+
+
+def done_record(run: str | os.PathLike) -> dict:
+    """The run's ``DONE.json`` ({} when it has none or it is unreadable)."""
+    try:
+        done = json.loads((Path(run) / DONE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return done if isinstance(done, dict) else {}
 
 
 def snapshot_problem(state: object, identity: dict | None, epoch: int | None) -> str | None:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, machine
 from .data import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
 from .evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
 from .locks import exclusive, sweep_temporaries
@@ -41,8 +41,10 @@ from .runs import (ResolvedConfig, TrainConfig, finished, load_data, mark_finish
                    snapshot_path, snapshot_problem)
 
 CHECKPOINT_SECONDS = 30.0  # the resumable checkpoint is written at least this often (and after every longer epoch)
+# clipped_per_step: conv filters feature scale clipping renormalized per step, averaged over the epoch (0: clipping
+# never engaged, and the run equals its unclipped twin: the registered testability check of C5 reads it)
 METRICS = ["model", "profile", "seed", "epoch", "lr", "train_loss", "train_top1", "train_top5", "val_loss", "val_top1",
-           "val_top5", "val10_top1", "val10_top5", "train_images_per_s", "epoch_seconds"]
+           "val_top5", "val10_top1", "val10_top5", "train_images_per_s", "epoch_seconds", "clipped_per_step"]
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -80,13 +82,16 @@ class _Run:
     classes: list[str]
     rows: list[dict] = field(default_factory=list)
     start: int = 0
+    # the machines this run's epochs were trained on, in order, each with the first epoch it trained
+    # (``machine.signature``): one entry for a run trained in one go; a resume elsewhere appends one
+    machines: list[dict] = field(default_factory=list)
 
     def state(self, epoch: int) -> dict:
         """What a checkpoint holds: everything to resume, and what identifies the run."""
         return dict(model=self.model.state_dict(), optimizer=self.opt.state_dict(), scheduler=self.sched.state_dict(),
                     epoch=epoch, metrics=self.rows, config=dataclasses.asdict(self.cfg), identity=self.identity,
                     arch=self.model.arch.to_dict(), mean=self.mean.cpu(), classes=self.classes,
-                    threads=torch.get_num_threads())
+                    threads=torch.get_num_threads(), machines=self.machines)
 
 
 def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: str | None = None,
@@ -111,6 +116,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     dev = resolve_device(device)
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
+    check_precision(cfg.precision, dev)
     identity = cfg.identity(root, data)  # checks the data (class folders) before anything is written
     # the run's name hashes the same identity: pass its data part on rather than fingerprint every file again
     out = Path(out_dir) if out_dir is not None else run_dir(cfg, root=root, data=identity["data"])
@@ -130,6 +136,13 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
             shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no empty run directory behind
         raise
     return pd.DataFrame(run.rows)
+
+
+def check_precision(precision: str, dev: torch.device) -> None:
+    """One clear error, before any work, for bf16 asked of a CPU that would only emulate it (several times slower)."""
+    if precision == "bf16" and dev.type == "cpu" and not machine.native_bf16():
+        raise ValueError(f"precision bf16 asked for, but this CPU ({machine.cpu_model()}) has no native bf16 (AMX or "
+                         "AVX-512 BF16), where autocast is emulated and slower; use --precision fp32")
 
 
 def _run_lock(out: Path, rank: int, wait: bool):
@@ -188,12 +201,19 @@ def _start(cfg: ResolvedConfig, out: Path, identity: dict, train_set: ImageSet, 
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         run.rows, run.start = list(state["metrics"]), int(state["epoch"])
+        run.machines = list(state.get("machines") or [])
+    here = machine.signature(dev) | {"commit": machine.source_commit()}
+    if not run.machines or {k: v for k, v in run.machines[-1].items() if k != "from_epoch"} != here:
+        run.machines.append(here | {"from_epoch": run.start + 1})
     # channels-last on every device: tensor cores on CUDA, oneDNN's blocked kernels on CPU (with the fused LRN,
     # 1.3-1.5x per CPU step over NCHW and PyTorch's LRN: benchmarks/RESULTS.md)
     run.model = model.to(dev, memory_format=torch.channels_last)
     run.mean = run.mean.to(dev)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
+        # what stays in fp32 under autocast (the loss, clipping, SGD on the fp32 master weights, evaluation) may use
+        # TF32 tensor cores; the bf16 matmuls and convolutions are autocast's
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     return run
 
 
@@ -213,8 +233,8 @@ def _run_epochs(run: _Run, train_set: ImageSet, val_set: ImageSet, last: int, pr
     saver = _Saver(run)
     for epoch in range(run.start + 1, last + 1):
         t0 = time.perf_counter()
-        loss_sum, top1, top5, n = train_one_epoch(net, run.opt, train_x, train_y, run.mean, cfg, epoch, run.rank,
-                                                  run.world, workers, progress)
+        loss_sum, top1, top5, n, clipped = train_one_epoch(net, run.opt, train_x, train_y, run.mean, cfg, epoch,
+                                                           run.rank, run.world, workers, progress)
         train_time = time.perf_counter() - t0
         final = epoch == cfg.epochs
         val = evaluate(run.model, val_x, val_y, run.mean, cfg.spec.input_size) if final or not cfg.few_shot else {}
@@ -226,7 +246,7 @@ def _run_epochs(run: _Run, train_set: ImageSet, val_set: ImageSet, last: int, pr
                              train_top5=100 * top5 / n, val_loss=val.get("loss", nan), val_top1=val.get("top1", nan),
                              val_top5=val.get("top5", nan), val10_top1=val10.get("top1", nan),
                              val10_top5=val10.get("top5", nan), train_images_per_s=n / train_time,
-                             epoch_seconds=time.perf_counter() - t0))
+                             epoch_seconds=time.perf_counter() - t0, clipped_per_step=clipped))
         run.sched.step()
         if run.rank == 0:
             saver.epoch_done(epoch, epoch in snaps, epoch == last)
@@ -239,15 +259,16 @@ def _run_epochs(run: _Run, train_set: ImageSet, val_set: ImageSet, last: int, pr
 
 def train_one_epoch(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
                     mean: torch.Tensor, cfg: ResolvedConfig, epoch: int, rank: int = 0, world: int = 1,
-                    workers: int = 2, progress: bool = False) -> tuple[float, float, float, float]:
+                    workers: int = 2, progress: bool = False) -> tuple[float, float, float, float, float]:
     """One epoch of SGD over ``images`` (uint8, on any device) with the run's crops, flips and dropout masks seeded by
-    ``(cfg.seed, epoch)``; returns (loss sum, top-1 count, top-5 count, images) summed over processes, after the
-    epoch's one host synchronization (which also checks that the loss stayed finite)."""
+    ``(cfg.seed, epoch)``; returns (loss sum, top-1 count, top-5 count, images) summed over processes and the filters
+    clipped per step, after the epoch's one host synchronization (which also checks that the loss stayed finite)."""
     dev = labels.device
     gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
     torch.manual_seed(cfg.seed * 100_003 + epoch + rank * 7_919)  # dropout masks
     net.train()
     stats = torch.zeros(4, dtype=torch.float64, device=dev)  # loss sum, top-1, top-5, n: on the device
+    clipped = torch.zeros((), dtype=torch.float64, device=dev)  # filters clipped, summed over the steps
     batches = batch_indices(len(labels), cfg.batch_size, shuffle=True, generator=gen,
                             drop_last=len(labels) >= cfg.batch_size)
     # augmentation is drawn for the global batch, so every process count sees the same crops
@@ -258,7 +279,8 @@ def train_one_epoch(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Te
                desc=f"epoch {epoch}/{cfg.epochs}", leave=False)
     for (x_u8, idx), prm in bar:
         y = labels[idx.to(labels.device)]
-        loss, logits = train_step(net, opt, crop_flip(x_u8, mean, crop, prm), y, cfg.clip_radius)
+        loss, logits = train_step(net, opt, crop_flip(x_u8, mean, crop, prm), y, cfg.clip_radius, cfg.precision,
+                                  clipped)
         with torch.no_grad():
             stats[0] += loss * len(y)
             stats[1:3] += topk_correct(logits, y)
@@ -267,7 +289,8 @@ def train_one_epoch(net: nn.Module, opt: torch.optim.Optimizer, images: torch.Te
     if not torch.isfinite(torch.tensor(loss_sum)):
         raise FloatingPointError(f"the training loss became {loss_sum} in epoch {epoch}; lower the lr or keep "
                                  "feature scale clipping on")
-    return loss_sum, top1, top5, n
+    # every process clips the same replicated weights: rank 0's count is the run's
+    return loss_sum, top1, top5, n, float(clipped) / max(1, len(batches))
 
 
 class _Saver:
@@ -325,7 +348,11 @@ def _finish(out: Path, epochs: int, keep_checkpoint: bool = True) -> None:
     if not ok:
         checkpoint.save(_snapshot(state), snap)
     _write_metrics(out, state["metrics"])
-    mark_finished(out, epochs)
+    machines = list(state.get("machines") or [])
+    mark_finished(out, epochs, {"machines": machines, "realization": machine.realization(
+        [{k: v for k, v in m.items() if k not in ("from_epoch", "commit")} for m in machines]),
+        "precision": state["config"].get("precision") or "fp32",
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     if not keep_checkpoint:  # the profile's disk budget: a finished run keeps its snapshots only
         (out / "checkpoint.pt").unlink(missing_ok=True)
 
@@ -336,20 +363,25 @@ def _write_metrics(out: Path, rows: list[dict]) -> None:
 
 
 def train_step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-               clip_radius: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One SGD step (channels-last; bf16 autocast on GPU), then feature scale clipping; returns loss, logits.
+               clip_radius: float | None, precision: str = "fp32",
+               clipped: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step (channels-last; the forward under bf16 autocast when ``precision`` is "bf16", with the loss, the
+    gradients' update and the weights in fp32), then feature scale clipping; returns loss, logits. ``clipped``, if
+    given, is a 0-d tensor the number of filters clipped is added to.
 
     No host synchronization: everything stays on the device.
     """
     dev = x.device
-    with autocast(dev):
+    with autocast(dev, precision):
         logits = net(fmt(x, dev))
-        loss = F.cross_entropy(logits.float(), y)
+    loss = F.cross_entropy(logits.float(), y)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     if clip_radius is not None:
-        clip_feature_scale(getattr(net, "module", net), clip_radius)
+        n = clip_feature_scale(getattr(net, "module", net), clip_radius)
+        if clipped is not None:
+            clipped += n.to(clipped.device)
     return loss.detach(), logits.detach()
 
 
@@ -391,4 +423,4 @@ def _feed(images: torch.Tensor, batches: list[torch.Tensor], dev: torch.device, 
 
 def _snapshot(state: dict) -> dict:
     return {k: state[k] for k in ("model", "epoch", "config", "identity", "arch", "mean", "classes")} | {
-        "metrics": state["metrics"][-1:]}
+        "metrics": state["metrics"][-1:], "machines": state.get("machines") or []}
