@@ -338,5 +338,19 @@ def test_c3_note_carries_the_convergence_sentence():
             for s in (0, 1, 2) for layer, reach in (("conv1", 2), ("conv2", 2), ("conv4", 10), ("conv5", 10))
             for c in range(3) for e in (1, 2, 5, 10, 20)]
     ev = c3_evidence(pd.DataFrame(rows), "cpu", 20, "imagenette", convergence="Convergence: zf +4.8 points.")
-    assert ev.estimate == 4 and ev.note.endswith("reach epochs take those values. Convergence: zf +4.8 points.")
-    assert c3_evidence(pd.DataFrame(rows), "cpu", 20, "imagenette").note.endswith("take those values.")
+    assert ev.estimate == 4 and ev.note.endswith("the CI spans that resolution. Convergence: zf +4.8 points.")
+    assert c3_evidence(pd.DataFrame(rows), "cpu", 20, "imagenette").note.endswith("the CI spans that resolution.")
+    # seeds that agree still leave the grid's resolution: low reach in (0, 1], high in (2, 5] -> gap in [1, 5]
+    assert (ev.ci_low, ev.ci_high) == (1.0, 5.0)
+
+
+def test_a_censored_c3_configuration_never_gives_a_zero_width_interval():
+    from zfviz.analysis.evolution import settle_gap
+
+    # the 2026-12-01 configuration: every seed's conv1-2 first at the epoch-10 snapshot, conv4-5 only at the
+    # reference (20): the gap of snapshot epochs is 10 in every seed, and was once reported as [10, 10]
+    rows = [{"seed": s, "layer": layer, "channel": c, "epoch": e, "overlap": float(e >= reach)}
+            for s in (0, 1, 2) for layer, reach in (("conv1", 10), ("conv2", 10), ("conv4", 20), ("conv5", 20))
+            for c in range(3) for e in (1, 2, 5, 10, 20)]
+    est, lo, hi, n = settle_gap(pd.DataFrame(rows), boot=200)
+    assert est == 10 and hi - lo > 0 and (lo, hi) == (0.0, 15.0)

@@ -218,7 +218,7 @@ def test_K08_kill_between_snapshot_and_metrics_repairs_itself(done_run, tmp_path
 def test_K04_K06_stale_temporaries_are_swept(done_run, tmp_path):
     cfg, run = done_run
     (run / "checkpoint.pt.abcd1234.tmp").write_bytes(b"x" * 100)
-    (run / "snapshots" / "epoch_002.pt.zz.tmp").write_bytes(b"x")
+    (run / "snapshots" / "epoch_002.pt.zz99ab12.tmp").write_bytes(b"x")
     (run / "DONE.json").unlink()  # force the writer to take the run again
     ensure_trained(cfg, tmp_path / "runs", progress=False)
     assert not list(run.rglob("*.tmp"))

@@ -105,7 +105,7 @@ def build_model_atlas(model: torch.nn.Module, val, mean: torch.Tensor, crop: int
     bad = [x for x in names if x not in valid]
     if not isinstance(names, list) or bad or not names:
         raise ValueError(f"unknown layers {bad or names}; the atlas covers conv layers: {valid}")
-    with staged(out, what="the atlas folder") as stage:
+    with staged(out, what="the atlas folder", markers=(PROVENANCE,)) as stage:
         maps = _build(model, val, mean, crop, stage, names, k, thumb, snapshots or {}, progress)
         _write_pages(stage, maps, sorted(snapshots or {}), k, len(val), title or f"`{prov.get('model', 'model')}`",
                      command, prov, heading, valid)

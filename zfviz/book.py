@@ -163,7 +163,9 @@ def execute_with_atlas(names: list[str], parameters: dict, progress: bool = True
 
     profile = parameters["profile"]
     log(f"[zfviz book] the atlas of the {profile} ZF model (seed 0), staged until the chapters are done")
-    with staged(ATLAS, what="the atlas folder") as stage:
+    from .atlas import PROVENANCE
+
+    with staged(ATLAS, what="the atlas folder", markers=(PROVENANCE,)) as stage:
         exp = load_experiment("zf", profile, 0, data_root=parameters.get("data_root"), progress=progress)
         build_atlas(exp, stage / "atlas", progress=progress)
         execute_book(names, parameters, RESULTS, progress=progress, log=log)

@@ -19,7 +19,15 @@ A composite claim (C2, C4, C6, C7, S1) is reproduced when all its parts are, not
 when a part is not run, not testable when all parts are, and inconclusive otherwise.
 
 ``min_effect`` is the paper's own figure where the paper gives one (``basis`` = "paper"); otherwise ``basis`` says
-where it comes from. ``registered`` dates each rule and says what was known when it was written.
+where it comes from. ``registered`` dates each rule and says what was known when it was written; ``rule_fixed`` and
+``rule_status`` say the same as data (from git history): fixed before the claim's first result, revised after a
+result, or registered after it.
+
+A claim that names a scale precondition carries a registered, measured *testability check* (``check``, with
+``check_min`` and/or ``check_max``): the evidence measures ``check_value`` (shown in ``claims.csv``), and a value
+outside the bounds gives ``not testable at this scale`` whatever the CI says. A claim the paper makes about a trained
+ImageNet model cannot be reproduced or contradicted by a model that lacks what the claim presupposes (clipping that
+never engages, a source task that never saw the target's concepts, rows that never fit their training set).
 """
 
 from __future__ import annotations
@@ -41,7 +49,8 @@ MEANING = {  # one sentence per verdict word, for the summary page
                "yet (missing compute, not a result)",
 }
 COLUMNS = ["claim", "verdict", "statistic", "unit", "estimate", "ci_low", "ci_high", "null", "min_effect", "kind", "n",
-           "seeds", "profile", "where", "chapters", "note"]
+           "seeds", "profile", "where", "chapters", "check", "check_value", "rule_fixed", "rule_status", "note"]
+RULE_STATUSES = ("before its first result", "revised after a result", "registered after its result")
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,25 @@ class Claim:
     where: str = ""  # the paper's figure or table
     basis: str = "ours"  # "paper" when min_effect is the paper's own figure, else where it comes from
     registered: str = "2026-11-21, before any result of the registry's runs"
+    # the registered testability check: what is measured, and the bounds a testable scale meets
+    check: str = ""
+    check_min: float | None = None
+    check_max: float | None = None
+    rule_fixed: str = "2026-11-21"  # the date the rule (statistic, kind, thresholds, check) last changed
+    rule_status: str = "before its first result"  # one of RULE_STATUSES (git history)
+
+    def check_passes(self, value: float) -> bool:
+        """Whether a measured ``check_value`` meets this claim's registered testability bounds."""
+        return ((self.check_min is None or value >= self.check_min)
+                and (self.check_max is None or value <= self.check_max))
+
+    def check_text(self) -> str:
+        """The testability check in words, with its bounds ("" when the claim has none)."""
+        if not self.check:
+            return ""
+        bounds = " and ".join(b for b in (f"at least {self.check_min:g}" if self.check_min is not None else "",
+                                          f"at most {self.check_max:g}" if self.check_max is not None else "") if b)
+        return f"{self.check}: testable when {bounds}"
 
 
 @dataclass
@@ -84,6 +112,7 @@ class Evidence:
     note: str = ""
     chapter: str = ""
     missing: str = ""  # runs or rows the evidence needs that were not trained: the verdict is "not run"
+    check_value: float = math.nan  # the claim's registered testability check, measured (NaN: the claim has none)
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict (NaN as None)."""
@@ -92,20 +121,29 @@ class Evidence:
     @staticmethod
     def from_dict(d: dict) -> "Evidence":
         """Inverse of ``to_dict``."""
-        return Evidence(**{k: (math.nan if v is None and k in ("estimate", "ci_low", "ci_high") else v)
+        return Evidence(**{k: (math.nan if v is None and k in ("estimate", "ci_low", "ci_high", "check_value") else v)
                            for k, v in d.items()})
 
 
 def _c(id, title, paper, statistic, kind, null, min_effect, reason, min_n, n_unit, chapters, scale, parts=(),
-       min_seeds=3, unit="", where="", basis="ours", registered="2026-11-21, before any result of the registry's runs"):
+       min_seeds=3, unit="", where="", basis="ours", registered="2026-11-21, before any result of the registry's runs",
+       check="", check_min=None, check_max=None, rule_fixed="2026-11-21", rule_status="before its first result"):
+    if rule_status not in RULE_STATUSES:
+        raise ValueError(f"{id}: rule_status must be one of {RULE_STATUSES}, got {rule_status!r}")
+    if check and check_min is None and check_max is None:
+        raise ValueError(f"{id}: a testability check needs a bound (check_min or check_max)")
     return Claim(id, title, paper, statistic, kind, null, min_effect, reason, min_n, n_unit, tuple(chapters), scale,
-                 tuple(parts), min_seeds, unit, where, basis, registered)
+                 tuple(parts), min_seeds, unit, where, basis, registered, check, check_min, check_max, rule_fixed,
+                 rule_status)
 
 
 SEEDS_3 = "at least 3 seeds per model: one seed cannot separate an architecture from its initialization"
 COMPANION_REFERENCE = 97.0  # % test accuracy: the report's "about 98%", less a point
 IMAGES_50 = "at least 50 images, so an image-level CI is informative"
 NOW = "2026-11-30, before any run of the 2026-11-30 cpu book (earlier results of older statistics known: see reason)"
+# 2026-12-07: the second audit's rulings, registered before the book's runs were retrained as one realization (the
+# results they decide); each names the earlier realization's result it was written after.
+DEC07 = "2026-12-07, after the 2026-12-01 realization's results, before the retrained realization's"
 
 REGISTRY: dict[str, Claim] = {c.id: c for c in [
     _c("C1", "ZF beats the AlexNet replica",
@@ -121,12 +159,22 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "Table 3: 71.3% vs 45.4% / 44.8% val top-1 error",
        "error(no 3,4,6,7) minus the worse of error(no 3,4), error(no 6,7)", "greater", 0.0, 2.0,
        "'far worse': the paper's gap is 25.9 points; under 2 points is not far", 3, "seeds per row",
-       ("09_table3_ablations",), "gpu (30 epochs per row)", unit="points of error", where="Table 3"),
+       ("09_table3_ablations",), "gpu (30 epochs per row)", unit="points of error", where="Table 3",
+       check="share of the part's rows whose every seed left chance within the first quarter of its budget (the "
+             "take-off rule: rows compare what they learned, not when they started)", check_min=1.0),
     _c("C2b", "fc layer size (2048 or 8192 units) matters little",
-       "Table 3: at most 1.8 points between fc sizes", "largest |error change| of the four fc-size rows",
-       "less", 2.0, 2.0, "the paper's largest change is 1.8 points; 2 points is its bound rounded up", 3,
-       "seeds per row", ("09_table3_ablations",), "gpu (30 epochs per row)", unit="points of error",
-       where="Table 3", basis="paper (1.8 points, rounded up)"),
+       "Table 3: at most 1.8 points between fc sizes",
+       "largest |error change| of the four fc-size rows against their base; its interval is the intersection-union "
+       "test's: from the largest distance from 0 of a row's 95% CI at its nearest end to the largest at its farthest "
+       "end", "less", 2.0, 2.0,
+       "the paper's largest change is 1.8 points; 2 points is its bound rounded up. Intersection-union: reproduced when "
+       "every fc row's own 95% CI lies inside +-2 points, not reproduced when any lies wholly outside, else "
+       "inconclusive (each row's CI covers at 98-99.8%, the IUT's size is at most 2.5% per side: "
+       "tests/test_claims_rules.py). Replaces a percentile interval of the largest |change| (cpu 0.76 [0.50, 7.28]), "
+       "which the 2026-12-07 audit showed covers 0% with no effect and can never say reproduced at 3 seeds", 3,
+       "seeds per row", ("09_table3_ablations",), "gpu (30 epochs per row), or about 8-10 seeds per row at cpu",
+       unit="points of error", where="Table 3", basis="paper (1.8 points, rounded up)", registered=DEC07,
+       rule_fixed="2026-12-07", rule_status="revised after a result"),
     _c("C2c", "wider layers 3,4,5 help", "Table 3: 37.5% vs 38.4%",
        "error(ZF) minus error(wide ZF)", "greater", 0.0, 0.5,
        "any reliable gain counts (the paper's is 0.9 points)", 3, "seeds per row", ("09_table3_ablations",),
@@ -135,7 +183,11 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "train-val gap of wide ZF with fc 8192 minus that of wide ZF", "greater", 0.0, 2.0,
        "the paper's gap grows by 9.6 points; under 2 points is no overfitting", 3, "seeds per row",
        ("09_table3_ablations",), "gpu (rows trained long enough to fit their training set)",
-       unit="points of error", where="Table 3"),
+       unit="points of error", where="Table 3",
+       check="training top-1 error (%) of wide ZF with fc 8192 at the end of its budget, seed mean: overfitting can "
+             "show only in a model that fits its training set as the paper's did (10.0%, Table 3). Registered "
+             "2026-12-07 after the 2026-12-01 realization's 19.3%", check_max=10.0, registered=DEC07,
+       rule_fixed="2026-12-07", rule_status="revised after a result"),
     _c("C2e", "removing either pair of layers alone costs little",
        "Table 3 and Sec. 5.1: removing fc6,7 'only gives a slight increase in error' (+4.3 points), removing conv3,4 "
        "'a relatively small difference' (+4.9)",
@@ -145,12 +197,17 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "audit of 2026-11-30 found the paper does not assert, after that statistic's 10-epoch cpu result (-3.97 "
        "[-5.39, -1.88]) and before the 20-epoch runs", 3, "seeds per row", ("09_table3_ablations",),
        "gpu (30 epochs per row)", unit="points of error", where="Table 3", basis="paper (4.9 points) plus 1",
-       registered=NOW),
+       registered=NOW, rule_fixed="2026-11-30", rule_status="revised after a result"),
     _c("C3", "lower layers converge within a few epochs, upper layers only after many",
        "Fig. 4: layers 1-2 settle early, 4-5 after 40-50 of 70 epochs",
-       "epoch at which conv4-5 maps reach 50% top-9 overlap with the final model, minus that of conv1-2",
-       "greater", 0.0, 1.0, "at least one epoch later; the paper's gap is tens of epochs", 3, "seeds",
-       ("03_fig4_evolution",), "any profile with converged models (3 seeds)", unit="epochs", where="Fig. 4"),
+       "epoch at which conv4-5 maps reach 50% top-9 overlap with the final model, minus that of conv1-2; each reach "
+       "epoch is interval-censored between the snapshot before it and its snapshot, and the CI spans both ends",
+       "greater", 0.0, 1.0,
+       "at least one epoch later; the paper's gap is tens of epochs. Since 2026-12-07 the CI carries the snapshot "
+       "grid's resolution (a reach seen at epoch 10 lies in (5, 10]); before, the gap of snapshot epochs gave [10, "
+       "10] on 3 seeds that hit the same snapshots", 3, "seeds",
+       ("03_fig4_evolution",), "any profile with converged models (3 seeds)", unit="epochs", where="Fig. 4",
+       registered=DEC07, rule_fixed="2026-12-07", rule_status="revised after a result"),
     _c("C4", "invariance: layer 7 more stable than layer 1; output stable to translation/scale, not rotation",
        "Fig. 5", "all of C4a-C4c", "greater", 0.0, 0.0, "composite: see parts", 1, "parts",
        ("04_fig5_invariance",), "gpu (paper geometry)", ("C4a", "C4b", "C4c"), where="Fig. 5"),
@@ -173,7 +230,12 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "greater", 0.0, 0.02, "top-3 share of 48-96 filters by chance is ~6%; a 2-point rise is the smallest visible",
        3, "seeds per model", ("05_fig6_architecture",),
        "a scale at which conv filters outgrow the clipping radius without it (the paper's ImageNet training)",
-       unit="share of filter energy", where="Fig. 6a"),
+       unit="share of filter energy", where="Fig. 6a",
+       check="conv filters that feature scale clipping renormalized per training step of the clipped ZF runs (mean "
+             "over seeds and epochs): where clipping never acts, the clipped and unclipped runs are the same run. "
+             "Registered 2026-12-07 after the 2026-11-22 finding that 2 of 3 unclipped models were bit-identical to "
+             "the clipped ones", check_min=0.01, registered=DEC07, rule_fixed="2026-12-07",
+       rule_status="revised after a result"),
     _c("C6", "7x7/2 first layer: fewer dead filters and less conv2 aliasing",
        "Fig. 6 (b-e)", "all of C6a-C6b", "greater", 0.0, 0.0, "composite: see parts", 1, "parts",
        ("05_fig6_architecture",), "gpu (paper geometry)", ("C6a", "C6b"), where="Fig. 6"),
@@ -185,7 +247,7 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "with sd 0.09 and 0.055, so 0.25 is 2.8 and 4.5 sd; every trained edge, grating or colour filter is far "
        "above it. Replaces 'active on under 1% of positions', which no filter of the 6 cpu models met", 3,
        "seeds per model", ("05_fig6_architecture",), "gpu (paper geometry)", unit="share of conv1 filters",
-       where="Fig. 6 (b, c)", registered=NOW),
+       where="Fig. 6 (b, c)", registered=NOW, rule_fixed="2026-11-30", rule_status="revised after a result"),
     _c("C6b", "AlexNet's stride-4 conv1 aliases in conv2, ZF's does less",
        "Fig. 6 (d) vs (e): 'aliasing artifacts caused by the large stride 4'",
        "share of the conv2 maps' spectral energy above the Nyquist frequency of their stride (both nets sample "
@@ -195,7 +257,8 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "share is the smallest difference we would call aliasing. Replaces the change of globally pooled conv2 "
        "features under 1-3 px shifts (cpu: -0.010, AlexNet less shift-sensitive), which pooling made blind to "
        "spatial aliasing", 3, "seeds per model", ("05_fig6_architecture",), "gpu (paper geometry)",
-       unit="share of spectral energy", where="Fig. 6 (d, e)", registered=NOW),
+       unit="share of spectral energy", where="Fig. 6 (d, e)", registered=NOW, rule_fixed="2026-11-30",
+       rule_status="revised after a result"),
     _c("C7", "occlusion: covering the object matters; the strongest layer-5 map's projection is where it needs",
        "Fig. 7", "all of C7a-C7c", "greater", 0.0, 0.0, "composite: see parts", 1, "parts",
        ("06_fig7_occlusion", "13_fig7_occlusion_statistic"), "any", ("C7a", "C7b", "C7c"), where="Fig. 7"),
@@ -207,7 +270,7 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "5 points of probability. The rings remove the confound of the earlier statistic (on the object is also "
        "nearer the centre), whose cpu result was 0.037 [0.021, 0.054]", 100,
        "correctly classified images with an object region", ("06_fig7_occlusion",), "any", unit="probability",
-       where="Fig. 7d", registered=NOW),
+       where="Fig. 7d", registered=NOW, rule_fixed="2026-11-30", rule_status="revised after a result"),
     _c("C7b", "covering what the projection shows silences the map more than the strongest baseline",
        "Fig. 7b-c", "relative drop of the map's activity: projection's square minus the best baseline's", "greater",
        0.0, 0.02, "2% of the map's activity", 100, "images", ("13_fig7_occlusion_statistic",), "any",
@@ -219,7 +282,7 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "the object did not matter)", "greater", 0.0, 0.1,
        "10 points above chance at matched distance: a clear preference for the object", 100,
        "correctly classified images with an object region", ("06_fig7_occlusion",), "any", unit="probability",
-       where="Fig. 7d", registered=NOW),
+       where="Fig. 7d", registered=NOW, rule_fixed="2026-11-30", rule_status="before its first result"),
     _c("C8", "occluding the same part changes conv5 more consistently than random parts of the object",
        "Table 1: layer 5, eyes/nose 0.067-0.079 vs random 0.107",
        "mean pairwise sign-change distance: random object parts minus landmarks (conv5)", "greater", 0.0, 0.005,
@@ -232,23 +295,31 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "2 points. Replaces the Imagewoof design (cpu: 1.37 [-0.59, 3.09], both arms near chance), whose sources saw "
        "one dog breed of the ten targets", 3, "splits", ("10_tables4_6_transfer",),
        "a source task that covers the target's concepts (ImageNet-1k)", unit="points of accuracy",
-       where="Tables 4-5", registered=NOW),
+       where="Tables 4-5", registered=NOW, rule_fixed="2026-11-30", rule_status="revised after a result"),
     _c("C10", "higher layers give more discriminative features",
        "Table 7: SVM accuracy rises from layer 1 to 7 (Caltech-256 24.6 -> 71.7)",
        "Spearman correlation of linear-SVM accuracy with depth", "greater", 0.0, 0.5,
        "a correlation above 0.5 is a clear rising trend over six layers", 3, "splits", ("11_table7_probes",),
-       "a source task that covers the target's concepts (ImageNet-1k)", unit="Spearman rho", where="Table 7"),
+       "a source task that covers the target's concepts (ImageNet-1k)", unit="Spearman rho", where="Table 7",
+       check="share of the target's classes that the source task trained on (the same WordNet id): the paper's "
+             "Caltech classes are largely ImageNet-1k classes, and its claim is about features of a source that saw "
+             "the target's concepts. Registered 2026-12-07 after the 2026-12-01 realization's rho -0.33 on "
+             "Imagewoof (0 of 10 breeds in Imagenette) against 0.98 on the source's own classes", check_min=0.5,
+       registered=DEC07, rule_fixed="2026-12-07", rule_status="revised after a result"),
     _c("C11", "higher layers are more class-specific",
        "Fig. 2 / Sec. 4: layers 1-2 respond to edges and colours, layer 4 to class-specific parts, layer 5 to objects",
        "class purity of conv5 maps minus conv1 maps (share of the commonest class in a map's top-9 val images)",
        "greater", 0.0, 0.05, "5 points of purity: with 10 classes a random 9-image set already has about 0.3", 3,
-       "seeds", ("02_fig2_top9",), "any profile with 3 trained seeds", unit="share of top-9 images", where="Fig. 2"),
+       "seeds", ("02_fig2_top9",), "any profile with 3 trained seeds", unit="share of top-9 images", where="Fig. 2",
+       registered="2026-11-22, after chapter 14 had shown conv5 purity", rule_fixed="2026-11-22",
+       rule_status="registered after its result"),
     _c("companion", "the report's small CNN reaches about 98% on MNIST",
        "seed 004: ~98% test accuracy", f"test accuracy minus {COMPANION_REFERENCE:g}%", "greater", 0.0,
        0.0, "'about 98%': within a point. Testable only on the report's data, the full 60,000-digit MNIST training "
        "set, whatever the result: on a subset neither a pass nor a miss counts", 1000, "test digits",
        ("12_companion_gradients",), "full MNIST (any profile)", min_seeds=1, unit="points of accuracy",
-       where="report, Sec. 6", registered=NOW),
+       where="report, Sec. 6", registered=NOW, check="MNIST training digits the network was trained on (the report "
+       "trained on all 60,000)", check_min=60000, rule_fixed="2026-11-30", rule_status="revised after a result"),
     _c("S1", "a projection shows what the unit encodes",
        "Zeiler & Fergus Sec. 2.1 (implicit); questioned by Adebayo et al. 2018, Mahendran & Vedaldi 2016",
        "all of S1a-S1b", "greater", 0.0, 0.0, "composite: see parts", 1, "parts", ("14_sanity_checks",), "any",
@@ -269,7 +340,8 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "5 points of rank correlation. Registered 2026-11-30 after chapter 14's cpu run had shown both correlations "
        "(same unit, other switches 0.585; other unit, same switches 0.69); the rule and statistic are the natural "
        "reading of those two numbers and were not chosen among alternatives", 50, "images", ("14_sanity_checks",),
-       "any", unit="Spearman rho", where="Sec. 2.1 (beyond the paper)", registered=NOW),
+       "any", unit="Spearman rho", where="Sec. 2.1 (beyond the paper)", registered=NOW, rule_fixed="2026-11-30",
+       rule_status="registered after its result"),
 ]}
 
 
@@ -279,7 +351,7 @@ def decide(claim: Claim, ev: Evidence | None) -> str:
         return "not run"
     if not ev.comparable:
         return "not comparable"
-    if not ev.testable:
+    if not testable(claim, ev):
         return "not testable at this scale"
     if ev.seeds < claim.min_seeds:  # fewer trained models than the rule pools: compute still missing, not a result
         return "not run"
@@ -293,6 +365,14 @@ def decide(claim: Claim, ev: Evidence | None) -> str:
     if hi < claim.min_effect:
         return "reproduced"
     return "not reproduced" if lo > claim.min_effect else "inconclusive"
+
+
+def testable(claim: Claim, ev: Evidence) -> bool:
+    """Whether this scale can test ``claim``: its registered check on the measured ``check_value`` where the claim
+    has one and the evidence measured it, else the evidence's own flag (older evidence, composites)."""
+    if claim.check and math.isfinite(ev.check_value):
+        return claim.check_passes(ev.check_value)
+    return ev.testable
 
 
 def combine(verdicts: list[str]) -> str:
@@ -312,7 +392,7 @@ def combine(verdicts: list[str]) -> str:
 
 def evidence(claim: str, estimate: float, ci: tuple[float, float], n: int, profile: str, *, seeds: int = 1,
              testable: bool = True, comparable: bool = True, note: str = "", chapter: str = "",
-             missing: str = "") -> Evidence:
+             missing: str = "", check_value: float = math.nan) -> Evidence:
     """Evidence for ``claim`` (an id in ``REGISTRY``), checked for a known id and a CI that contains the estimate.
 
     >>> evidence("C1", 3.2, (2.2, 4.2), 3, "cpu", seeds=3).claim
@@ -327,7 +407,11 @@ def evidence(claim: str, estimate: float, ci: tuple[float, float], n: int, profi
     est = float(estimate)
     if all(math.isfinite(v) for v in (lo, hi, est)) and not lo - 1e-9 <= est <= hi + 1e-9:
         raise ValueError(f"{claim}: the estimate {est} lies outside its CI [{lo}, {hi}]")
-    return Evidence(claim, est, lo, hi, int(n), profile, int(seeds), testable, comparable, note, chapter, missing)
+    c = REGISTRY[claim]
+    if c.check and not math.isnan(float(check_value)):
+        testable = testable and c.check_passes(float(check_value))
+    return Evidence(claim, est, lo, hi, int(n), profile, int(seeds), testable, comparable, note, chapter, missing,
+                    float(check_value))
 
 
 def not_run(claim: str, profile: str, missing: str, *, chapter: str = "") -> Evidence:
@@ -366,11 +450,15 @@ def verdict_line(ev: Evidence) -> str:
     ci = "" if not math.isfinite(ev.ci_low) else f", 95% CI [{ev.ci_low:.3g}, {ev.ci_high:.3g}]"
     seeds = "" if c.n_unit.startswith("seeds") else f", {ev.seeds} seed{'s' if ev.seeds != 1 else ''}"
     extra = f" {ev.note}" if ev.note else ""
-    why = {"not testable at this scale": f" This scale cannot test it; {c.scale_needed} would.",
+    check = (f" Testability check ({c.check_text()}): measured {ev.check_value:.3g}." if c.check and
+             math.isfinite(ev.check_value) else "")
+    why = {"not testable at this scale": f"{check} This scale cannot test it; {c.scale_needed} would.",
            "inconclusive": (f" n = {ev.n} {c.n_unit}, below the minimum of {c.min_n}." if ev.n < c.min_n else
                             " The CI contains the rule's threshold.")}.get(v, "")
+    if v != "not testable at this scale":
+        why = check + why
     return (f"{head}: {c.statistic} = {est}{u}{ci}, n = {ev.n} {c.n_unit}{seeds} (rule: {rule_text(c)}; "
-            f"{c.reason}).{why}{extra}")
+            f"{c.reason}; fixed {c.rule_fixed}, {c.rule_status}).{why}{extra}")
 
 
 def _composite_verdict(c: Claim, parts: list[Evidence | None]) -> str:
@@ -409,7 +497,8 @@ def table(evidence_list: list[Evidence]) -> pd.DataFrame:
     for profile in profiles:
         for c in REGISTRY.values():
             base = dict(claim=c.id, statistic=c.statistic, unit=c.unit, null=c.null, min_effect=c.min_effect,
-                        kind=c.kind, profile=profile, where=c.where, chapters=" ".join(c.chapters))
+                        kind=c.kind, profile=profile, where=c.where, chapters=" ".join(c.chapters),
+                        check=c.check_text(), check_value=nan, rule_fixed=c.rule_fixed, rule_status=c.rule_status)
             if c.parts:
                 parts = [by_key.get((p, profile)) for p in c.parts]
                 rows.append(base | dict(verdict=_composite_verdict(c, parts), estimate=nan, ci_low=nan, ci_high=nan,
@@ -419,6 +508,7 @@ def table(evidence_list: list[Evidence]) -> pd.DataFrame:
                 continue
             e = by_key.get((c.id, profile))
             rows.append(base | dict(verdict=decide(c, e), estimate=e.estimate if e else nan,
+                                    check_value=e.check_value if e else nan,
                                     ci_low=e.ci_low if e else nan, ci_high=e.ci_high if e else nan,
                                     n=e.n if e else 0, seeds=e.seeds if e else 0,
                                     note=("no evidence: the chapter was not executed" if e is None else
@@ -431,6 +521,7 @@ def registry_frame() -> pd.DataFrame:
     return pd.DataFrame([{k: v for k, v in asdict(c).items() if k != "parts"} for c in REGISTRY.values()])
 
 
-__all__ = ["VERDICTS", "MEANING", "COLUMNS", "COMPANION_REFERENCE", "Claim", "Evidence", "REGISTRY", "decide",
+__all__ = ["VERDICTS", "MEANING", "COLUMNS", "RULE_STATUSES", "COMPANION_REFERENCE", "Claim", "Evidence", "REGISTRY",
+           "decide", "testable",
            "missing_text", "combine", "evidence", "not_run", "rule_text", "verdict_line", "composite_line", "show", "table",
            "registry_frame"]

@@ -98,12 +98,25 @@ class TrainConfig:
 
     def key(self, root: str | os.PathLike | None = None, data: dict | None = None) -> str:
         """A short hash of ``identity()``: the run directory's name ends with it."""
-        blob = json.dumps(self.identity(root, data), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+        return identity_key(self.identity(root, data))
 
     def run_name(self, root: str | os.PathLike | None = None, data: dict | None = None) -> str:
         """``<model>-<profile>-s<seed>-<key>``."""
         return f"{self.model}-{self.profile}-s{self.seed}-{self.key(root, data)}"
+
+
+def identity_key(identity: dict) -> str:
+    """The short content hash of a run's identity that its directory's and its record's names end with (the one
+    definition of a run key: ``TrainConfig.key``, the records and the read-back checks all call it)."""
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def identity_diff(saved: dict | None, identity: dict) -> list[str]:
+    """What differs between two run identities: config fields by name, then geometry, anneal, data, key_version."""
+    saved = saved or {}
+    config = sorted(k for k in set(saved.get("config", {})) | set(identity.get("config", {}))
+                    if saved.get("config", {}).get(k) != identity.get("config", {}).get(k))
+    return config + [k for k in ("geometry", "anneal", "data", "key_version") if saved.get(k) != identity.get(k)]
 
 
 @dataclass(frozen=True)

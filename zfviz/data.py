@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
@@ -41,7 +41,7 @@ from .locks import exclusive
 from .params import check_int
 from .paths import cache_root, data_root
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: meta.json checksummed and checked against the folder it describes; float images, EXIF
 KNOWN = {
     "imagenette": ("imagenette-224", "imagenette2-160", "imagenette2-320", "imagenette2"),
     "imagewoof": ("imagewoof-224", "imagewoof2-160", "imagewoof2-320", "imagewoof2"),
@@ -207,10 +207,20 @@ def load_image(path: str | os.PathLike, resize: int) -> torch.Tensor:
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
-    """RGB 8 bit; 16- and 32-bit greyscale (PIL modes I;16*, I) are scaled to 0..255, not clipped to white."""
-    if im.mode.startswith("I;16") or im.mode == "I":
-        a = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+    """RGB 8 bit, upright. 16- and 32-bit integer greyscale (PIL modes I;16*, I) are scaled to 0..255, not clipped to
+    white; 32-bit float greyscale (mode F, e.g. a float TIFF) is read as 0..1 when its values lie there, as 0..255
+    when they lie there, else scaled by its maximum, never clipped to a constant. The EXIF orientation a camera wrote
+    is applied, as an image viewer would."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        a = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if im.mode == "F":
+            a = a - min(lo, 0.0)  # a float image may hold negative values: shift them into range
+            hi = hi - min(lo, 0.0)
+            top = 1.0 if hi <= 1.0 else 255.0 if hi <= 255.0 else hi
+        else:
+            top = 65535.0 if im.mode.startswith("I;16") or hi > 255 else 255.0
         return Image.fromarray(np.clip(a / top * 255 + 0.5, 0, 255).astype(np.uint8)).convert("RGB")
     return im.convert("RGB")
 
@@ -269,8 +279,8 @@ def _build_cache(folder: Path, samples, classes, resize: int, out: Path, progres
         np.save(tmp / "labels.npy", labels)
         meta = dict(classes=classes, paths=[relative_to(s[0], folder) for s in samples],
                     source=str(folder.resolve()), resize=resize, version=CACHE_VERSION, checksums=checksums,
-                    labels_sha256=hashlib.sha256(labels.tobytes()).hexdigest())
-        (tmp / "meta.json").write_text(json.dumps(meta))
+                    labels_sha256=hashlib.sha256(labels.tobytes()).hexdigest(), key=out.name)
+        (tmp / "meta.json").write_text(json.dumps(meta | {"meta_sha256": _meta_digest(meta)}))
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700; a shared cache should be readable like any other folder
         os.replace(tmp, out)  # atomic: a reader sees the whole cache or none
     finally:
@@ -305,8 +315,32 @@ def _verify(out: Path, images: np.ndarray, labels: np.ndarray, meta: dict) -> No
     _VERIFIED.add(key)
 
 
-def _read_cache(out: Path) -> ImageSet:
+def _meta_digest(meta: dict) -> str:
+    """The SHA-256 of a cache's ``meta.json`` content (without the digest itself): classes, paths, source, key."""
+    return hashlib.sha256(json.dumps({k: v for k, v in meta.items() if k != "meta_sha256"},
+                                     sort_keys=True).encode()).hexdigest()
+
+
+def _check_meta(out: Path, meta: dict, folder: Path | None, samples: list | None, classes: list | None) -> None:
+    """A cache's ``meta.json`` must be intact (its own checksum) and describe this cache folder and the split being
+    loaded: its key, source folder, class list and file list. A cache copied under another key, or with its class
+    names edited, is damaged (rebuilt), never served."""
+    if meta.get("meta_sha256") != _meta_digest(meta):
+        raise CacheDamaged(f"the decoded cache {out}'s meta.json does not match its checksum (edited or damaged)")
+    if meta.get("key") != out.name:
+        raise CacheDamaged(f"the decoded cache {out} was built as {meta.get('key')} (a folder copied or renamed)")
+    if folder is not None and meta.get("source") != str(folder.resolve()):
+        raise CacheDamaged(f"the decoded cache {out} holds {meta.get('source')}, not {folder.resolve()}")
+    if classes is not None and meta.get("classes") != list(classes):
+        raise CacheDamaged(f"the decoded cache {out} lists other classes than {folder} holds")
+    if samples is not None and meta.get("paths") != [relative_to(p, folder) for p, _ in samples]:
+        raise CacheDamaged(f"the decoded cache {out} lists other files than {folder} holds")
+
+
+def _read_cache(out: Path, folder: Path | None = None, samples: list | None = None,
+                classes: list | None = None) -> ImageSet:
     meta = json.loads((out / "meta.json").read_text())
+    _check_meta(out, meta, folder, samples, classes)
     array = np.load(out / "images.npy", mmap_mode="c", allow_pickle=False)
     labels = np.load(out / "labels.npy", allow_pickle=False)
     if len(array) != len(labels) or len(labels) != len(meta["paths"]):
@@ -358,8 +392,9 @@ def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str
     key = _cache_key(folder, samples, resize)
     out = cache_root() / "decoded" / f"{folder.parent.name}-{split}-{resize}-{key}"
     out.parent.mkdir(parents=True, exist_ok=True)
+    expect = (folder, samples, classes)
     try:
-        return _read_cache(out)
+        return _read_cache(out, *expect)
     except CacheDamaged as e:
         warnings.warn(f"{e}; rebuilding it", stacklevel=2)
     except (OSError, ValueError, KeyError):
@@ -368,12 +403,12 @@ def load_split(dataset: str | os.PathLike, split: str, resize: int, *, root: str
         for stale in out.parent.glob(f"{out.name}.tmp-*"):
             shutil.rmtree(stale, ignore_errors=True)
         try:
-            return _read_cache(out)  # built by another process while this one waited
+            return _read_cache(out, *expect)  # built by another process while this one waited
         except (OSError, ValueError, KeyError):
             shutil.rmtree(out, ignore_errors=True)  # missing, unreadable or damaged: rebuild
         _sweep_orphans(out.parent)
         _build_cache(folder, samples, classes, resize, out, progress)
-    return _read_cache(out)
+    return _read_cache(out, *expect)
 
 
 def dataset_identity(dataset: str | os.PathLike, splits: tuple[str, ...], root: str | os.PathLike | None = None,

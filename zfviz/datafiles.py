@@ -13,7 +13,10 @@ with an image extension, symlinks followed), with three rules that make hostile 
 ``file_digests`` gives every file's SHA-256. Digests are kept in an index beside the decoded caches, keyed by each
 file's device, inode, size, mtime and ctime: a file whose stat differs in any of these is hashed again (ctime
 changes on every write and cannot be set back, so an edit at the same size with its mtime restored, as ``cp -p``
-does, is caught). On Imagenette (13,394 files, 161 MB) the cold pass hashes everything once and the warm pass only
+does, is caught). An entry is trusted only if the file last changed well before the index looked at it (git's
+answer to its "racily clean" index): on a file system with 1- or 2-second timestamps, an edit at the same size within
+the second of the last look leaves the stat unchanged, so a file whose mtime or ctime falls within ``RACY_NS`` of
+that look is hashed again next time. On Imagenette (13,394 files, 161 MB) the cold pass hashes everything once and the warm pass only
 stats (``benchmarks/identity_cost.py``).
 """
 
@@ -23,6 +26,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 import warnings
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from .paths import cache_root
 
 DIGEST_INDEX_VERSION = 1
+RACY_NS = 2_000_000_000  # the coarsest timestamp granularity covered (FAT's 2 s; ext3, HFS+ and many NFS mounts: 1 s)
 
 
 def _is_image_name(name: str) -> bool:
@@ -156,11 +161,13 @@ def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[tuple[str,
     files whose stat changed since the digest index beside the caches last saw them (see the module docstring)."""
     folder = Path(folder)
     index_file = _index_path(folder)
+    looked = time.time_ns()  # before any stat: an edit after this gets a timestamp of this second or later
     try:
         saved = json.loads(index_file.read_text())
         index = saved["files"] if saved.get("version") == DIGEST_INDEX_VERSION else {}
+        saved_at = int(saved.get("looked_ns", 0))
     except (OSError, ValueError, KeyError, TypeError):
-        index = {}
+        index, saved_at = {}, 0
     out, fresh, changed, base = [], {}, False, str(folder)
     for path in paths:
         rel = relative_to(path, base)
@@ -169,7 +176,9 @@ def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[tuple[str,
         except OSError as e:
             raise FileNotFoundError(f"cannot read {path}: {e.strerror or e}") from None
         entry = index.get(rel)
-        if isinstance(entry, list) and len(entry) == 2 and entry[0] == key:
+        # racily clean: changed within RACY_NS of the last look, so a same-size edit may hide behind the same stat
+        racy = max(key[3], key[4]) + RACY_NS > saved_at
+        if isinstance(entry, list) and len(entry) == 2 and entry[0] == key and not racy:
             digest = entry[1]
         else:
             try:
@@ -179,18 +188,20 @@ def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[tuple[str,
             changed = True
         fresh[rel] = [key, digest]
         out.append((rel, digest))
+        changed |= racy
     if changed or len(fresh) != len(index):
-        _save_index(index_file, fresh)
+        _save_index(index_file, fresh, looked)
     return out
 
 
-def _save_index(index_file: Path, files: dict) -> None:
-    """Write the digest index atomically; a cache folder that cannot be written only costs a re-hash next time."""
+def _save_index(index_file: Path, files: dict, looked_ns: int) -> None:
+    """Write the digest index atomically, with the time its stats were taken (``looked_ns``); a cache folder that
+    cannot be written only costs a re-hash next time."""
     from .checkpoint import atomic_write
 
     try:
         atomic_write(index_file, lambda tmp: Path(tmp).write_text(
-            json.dumps({"version": DIGEST_INDEX_VERSION, "files": files})))
+            json.dumps({"version": DIGEST_INDEX_VERSION, "looked_ns": looked_ns, "files": files})))
     except OSError:
         pass
 

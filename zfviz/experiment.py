@@ -14,7 +14,7 @@ import torch
 from .data import ImageSet
 from .models import ConvNet, build_model
 from .profiles import Profile, get_profile
-from .runs import (TrainConfig, finished, load_data, load_trained, run_dir, run_predictions, snapshot_epochs,
+from .runs import (TrainConfig, finished, load_data, load_run, run_dir, run_predictions, snapshot_epochs,
                    snapshot_path)
 from .trained import ensure_trained
 from .train import resolve_device
@@ -77,7 +77,7 @@ class Experiment:
             raise ValueError(f"no snapshot for epoch {epoch}; saved epochs: {sorted(snaps)} (runs of "
                              f"{self.config.model} keep Fig. 4's epochs only if the profile lists the model in "
                              f"fig4_models: {self.profile.fig4_models})")
-        return load_trained(snaps[epoch], self.device)[0]
+        return load_run(self.run, epoch, self.device)[0]
 
 
 def load_experiment(model: str = "zf", profile: str = "cpu", seed: int = 0, *, data_root: str | None = None,
@@ -96,15 +96,16 @@ def experiment_of(cfg: TrainConfig, *, data_root: str | os.PathLike | None = Non
     ``FileNotFoundError`` for any other (a run known only by its record has no weights)."""
     cfg = cfg.resolved()
     dev = resolve_device(device)
+    identity = cfg.identity(data_root)
     if train:
         run = ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
     else:
-        run = run_dir(cfg, runs_dir, data_root)
+        run = run_dir(cfg, runs_dir, data_root, data=identity["data"])
         if not finished(run, cfg.epochs):
             raise FileNotFoundError(f"{run} is not a finished run of {cfg.epochs} epochs; train it with python -m "
                                     f"zfviz train --model {cfg.model} --profile {cfg.profile} --seed {cfg.seed}, or "
                                     "pass train=True")
-    net, meta = load_trained(snapshot_path(run, cfg.epochs), dev)
+    net, meta = load_run(run, cfg.epochs, dev, identity=identity)  # this run's weights, verified, or one error
     train_split, val = load_data(cfg, data_root, progress=progress, with_train=cfg.few_shot)
     if list(meta["classes"]) != list(val.classes):
         raise ValueError(f"{run} was trained on classes {meta['classes']} but the data now has {val.classes}; "

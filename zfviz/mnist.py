@@ -190,7 +190,7 @@ def companion_evidence(model: nn.Module, data: Digits, train_n: int, profile: st
             + ("" if full else f" (the report trained on {FULL_MNIST_TRAIN:,}: this run tests nothing either way)")
             + ".")
     return claims.evidence("companion", est, (lo, hi), n, profile, comparable=data.name.startswith("MNIST"),
-                           testable=full, chapter=chapter, note=note)
+                           testable=full, chapter=chapter, note=note, check_value=float(train_n))
 
 
 @torch.no_grad()

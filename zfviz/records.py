@@ -19,7 +19,6 @@ trained again elsewhere is another realization: recording it replaces the record
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, identity_key
 from .paths import records_root, runs_root
 from .runs import done_record, finished
 
@@ -36,11 +35,6 @@ IDENTITY = "identity.json"
 METRICS = "metrics.csv"
 WEIGHTS = "weights.json"
 PROVENANCE_KEYS = ("snapshot_sha256", "snapshots", "machines", "realization", "precision", "finished_utc")
-
-
-def identity_key(identity: dict) -> str:
-    """The short content hash a run's name ends with (as ``TrainConfig.key`` computes it from the identity)."""
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def record_path(cfg: TrainConfig, records_dir: str | os.PathLike | None = None,

@@ -22,7 +22,8 @@ import pandas as pd
 import torch
 
 from . import checkpoint
-from .config import KEY_VERSION, ResolvedConfig, TrainConfig  # noqa: F401 (re-exported: what a run is)
+from .config import (KEY_VERSION, ResolvedConfig, TrainConfig,  # noqa: F401 (re-exported: what a run is)
+                     identity_diff, identity_key)
 from .data import ImageSet, prepare_data
 from .datafiles import sha256_file
 from .evaluate import predict
@@ -150,6 +151,63 @@ def load_trained(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     return model.to(device).eval(), meta
 
 
+def snapshot_sha256(run: str | os.PathLike, epoch: int) -> str:
+    """The SHA-256 that the finished run's ``DONE.json`` recorded for its epoch-``epoch`` snapshot; one error when the
+    run is not finished or recorded no such snapshot."""
+    run = Path(run)
+    done = done_record(run)
+    if not done:
+        raise FileNotFoundError(f"{run} is not a finished run (no readable {DONE}); train it (python -m zfviz train) "
+                                "before reading its weights")
+    recorded = dict(done.get("snapshots") or {})
+    if done.get("epoch") is not None:
+        recorded.setdefault(str(done["epoch"]), done.get("snapshot_sha256"))
+    if recorded.get(str(epoch)) is None:
+        raise FileNotFoundError(f"{run}'s {DONE} vouches for no snapshot of epoch {epoch} (it lists epochs "
+                                f"{sorted(int(e) for e in recorded)}); delete {DONE} and run the same train command "
+                                "again to re-finish it from its checkpoint")
+    return recorded[str(epoch)]
+
+
+def load_run(run: str | os.PathLike, epoch: int, device: str | torch.device = "cpu", *,
+             identity: dict | None = None) -> tuple[ConvNet, dict]:
+    """A finished run's weights at a snapshot epoch, verified before use: the file's SHA-256 must be the one
+    ``DONE.json`` recorded, and the snapshot's recorded identity and epoch the run's (``identity``, else the identity
+    whose key the run directory's name ends with). A mismatch is one error naming both; another run's model is never
+    returned.
+
+    >>> model, meta = load_run("runs/zf-cpu-s0-d7614ff488", 20)  # doctest: +SKIP
+    """
+    run = Path(run)
+    path = snapshot_path(run, epoch)
+    expected = snapshot_sha256(run, epoch)
+    actual = sha256_file(path) if path.is_file() else None
+    if actual != expected:
+        raise ValueError(f"{path} is not the snapshot {run / DONE} vouches for (SHA-256 "
+                         f"{'missing file' if actual is None else actual[:12]}, recorded {expected[:12]}); delete "
+                         f"{run / DONE} and run the same train command again to repair it")
+    model, meta = load_trained(path, device)
+    saved = meta.get("identity")
+    if identity is not None and saved != identity:
+        raise ValueError(f"{path} holds another run's weights ({_who(saved)}; this run is {_who(identity)}: differs "
+                         f"in {identity_diff(saved, identity)}); it was copied or renamed into {run.name}: delete it "
+                         "and train this run")
+    if identity is None and (not isinstance(saved, dict) or not run.name.endswith("-" + identity_key(saved))):
+        raise ValueError(f"{path} holds another run's weights ({_who(saved)}, key "
+                         f"{identity_key(saved) if isinstance(saved, dict) else 'none'}), not {run.name}'s: the folder "
+                         "was copied or renamed; delete it and train this run")
+    if int(meta.get("epoch", -1)) != epoch:
+        raise ValueError(f"{path} holds epoch {meta.get('epoch')}, not {epoch}; delete {run / DONE} and rerun to "
+                         "repair it")
+    return model, meta
+
+
+def _who(identity: object) -> str:
+    """A run identity in a few words: model, seed, epochs (for error messages)."""
+    c = identity.get("config", {}) if isinstance(identity, dict) else {}
+    return f"model {c.get('model')}, seed {c.get('seed')}, {c.get('epochs')} epochs" if c else "no run identity"
+
+
 def few_shot_epochs(steps: int, per_class: int, classes: int, batch_size: int) -> int:
     """Epochs that give a from-scratch few-shot run about ``steps`` SGD steps on ``per_class`` images of each of
     ``classes`` (full batches only; a training set smaller than a batch is one batch per epoch)."""
@@ -220,10 +278,14 @@ def run_predictions(run: str | os.PathLike, epoch: int, data: ImageSet, *, ten: 
                     device: str | None = None, progress: bool = False) -> torch.Tensor:
     """Class probabilities of the run's epoch-``epoch`` snapshot on ``data`` (10-crop by default), cached in the run.
 
-    The cache is keyed by the images' paths, so another split or profile never reads a stale file. The model runs on
+    The cache is keyed by the snapshot's SHA-256 and the images' paths, so another model, split or profile never
+    reads a stale file. The model runs on
     ``device`` (default: the GPU when there is one); the probabilities come back on the CPU.
     """
-    key = hashlib.sha256("\n".join(data.paths).encode()).hexdigest()[:12]
+    # keyed by the weights (the verified snapshot's SHA-256) and the images: a run retrained under the same name (a
+    # repair, another thread count, a GPU) never serves the old model's probabilities
+    weights = snapshot_sha256(run, epoch)
+    key = hashlib.sha256("\n".join([weights, *data.paths]).encode()).hexdigest()[:12]
     cache = Path(run) / "predictions" / f"{'ten' if ten else 'centre'}_epoch_{epoch:03d}_{key}.pt"
     if cache.exists():
         try:
@@ -231,7 +293,7 @@ def run_predictions(run: str | os.PathLike, epoch: int, data: ImageSet, *, ten: 
         except ValueError:
             pass  # unreadable: recompute
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model, meta = load_trained(snapshot_path(Path(run), epoch), dev)
+    model, meta = load_run(run, epoch, dev)
     if meta.get("classes") is not None and list(meta["classes"]) != list(data.classes):
         raise ValueError(f"{run} was trained on classes {meta['classes']}, the data has {data.classes}")
     probs = predict(model, data.images, meta["mean"], model.arch.input_size, ten=ten, progress=progress)

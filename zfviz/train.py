@@ -35,10 +35,11 @@ from tqdm import tqdm
 from . import checkpoint, machine
 from .data import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
 from .evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
-from .locks import exclusive, sweep_temporaries
+from .locks import RUN_MARKERS, exclusive, refuse_foreign, sweep_temporaries
 from .models import build_model, clip_feature_scale
-from .runs import (ResolvedConfig, TrainConfig, finished, load_data, mark_finished, run_dir, snapshot_epochs,
-                   snapshot_path, snapshot_problem)
+from .config import identity_diff
+from .runs import (ResolvedConfig, TrainConfig, finished, load_data, load_run, mark_finished, run_dir,
+                   snapshot_epochs, snapshot_path, snapshot_problem)
 
 CHECKPOINT_SECONDS = 30.0  # the resumable checkpoint is written at least this often (and after every longer epoch)
 # clipped_per_step: conv filters feature scale clipping renormalized per step, averaged over the epoch (0: clipping
@@ -122,6 +123,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     out = Path(out_dir) if out_dir is not None else run_dir(cfg, root=root, data=identity["data"])
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {out} exists and is not a directory; give a run directory")
+    refuse_foreign(out, RUN_MARKERS, "output")  # a user's folder is never written into, nor swept
     last = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
     train_set, val_set = load_data(cfg, root, progress and rank == 0)
     created = not out.exists()
@@ -158,12 +160,8 @@ def _load_checkpoint(path: Path, identity: dict) -> dict | None:
         return None
     state = checkpoint.load(path)
     if state.get("identity") != identity:
-        saved = state.get("identity") or {}
-        diff = sorted(k for k in set(saved.get("config", {})) | set(identity["config"])
-                      if saved.get("config", {}).get(k) != identity["config"].get(k))
-        other = [k for k in ("geometry", "anneal", "data", "key_version") if saved.get(k) != identity[k]]
-        raise ValueError(f"{path} belongs to a different run (differs in {diff + other}); "
-                         "use another output directory or delete it")
+        raise ValueError(f"{path} belongs to a different run (differs in {identity_diff(state.get('identity'), identity)}"
+                         "); use another output directory or delete it")
     return state
 
 
@@ -186,6 +184,7 @@ def _start(cfg: ResolvedConfig, out: Path, identity: dict, train_set: ImageSet, 
         dist.barrier()
     state = _load_checkpoint(out / "checkpoint.pt", identity)
     if finished(out, cfg.epochs):  # (a profile may drop a finished run's checkpoint: the marker is what counts)
+        load_run(out, cfg.epochs, identity=identity)  # ...and the final weights must be this run's (one error if not)
         return None
     torch.manual_seed(cfg.seed)  # initial weights
     p = cfg.spec

@@ -26,15 +26,17 @@ from ..stats import DRAWS, LEVEL
 FC_ROWS = ("alexnet-fc2048", "alexnet-fc8192", "zf-fc2048", "zf-fc8192")
 
 
-def _fc_change(v: dict, t: dict) -> float:
-    return max(abs(v[m] - v[m.split("-fc")[0]]) for m in FC_ROWS)
+def _fc_changes(v: dict, t: dict) -> np.ndarray:
+    """C2b's four changes: each fc-size row's val error minus its base's (alexnet or zf)."""
+    return np.array([v[m] - v[m.split("-fc")[0]] for m in FC_ROWS])
 
 
-# part -> (the rows it compares, its statistic from val (v) and train (t) top-1 errors (%) by row)
+# part -> (the rows it compares, its statistic from val (v) and train (t) top-1 errors (%) by row). A statistic that
+# returns several changes (C2b) is decided by an intersection-union rule on their own CIs (``_iut``).
 PARTS: dict[str, tuple[tuple[str, ...], Callable[[dict, dict], float]]] = {
     "C2a": (("alexnet-no-conv34-fc67", "alexnet-no-conv34", "alexnet-no-fc67"),
             lambda v, t: v["alexnet-no-conv34-fc67"] - max(v["alexnet-no-conv34"], v["alexnet-no-fc67"])),
-    "C2b": (FC_ROWS + ("alexnet", "zf"), _fc_change),
+    "C2b": (FC_ROWS + ("alexnet", "zf"), _fc_changes),
     "C2c": (("zf", "zf-wide"), lambda v, t: v["zf"] - v["zf-wide"]),
     "C2d": (("zf-wide", "zf-wide-fc8192"),
             lambda v, t: (v["zf-wide-fc8192"] - t["zf-wide-fc8192"]) - (v["zf-wide"] - t["zf-wide"])),
@@ -42,6 +44,22 @@ PARTS: dict[str, tuple[tuple[str, ...], Callable[[dict, dict], float]]] = {
             lambda v, t: max(v["alexnet-no-conv34"], v["alexnet-no-fc67"]) - v["alexnet"]),
 }
 MAX_TAKEOFF_SHARE = 0.25  # a row is compared only if every seed left chance within the first quarter of its budget
+# C2d's registered testability check reads this row's training error (claims.REGISTRY["C2d"].check)
+FIT_ROW = "zf-wide-fc8192"
+
+
+def _iut(est: np.ndarray, samples: np.ndarray, a: float) -> tuple[float, float, float, str]:
+    """Several changes (``est``, their pivot draws ``samples`` (draws, k)) as one interval for a "less" rule on their
+    largest |change|: each change's own (1 - 2a) CI, then [the largest distance from 0 of a CI's nearest end, the
+    largest distance of a CI's farthest end]. Its upper end is below a bound exactly when every CI lies inside
+    +-bound, its lower end above it exactly when some CI lies wholly outside: the intersection-union test, with each
+    row's own coverage (not a CI of the maximum, whose lower end never covers 0)."""
+    lo, hi = np.quantile(samples, [a, 1 - a], axis=0)
+    lo, hi = np.minimum(lo, est), np.maximum(hi, est)
+    nearest = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+    farthest = np.maximum(np.abs(lo), np.abs(hi))
+    rows = "; ".join(f"{m} {e:+.2f} [{x:+.2f}, {y:+.2f}]" for m, e, x, y in zip(FC_ROWS, est, lo, hi))
+    return float(np.abs(est).max()), float(nearest.max()), float(farthest.max()), rows
 
 
 def takeoff_epochs(curves: pd.DataFrame, chance: float, margin: float = 5.0) -> pd.DataFrame:
@@ -101,16 +119,24 @@ def part_statistics(errors: pd.DataFrame, *, seeds: int = 1, seed: int = 0, draw
         missing = [r for r in rows if len(by_row.get(r, ())) < seeds]  # a queue half-way through a row: not run
         if missing:
             out.append({"part": part, "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "seeds": 0,
-                        "rows": ", ".join(rows), "missing": ", ".join(missing)})
+                        "rows": ", ".join(rows), "missing": ", ".join(missing), "per_row": "", "fit": np.nan})
             continue
         mean = {r: by_row[r].mean(0) for r in rows}
         est = fn({r: m[0] for r, m in mean.items()}, {r: m[1] for r, m in mean.items()})
         samples = np.array([fn({r: sampled[r][k, 0] for r in rows}, {r: sampled[r][k, 1] for r in rows})
                             for k in range(draws)])
-        lo, hi = np.quantile(samples, [a, 1 - a])
-        out.append({"part": part, "estimate": est, "ci_low": min(lo, est), "ci_high": max(hi, est),
-                    "seeds": min(len(by_row[r]) for r in rows), "rows": ", ".join(rows), "missing": ""})
-    return pd.DataFrame(out, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "rows", "missing"])
+        per_row = ""
+        if np.ndim(est):  # several changes: the intersection-union interval
+            est, lo, hi, per_row = _iut(np.asarray(est), samples, a)
+        else:
+            lo, hi = np.quantile(samples, [a, 1 - a])
+            lo, hi = min(lo, est), max(hi, est)
+        fit = float(mean[FIT_ROW][1]) if FIT_ROW in rows else np.nan
+        out.append({"part": part, "estimate": est, "ci_low": lo, "ci_high": hi,
+                    "seeds": min(len(by_row[r]) for r in rows), "rows": ", ".join(rows), "missing": "",
+                    "per_row": per_row, "fit": fit})
+    return pd.DataFrame(out, columns=["part", "estimate", "ci_low", "ci_high", "seeds", "rows", "missing", "per_row",
+                                      "fit"])
 
 
 def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str, *, seeds: int = 3,
@@ -132,9 +158,13 @@ def part_evidence(stats: pd.DataFrame, compared: pd.Series, profile: str, *, see
         known = c.dropna().astype(bool)
         late = list(known.index[~known])
         note = f"Rows not compared (left chance late or never): {', '.join(late)}. " if late else ""
+        if r.per_row:
+            note += f"Each fc row's change against its base, with its own 95% CI: {r.per_row}. "
+        # the registered testability checks (claims.REGISTRY): C2a's take-off share, C2d's training fit
+        check = {"C2a": float(known.mean()) if len(known) else np.nan, "C2d": r.fit}.get(r.part, np.nan)
         note = (note + convergence).strip()
         out.append(claims.evidence(r.part, r.estimate, (r.ci_low, r.ci_high), r.seeds, profile, seeds=r.seeds,
-                                   testable=not late, chapter=chapter, note=note))
+                                   testable=not late, chapter=chapter, note=note, check_value=check))
     return out
 
 

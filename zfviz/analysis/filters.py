@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -170,23 +172,44 @@ def aliasing(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: i
                       for s in range(0, len(images), batch_size)])
 
 
+def clipping_activity(runs: list) -> float:
+    """Filters feature scale clipping renormalized per training step, averaged over the runs' epochs and the runs
+    (experiments or run directories; their ``metrics.csv``): C5's registered testability check. NaN for runs trained
+    before the loop counted it."""
+    values = []
+    for r in runs:
+        m = pd.read_csv(Path(getattr(r, "run", r)) / "metrics.csv")
+        values.append(m.clipped_per_step.mean() if "clipped_per_step" in m else np.nan)
+    return float(np.mean(values)) if values else np.nan
+
+
 def c5_evidence(top3: dict[str, list[float]], over_radius: list[int], weight_gaps: list[float], profile: str,
-                chapter: str = "05_fig6_architecture"):
-    """C5 from the top-3 energy shares of the clipped ("ZF") and unclipped ("ZF, no clipping") models per seed, with
-    the registered manipulation check: testable only if clipping engages in every unclipped model (at least
-    ``C5_ENGAGED`` filter over the radius at the end)."""
+                chapter: str = "05_fig6_architecture", clipped_per_step: float = np.nan):
+    """C5 from the top-3 energy shares of the clipped ("ZF") and unclipped ("ZF, no clipping") models per seed.
+    Its registered check (``claims.REGISTRY["C5"]``) reads ``clipped_per_step`` (``clipping_activity`` of the
+    clipped runs): where clipping never acted, the unclipped runs are the clipped ones and C5 is not testable, trained
+    or not. The manipulation check of the unclipped models (filters over the radius at the end, ``C5_ENGAGED``) and
+    the weight differences go in the note."""
     from .. import claims
     from ..stats import group_difference
 
+    check = claims.REGISTRY["C5"]
+    activity = f"Clipping renormalized {clipped_per_step:.3g} filters per training step of the clipped models. "
+    if np.isfinite(clipped_per_step) and not check.check_passes(clipped_per_step):
+        return claims.evidence("C5", np.nan, (np.nan, np.nan), len(top3.get("ZF", [])), profile,
+                               seeds=len(top3.get("ZF", [])), chapter=chapter, check_value=clipped_per_step,
+                               note=activity + "Without clipping acting, the unclipped runs would be the same runs.")
     if not top3.get("ZF, no clipping"):
         return claims.not_run("C5", profile, "no unclipped ZF models (no_clip_seeds is empty)", chapter=chapter)
     est, lo, hi, n = group_difference(np.array(top3["ZF, no clipping"])[:, None], np.array(top3["ZF"])[:, None])
     engaged = all(o >= C5_ENGAGED for o in over_radius)
-    note = (f"Manipulation check: filters over the clipping radius in the unclipped models at the end, per seed: "
+    note = ((activity if np.isfinite(clipped_per_step) else "")
+            + f"Manipulation check: filters over the clipping radius in the unclipped models at the end, per seed: "
             f"{', '.join(str(o) for o in over_radius)}; largest weight difference between the clipped and unclipped "
             f"model of each seed: {', '.join(f'{d:.2g}' for d in weight_gaps)}. C5 is tested only if clipping engages "
             "in every seed.")
-    return claims.evidence("C5", est, (lo, hi), n, profile, seeds=n, chapter=chapter, testable=engaged, note=note)
+    return claims.evidence("C5", est, (lo, hi), n, profile, seeds=n, chapter=chapter, testable=engaged, note=note,
+                           check_value=clipped_per_step)
 
 
 def c6a_evidence(filters: pd.DataFrame, profile: str, chapter: str = "05_fig6_architecture"):
@@ -214,6 +237,7 @@ def c6b_evidence(shares: dict[str, np.ndarray], profile: str, chapter: str = "05
                            note=f"AlexNet minus ZF {spread_note(a.mean(1) - z.mean(1))}.")
 
 
-__all__ = ["DEAD_BELOW", "SHIFTS", "STRUCTURELESS_BELOW", "C5_ENGAGED", "filter_energy", "top_energy_share",
+__all__ = ["DEAD_BELOW", "SHIFTS", "STRUCTURELESS_BELOW", "C5_ENGAGED", "clipping_activity", "filter_energy",
+           "top_energy_share",
            "filter_stats", "shift_change", "spatial_autocorrelation", "structureless", "conv1_filters", "dense_map",
            "aliased_share", "aliasing", "c5_evidence", "c6a_evidence", "c6b_evidence"]

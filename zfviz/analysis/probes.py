@@ -156,17 +156,35 @@ def c9_evidence(pretrained: pd.DataFrame, scratch: pd.DataFrame, profile: str,
                            f"{spread_note(diff.mean(1))}.")
 
 
+def class_coverage(source_classes: list[str], target_classes: list[str]) -> float:
+    """The share of the target's classes that the source task trained on (same class id, e.g. WordNet id): C10's
+    registered testability check.
+
+    >>> class_coverage(["n01440764", "n02102040"], ["n02102040", "n02086240"])
+    0.5
+    """
+    if not target_classes:
+        raise ValueError("target_classes is empty; give the target dataset's class ids")
+    return sum(c in set(source_classes) for c in target_classes) / len(target_classes)
+
+
 def c10_evidence(results: pd.DataFrame, layers: list[str], k: int, profile: str, control_rho: float,
-                 heldout: pd.DataFrame | None, target: str, chapter: str = "11_table7_probes"):
+                 heldout: pd.DataFrame | None, target: str, chapter: str = "11_table7_probes", *,
+                 source_classes: list[str] | None = None, target_classes: list[str] | None = None):
     """C10 from ``layer_probes`` rows of several seeds: the depth trend (``depth_trend``) at ``k`` per class, with the
-    source-task control and the held-out-class test (``heldout_table``) in the note."""
+    source-task control and the held-out-class test (``heldout_table``) in the note, and the registered check (the
+    share of target classes the source saw, ``class_coverage``) when both class lists are given."""
     from .. import claims
 
     rho = depth_trend(results, layers, k)
     est, lo, hi, _ = trend_interval(rho)
+    coverage = (class_coverage(source_classes, target_classes) if source_classes is not None
+                and target_classes is not None else np.nan)
+    seen = (f" The source task trained on {coverage:.0%} of {target}'s classes." if np.isfinite(coverage) else "")
     return claims.evidence("C10", est, (lo, hi), rho.shape[1], profile, seeds=rho.shape[0], chapter=chapter,
+                           check_value=coverage,
                            note=f"Linear SVMs with {k} {target} images per class; on the source task (Imagenette val) "
-                           f"the same correlation is {control_rho:.2f}."
+                           f"the same correlation is {control_rho:.2f}." + seen
                            + (heldout_sentence(heldout) if heldout is not None else ""))
 
 
