@@ -33,4 +33,9 @@ def test_chapter_runs_at_paper_geometry(name, imagenette_here, tmp_path, shared_
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("**Verdict" in o.get("data", {}).get("text/markdown", "") for o in outputs)
+    # the page says which weights it rests on (the verified runs it loaded), and no path of this machine
+    prov = nb.metadata["zfviz"]["provenance"]
+    assert prov["profile"] == "paper-smoke" and prov["runs"] and all(len(r["sha256"]) == 64 for r in prov["runs"])
+    assert "zfviz-provenance" in nb.cells[-1].metadata["tags"] and prov["runs"][0]["sha256"][:12] in nb.cells[-1].source
+    assert str(tmp_path) not in path.read_text() and not nb.metadata["papermill"]["input_path"].startswith("/")
     print(f"{name} at paper geometry: {time.perf_counter() - t0:.0f} s")

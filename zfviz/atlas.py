@@ -146,9 +146,13 @@ PROVENANCE = "provenance.json"  # the network the atlas shows: tests check it is
 
 
 def provenance(exp: Experiment) -> dict:
-    """What identifies the atlas's network: run name, model, profile, seed, epochs."""
+    """What identifies the atlas's network: run name, model, profile, seed, epochs, and its weights (the final
+    snapshot's SHA-256 and realization, from the run's DONE.json)."""
+    from .runs import done_record
+
+    done = done_record(exp.run)
     return {"run": exp.run.name, "model": exp.config.model, "profile": exp.profile.name, "seed": exp.config.seed,
-            "epochs": exp.epoch}
+            "epochs": exp.epoch, "sha256": done.get("snapshot_sha256"), "realization": done.get("realization")}
 
 
 def _write_pages(out: Path, maps: pd.DataFrame, epochs: list[int], k: int, n_images: int, run: str, command: str,

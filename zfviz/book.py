@@ -10,12 +10,28 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import provenance
 from .locks import staged
 from .paths import repo_root
 
 REPO = repo_root() or Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 RESULTS = REPO / "book" / "results"  # executed notebooks the site renders (committed for the most faithful profile)
+BOOK_PROFILE = "cpu"  # the profile the published book (book/results, book/atlas) is executed at
+
+
+def output_dirs(profile: str, out: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """(results, atlas) folders for a book executed at ``profile``: the published book's for ``BOOK_PROFILE`` or
+    ``out="book"``; else ``_build/<profile>/`` (or ``out``), so a smoke or paper-smoke run never overwrites the
+    committed book.
+
+    >>> [str(p.relative_to(REPO)) for p in output_dirs("smoke")]
+    ['_build/smoke/results', '_build/smoke/atlas']
+    """
+    if out == "book" or (out is None and profile == BOOK_PROFILE):
+        return RESULTS, ATLAS
+    root = Path(out) if out is not None else REPO / "_build" / profile
+    return root / "results", root / "atlas"
 
 
 def _need_checkout() -> None:
@@ -102,8 +118,11 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     src = out_dir / f".{name}.input.ipynb"
     tmp = out_dir / f".{name}.partial.ipynb"
     jupytext.write(nb, src)
-    backend = os.environ.get("MPLBACKEND")
+    notes = out_dir / f".{name}.provenance.jsonl"
+    notes.unlink(missing_ok=True)
+    saved = {k: os.environ.get(k) for k in ("MPLBACKEND", provenance.ENV)}
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures as PNG, whatever the caller set
+    os.environ[provenance.ENV] = str(notes)  # the kernel notes every run it reads (zfviz.provenance)
     try:
         try:
             pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO), kernel_name="python3",
@@ -111,15 +130,34 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
         except pm.PapermillExecutionError as e:
             raise ChapterError(name, e, _keep_failed(tmp, name)) from None
         _hide_injected_parameters(tmp)
+        _stamp(tmp, name, provenance.page(provenance.read_notes(notes), parameters.get("profile", "?")))
         os.replace(tmp, out_dir / f"{name}.ipynb")
     finally:
-        if backend is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = backend
-        src.unlink(missing_ok=True)
-        tmp.unlink(missing_ok=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        for p in (src, tmp, notes):
+            p.unlink(missing_ok=True)
     return out_dir / f"{name}.ipynb"
+
+
+def _stamp(path: Path, name: str, prov: dict) -> None:
+    """Put the page's provenance in its metadata and a footer cell, and leave no path of this machine in it."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["zfviz"] = {"provenance": prov}
+    pm_meta = nb.metadata.get("papermill", {})
+    pm_meta["input_path"], pm_meta["output_path"] = f"notebooks/{name}.py", f"book/results/{name}.ipynb"
+    params = pm_meta.get("parameters", {})
+    for k, v in list(params.items()):
+        if isinstance(v, str) and os.path.isabs(v):
+            params[k] = f"<{k}>"  # a folder of the executing machine: named, not spelled out
+    cell = nbformat.v4.new_markdown_cell(provenance.footer(prov), metadata={"tags": ["zfviz-provenance"]})
+    nb.cells = [c for c in nb.cells if "zfviz-provenance" not in c.metadata.get("tags", [])] + [cell]
+    nbformat.write(nb, path)
 
 
 def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progress: bool = True,
@@ -143,7 +181,7 @@ def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progre
             log(f"[zfviz book] chapter {i + 1} of {len(names)}: {name} "
                 f"({', '.join(f'{k}={v}' for k, v in params.items())}{left})")
             execute(name, stage, params, progress=progress)
-        if Path(out) == RESULTS:
+        if Path(out) == RESULTS or Path(out).parent.parent == REPO / "_build":  # a whole book's folder
             write_claims(stage)
             write_summary(stage)
     return Path(out)
@@ -152,7 +190,8 @@ def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progre
 ATLAS = REPO / "book" / "atlas"
 
 
-def execute_with_atlas(names: list[str], parameters: dict, progress: bool = True, log=print) -> None:
+def execute_with_atlas(names: list[str], parameters: dict, progress: bool = True, log=print, *,
+                       results: Path = RESULTS, atlas: Path = ATLAS) -> None:
     """The atlas of the profile's ZF model (seed 0) and the chapters, swapped in together: the atlas is built into a
     staging folder first, the chapters run (``execute_book``), and only when both succeed does the new atlas replace
     the old one. An interruption anywhere leaves the committed atlas and results as they were, and no staging
@@ -165,15 +204,15 @@ def execute_with_atlas(names: list[str], parameters: dict, progress: bool = True
     log(f"[zfviz book] the atlas of the {profile} ZF model (seed 0), staged until the chapters are done")
     from .atlas import PROVENANCE
 
-    with staged(ATLAS, what="the atlas folder", markers=(PROVENANCE,)) as stage:
+    with staged(atlas, what="the atlas folder", markers=(PROVENANCE,)) as stage:
         exp = load_experiment("zf", profile, 0, data_root=parameters.get("data_root"), progress=progress)
         build_atlas(exp, stage / "atlas", progress=progress)
-        execute_book(names, parameters, RESULTS, progress=progress, log=log)
+        execute_book(names, parameters, results, progress=progress, log=log)
         for p in (stage / "atlas").iterdir():  # the staged folder's content becomes the atlas when this block ends
             os.replace(p, stage / p.name)
         (stage / "atlas").rmdir()
         (stage / ".atlas.lock").unlink(missing_ok=True)
-    log(f"[zfviz book] executed {len(names)} chapter(s) -> {RESULTS}; atlas -> {ATLAS}")
+    log(f"[zfviz book] executed {len(names)} chapter(s) -> {results}; atlas -> {atlas}")
 
 
 def _minutes(seconds: float) -> str:
@@ -321,12 +360,19 @@ def verdict_summary(results: Path = RESULTS) -> str:
     from .claims import MEANING, REGISTRY, VERDICTS
     from .profiles import get_profile
 
+    from .claims import RULE_STATUSES
+
+    status = pd.Series([c.rule_status for c in REGISTRY.values() if not c.parts]).value_counts()
+    dated = "; ".join(f"{status.get(s, 0)} {s}" for s in RULE_STATUSES if status.get(s, 0))
     lines = ["# Results at a glance", "",
              "Every verdict below comes from the claims registry (`zfviz/claims.py`): a statistic, its 95% CI and n, "
-             "and a decision rule fixed before the results. The page is rendered from `book/results/claims.csv`, "
-             "which `python -m zfviz book` writes from the evidence the executed chapters carry; the CSV has each "
-             "row's `null` and `min_effect` beside the estimate and CI, so any verdict can be checked against its "
-             "rule.", ""]
+             "a threshold (the smallest effect that would support the paper), and a decision rule written before the "
+             f"results it decides. Each rule is dated from git history ({dated}): the *rule fixed* column says which "
+             "is which. The page is rendered from `book/results/claims.csv`, which `python -m zfviz book` writes "
+             "from the evidence the executed chapters carry; the CSV has each row's threshold, the paper's value and "
+             "any testability check's measured value beside the estimate and CI, so any verdict can be checked "
+             "against its rule. The intervals assume roughly normal seed-to-seed variation: with 3 seeds, skewed "
+             "seed effects bring a nominal 95% interval's coverage to about 91% (`tests/test_stats.py`).", ""]
     path = results / "claims.csv"
     if not path.exists():
         return "\n".join(lines + ["No claims table yet: run `python -m zfviz book --profile cpu`.", ""])
@@ -339,8 +385,10 @@ def verdict_summary(results: Path = RESULTS) -> str:
         lines += [f"**Scale `{p}`** ({get_profile(p).scale()}): of {int((leaves.profile == p).sum())} claims "
                   f"(composites counted by their parts), {tally}.", ""]
     lines += ["What each verdict means:", ""] + [f"- **{v}**: {MEANING[v]}." for v in VERDICTS] + [""]
-    head = "| claim | paper | statistic (unit) | " + " | ".join(f"`{p}`: verdict, estimate [95% CI], n" for p in profiles)
-    lines += ['<div class="zfviz-wide">', "", head + " | chapter |", "|---|---|---|" + "---|" * len(profiles) + "---|"]
+    head = ("| claim | paper (its value) | statistic (unit) | threshold | "
+            + " | ".join(f"`{p}`: verdict, estimate [95% CI], n" for p in profiles))
+    lines += ['<div class="zfviz-wide">', "", head + " | rule fixed | chapter |",
+              "|---|---|---|---|" + "---|" * len(profiles) + "---|---|"]
     for cid, c in REGISTRY.items():
         cells = []
         for p in profiles:
@@ -352,11 +400,15 @@ def verdict_summary(results: Path = RESULTS) -> str:
             num = "" if pd.isna(r.estimate) else f"<br>{r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n = {r.n}"
             if r.verdict == "not run" and isinstance(r.note, str) and r.note:
                 num = f"<br>{r.note}"  # what is missing; an estimate on too few seeds shows inside it as deciding nothing
-            cells.append(f"**{r.verdict}**{num}")
+            check = (f"<br>check: {r.check_value:.3g}" if "check_value" in r and pd.notna(r.check_value) else "")
+            kind = r.verdict.replace(" ", "-")
+            cells.append(f'<span class="zfviz-verdict zfviz-{kind}">**{r.verdict}**</span>{num}{check}')
         links = ", ".join(f"[{ch[:2]}]({ch}.ipynb)" for ch in c.chapters if (results / f"{ch}.ipynb").exists())
         indent = "&nbsp;&nbsp;&nbsp;" if not c.parts and any(cid in o.parts for o in REGISTRY.values()) else ""
         what = ("all of " + ", ".join(c.parts) if c.parts else f"{c.statistic} ({c.unit})").replace("|", "\\|")
-        lines.append(f"| {indent}**{cid}** {c.title} | {c.where} | {what} | " + " | ".join(cells) + f" | {links} |")
+        fixed = "" if c.parts else f"{c.rule_fixed}, {c.rule_status}"
+        lines.append(f"| {indent}**{cid}** {c.title} | {c.where} ({c.paper_value}) | {what} | {c.threshold_text()} | "
+                     + " | ".join(cells) + f" | {fixed} | {links} |")
     lines += ["", "</div>", "", "## The chapters", "", '<div class="zfviz-wide">', "",
               "| chapter | profile | parameters other than the chapter's defaults | evidence for the registry |",
               "|---|---|---|---|"]

@@ -87,12 +87,20 @@ def _book(args: argparse.Namespace) -> int:
         print(plan_table(params["profile"], names, args.data_root), flush=True)  # what will be trained, and roughly how long
         if not args.no_train:
             train_planned(params["profile"], names, data_root=args.data_root, progress=not args.no_progress)
+        results, atlas = book.output_dirs(params["profile"], args.out)
+        if results != book.RESULTS:
+            print(f"[zfviz book] profile {params['profile']} is not the published book's ({book.BOOK_PROFILE}): "
+                  f"results go to {results}, the committed book stays as it is (--out book writes it there)",
+                  flush=True)
         if args.atlas:
-            book.execute_with_atlas(names, params, progress=not args.no_progress)
+            book.execute_with_atlas(names, params, progress=not args.no_progress, results=results, atlas=atlas)
         else:
-            out = book.execute_book(names, params, Path(args.out) if args.out else book.RESULTS,
-                                    progress=not args.no_progress)
+            out = book.execute_book(names, params, results, progress=not args.no_progress)
             print(f"[zfviz book] executed {len(names)} chapter(s) -> {out}")
+        if results != book.RESULTS and not args.no_build:
+            print(f"[zfviz book] the site shows the published book; open {results} for this run's chapters "
+                  f"(claims.csv, summary.md, executed notebooks)")
+            return 0
     if not args.no_build:
         site = book.build_site()
         print(f"[zfviz book] site: {site / 'index.html'}")
@@ -160,7 +168,10 @@ def _atlas(args: argparse.Namespace) -> int:
     exp = load_experiment(args.model, profile, args.seed, data_root=args.data_root, progress=not args.no_progress,
                           **extra)
     book_run = args.model == "zf" and args.seed == 0 and not extra
-    out = Path(args.out) if args.out else REPO / "book" / ("atlas" if book_run else f"atlas-{_slug(args.model)}")
+    from .book import BOOK_PROFILE
+
+    home = REPO / "book" if profile == BOOK_PROFILE else REPO / "_build" / profile  # the published book's, or not
+    out = Path(args.out) if args.out else home / ("atlas" if book_run else f"atlas-{_slug(args.model)}")
     command = f"python -m zfviz atlas --profile {profile}" if book_run else _command(args)
     maps = build_atlas(exp, out, layers=args.layers, progress=not args.no_progress,
                        heading="Feature atlas" if book_run else f"Feature atlas: {args.model}",
@@ -239,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--profile", default=None, choices=list(PROFILES), help="default: gpu with CUDA, else cpu")
     b.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA inside the notebooks")
     b.add_argument("--only", nargs="+", default=None, help="chapters to execute (default: all)")
-    b.add_argument("--out", default=None, help="where executed notebooks go (default: book/results, what the site shows)")
+    b.add_argument("--out", default=None, help="where executed notebooks go (default: book/results at the published "
+                   "book's profile, cpu; _build/<profile>/ at any other; 'book' forces book/results)")
     b.add_argument("--no-execute", action="store_true", help="only build the site from the executed notebooks there")
     b.add_argument("--no-build", action="store_true", help="only execute the notebooks")
     b.add_argument("--no-progress", action="store_true", help="no progress bars")

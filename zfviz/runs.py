@@ -30,6 +30,7 @@ from .evaluate import predict
 from .models import ConvNet, model_from_arch
 from .params import check_int
 from .paths import runs_root
+from .provenance import note_folder
 
 SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
 
@@ -199,6 +200,7 @@ def load_run(run: str | os.PathLike, epoch: int, device: str | torch.device = "c
     if int(meta.get("epoch", -1)) != epoch:
         raise ValueError(f"{path} holds epoch {meta.get('epoch')}, not {epoch}; delete {run / DONE} and rerun to "
                          "repair it")
+    note_folder(run, epoch, "weights")  # the page being executed rests on these weights (provenance)
     return model, meta
 
 

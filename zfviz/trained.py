@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .params import check_int
+from .provenance import note_folder
 from .records import record_path, recorded_epochs
 from .runs import DONE, TrainConfig, epochs_done, finished, run_dir
 from .train import train
@@ -60,12 +61,14 @@ def _runs_until(configs: list[TrainConfig], runs_dir, data_root, progress: bool,
         if not (finished(out, cfg.epochs) if need == cfg.epochs else epochs_done(out) >= need):
             record = record_path(cfg, records_dir, data_root)
             if recorded_epochs(record) >= need:
+                note_folder(record, need, "record")
                 yield cfg, record
                 continue
             if need == cfg.epochs:
                 ensure_trained(cfg, runs_dir, root=data_root, progress=progress)
             else:
                 train(cfg, out, root=data_root, wait=True, progress=progress, stop_after=need)
+        note_folder(out, need, "metrics")
         yield cfg, out
 
 
