@@ -62,8 +62,8 @@ from IPython.display import Markdown, display
 
 from zfviz import claims
 from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing, c5_evidence, c6a_evidence, c6b_evidence,
-                                    conv1_filters, filter_stats, filters_over_radius, max_weight_difference,
-                                    top_energy_share)
+                                    clipping_activity, conv1_filters, filter_stats, filters_over_radius,
+                                    max_weight_difference, top_energy_share)
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiments
 from zfviz.params import check_int, check_int_list, reject_unknown_parameters
@@ -127,7 +127,7 @@ plt.show()
 # %% tags=["hide-input"]
 evs = [c5_evidence(top3, over.get("ZF, no clipping", []),
                    [max_weight_difference(a, b) for a, b in zip(trained["ZF"], trained.get("ZF, no clipping", []))],
-                   profile),
+                   profile, clipped_per_step=clipping_activity(models["ZF"])),
        c6a_evidence(filters, profile),
        c6b_evidence({"AlexNet": shares["AlexNet"], "ZF": shares["ZF"]}, profile)]
 for ev in evs:

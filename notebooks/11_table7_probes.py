@@ -132,7 +132,8 @@ if heldout_seeds:
 
 # %% tags=["hide-input"]
 control_rho = spearmanr(range(len(source_svm)), source_svm).statistic
-ev = c10_evidence(results, svm_layers, max(per_class), profile, control_rho, ho if heldout_seeds else None, target)
+ev = c10_evidence(results, svm_layers, max(per_class), profile, control_rho, ho if heldout_seeds else None, target,
+                  source_classes=exp.val.classes, target_classes=pool.classes)
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {model_seeds}")
 

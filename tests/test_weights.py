@@ -149,3 +149,30 @@ def test_bf16_is_its_own_run_and_refused_where_the_cpu_lacks_it(tiny_folder, mon
     monkeypatch.setattr(machine, "native_bf16", lambda: False)
     with pytest.raises(ValueError, match="has no native bf16"):
         train(bf16, progress=False)
+
+
+@pytest.mark.slow
+def test_bf16_training_learns_like_fp32_within_seed_noise(tiny_folder, tmp_path, monkeypatch):
+    """The smoke geometry under bf16 autocast (CPU; native or not, forced here so any CI machine runs it) against
+    fp32, 3 seeds each: the final training loss and the loss curve agree within the seeds' spread, with feature scale
+    clipping engaging (a small radius) and the fused LRN on both paths."""
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.setattr(machine, "native_bf16", lambda: True)
+    curves = {}
+    for precision in ("fp32", "bf16"):
+        for seed in range(3):
+            cfg = TrainConfig(dataset=str(tiny_folder), seed=seed, precision=precision, clip_radius=0.02,
+                              **(CFG | {"epochs": 6, "lr": 5e-3}))
+            df = train(cfg, tmp_path / f"{precision}-{seed}", progress=False)
+            assert df.clipped_per_step.gt(0).any(), (precision, seed)  # clipping acted
+            curves[(precision, seed)] = df.train_loss.to_numpy()
+    final = pd.DataFrame([(p, s, c[-1], c[0]) for (p, s), c in curves.items()],
+                         columns=["precision", "seed", "last", "first"])
+    assert (final["last"] < final["first"]).all()  # every run learned
+    means, sd = final.groupby("precision")["last"].mean(), final.groupby("precision")["last"].std().max()
+    assert abs(means.bf16 - means.fp32) <= 3 * max(sd, 0.02)
+    gap = np.abs(np.mean([curves[("bf16", s)] for s in range(3)], 0) - np.mean([curves[("fp32", s)] for s in range(3)], 0))
+    spread = np.std([curves[("fp32", s)] for s in range(3)], 0, ddof=1)
+    assert (gap <= 3 * np.maximum(spread, 0.02)).all()

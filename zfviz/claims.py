@@ -192,7 +192,7 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
        "the paper's largest change is 1.8 points; 2 points is its bound rounded up. Intersection-union: reproduced when "
        "every fc row's own 95% CI lies inside +-2 points, not reproduced when any lies wholly outside, else "
        "inconclusive (each row's CI covers at 98-99.8%, the IUT's size is at most 2.5% per side: "
-       "tests/test_claims_rules.py). Replaces a percentile interval of the largest |change| (cpu 0.76 [0.50, 7.28]), "
+       "tests/test_evidence_known_answers.py). Replaces a percentile interval of the largest |change| (cpu 0.76 [0.50, 7.28]), "
        "which the 2026-12-07 audit showed covers 0% with no effect and can never say reproduced at 3 seeds", 3,
        "seeds per row", ("09_table3_ablations",), "gpu (30 epochs per row), or about 8-10 seeds per row at cpu",
        unit="points of error", where="Table 3", basis="paper (1.8 points, rounded up)", registered=DEC07,

@@ -33,7 +33,11 @@ GPU_MFU = 0.35
 # Chapters (by number) that read only their runs' metrics, never weights: a run that only they need is done once it is
 # recorded (``records``), so a queue that spans sessions resumes from the committed records when runs/ is lost.
 METRICS_ONLY = {"09"}
-PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+# Dense tensor-core peaks (FLOP/s) by the precision a run trains in: bf16 autocast, or fp32 with TF32 allowed
+PEAK = {"bf16": {"H100": 989e12, "H200": 989e12, "A100": 312e12},
+        "fp32": {"H100": 494e12, "H200": 494e12, "A100": 156e12}}
+PEAK_BF16 = PEAK["bf16"]
+REFERENCE_GPU = "H100"  # the GPU a plan made without one quotes
 
 
 def _params(name: str, profile: str) -> dict:
@@ -147,7 +151,7 @@ def run_cost(c: TrainConfig, epochs: int | None = None) -> dict:
     snaps = len(snapshot_epochs(c))
     variant = c.model + ("" if c.clip_radius is not None else ", no clipping") + (
         "" if c.init == p.init else f", {c.init} init") + (f", {len(c.classes)} classes" if c.classes else "")
-    return {"run": variant, "profile": c.profile, "seed": c.seed,
+    return {"run": variant, "profile": c.profile, "seed": c.seed, "precision": c.precision,
             "epochs": epochs, "few_shot": c.train_per_class, "classes": len(c.classes or []) or classes,
             "train_images": epochs * per_epoch, "train_flops": epochs * per_epoch * train_flops,
             "eval_flops": evals * fwd, "disk_bytes": params * 4 * (snaps + (3 if p.keep_checkpoint else 0))}
@@ -171,14 +175,20 @@ def fixed_batch_step(model: str, profile: str, batch: int | None = None) -> Call
     return lambda: train_step(net, opt, x, y, 0.1)
 
 
+def gpu_rate(precision: str, name: str = REFERENCE_GPU) -> tuple[float, str]:
+    """FLOP/s assumed for a GPU called ``name`` training in ``precision``: ``GPU_MFU`` of its dense peak there."""
+    peak = next((v for k, v in PEAK[precision].items() if k in name), 100e12)
+    kind = "bf16" if precision == "bf16" else "TF32"
+    return GPU_MFU * peak, f"{name}, {GPU_MFU:.0%} of its {peak / 1e12:.0f} TFLOP/s {kind} peak (assumed)"
+
+
 def device_rate(profile: str) -> tuple[float, str]:
-    """FLOP/s this machine's device reaches on these convnets: measured on CPU, assumed on CUDA."""
+    """FLOP/s this machine's device reaches on these convnets: measured on CPU, assumed on CUDA (at the peak of the
+    precision the profile trains in)."""
     import torch
 
     if torch.cuda.is_available():
-        name = torch.cuda.get_device_name(0)
-        peak = next((v for k, v in PEAK_BF16.items() if k in name), 100e12)
-        return GPU_MFU * peak, f"{name}, {GPU_MFU:.0%} of its {peak / 1e12:.0f} TFLOP/s bf16 peak (assumed)"
+        return gpu_rate(get_profile(profile).precision, torch.cuda.get_device_name(0))
     p = get_profile(profile)
     # The profile's own batch (small batches run below the rate a run sustains), two warm-up steps (allocator and
     # oneDNN kernel choice), then the median of the steps timed in about three seconds: one step after one warm-up
@@ -245,25 +255,38 @@ def plan_table(profile: str, chapters: list[str] | None = None, data_root: str |
     if df.empty:
         return f"profile {profile}: the chapters train no convnet run"
     rate, how = device_rate(profile)
-    g = df.groupby(["run", "epochs", "few_shot", "classes"], dropna=False).agg(
+    g = df.groupby(["run", "epochs", "few_shot", "classes", "precision"], dropna=False).agg(
         runs=("seed", "size"), trained=("trained", "sum"), chapters=("chapters", "first"),
         train_flops=("train_flops", "sum"), eval_flops=("eval_flops", "sum"), disk=("disk_bytes", "sum")).reset_index()
     todo = df[~df.trained]
     lines = [f"profile {profile}: {len(df)} runs, {len(todo)} still to train (finished runs are reused)",
-             f"{'model':<32}{'epochs':>7}{'few-shot k':>11}{'runs':>6}{'done':>6}{'PFLOP':>8}{'disk GB':>9}  chapters"]
+             f"{'model':<32}{'epochs':>7}{'few-shot k':>11}{'precision':>10}{'runs':>6}{'done':>6}{'PFLOP':>8}"
+             f"{'disk GB':>9}  chapters"]
     for r in g.itertuples():
         k = "" if pd.isna(r.few_shot) else f"{int(r.few_shot)}"
-        lines.append(f"{r.run:<32}{r.epochs:>7}{k:>11}{r.runs:>6}{int(r.trained):>6}"
+        lines.append(f"{r.run:<32}{r.epochs:>7}{k:>11}{r.precision:>10}{r.runs:>6}{int(r.trained):>6}"
                      f"{(r.train_flops + r.eval_flops) / 1e15:>8.3f}{r.disk / 1e9:>9.2f}  {r.chapters}")
     total = todo.train_flops.sum() + todo.eval_flops.sum()
     hours = total / rate / 3600
-    lines += [f"still to train: {total / 1e15:.3f} PFLOP ({todo.train_flops.sum() / 1e15:.3f} training, "
-              f"{todo.eval_flops.sum() / 1e15:.3f} evaluation); all runs: {df.disk_bytes.sum() / 2**30:.1f} GiB of "
+    unit, scale = ("PFLOP", 1e15) if total >= 1e14 else ("TFLOP", 1e12)  # a smoke book is a few TFLOP, not 0.000 PFLOP
+    lines += [f"still to train: {total / scale:.3f} {unit} ({todo.train_flops.sum() / scale:.3f} training, "
+              f"{todo.eval_flops.sum() / scale:.3f} evaluation); all runs: {df.disk_bytes.sum() / 2**30:.1f} GiB of "
               "snapshots and checkpoints",
-              f"device: {how}; what is left takes about "
-              + (f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.0f} min")
+              f"device: {how}; what is left takes " + _duration(hours)
               + ", and the chapters' analyses come on top"]
+    import torch
+
+    if not torch.cuda.is_available():  # the same work on one GPU, from FLOPs, so a plan made here shows both
+        gpu, gpu_how = gpu_rate(get_profile(profile).precision)
+        lines.append(f"on one GPU ({gpu_how}): {_duration(total / gpu / 3600)}")
     return "\n".join(lines)
+
+
+def _duration(hours: float) -> str:
+    """'about 5.7 h', 'about 6.3 min', 'under 10 s'."""
+    if hours >= 1:
+        return f"about {hours:.1f} h"
+    return f"about {hours * 60:.1f} min" if hours * 3600 >= 10 else "under 10 s"
 
 
 def train_planned(profile: str, chapters: list[str] | None = None, *, data_root: str | None = None,
