@@ -112,33 +112,54 @@ def build_model_atlas(model: torch.nn.Module, val, mean: torch.Tensor, crop: int
     return maps
 
 
+MAPS_PER_CHUNK = 32  # maps projected at once: a chunk's projections are written as sheets, then freed
+
+
 def _build(model, val, mean, crop, out: Path, layers: list[str], k: int, thumb: int, snapshots: dict,
            progress: bool) -> pd.DataFrame:
+    """Mine every layer's top-k in one pass, then project and write the sheets a chunk of maps at a time (the final
+    model's top-k and each snapshot's strongest activation): memory holds one chunk's projections, not the whole
+    network's (VGG16's conv layers hold 4,224 maps; all their projections at 224 px would be about 80 GB)."""
     images = val.images
     table = top_activations(model, images, mean, crop, layers, k=k, progress=progress)
-    top = project_top(model, images, mean, crop, table)
-    t = top.table.reset_index(drop=True)
     epochs = sorted(snapshots)
-    evolution: dict[int, tuple[TopProjections, pd.DataFrame]] = {}
-    for e in tqdm(epochs, disable=not progress, desc="epochs"):
-        net = snapshots[e]()
-        tp = project_top(net, images, mean, crop, top_activations(net, images, mean, crop, layers, k=1,
-                                                                   progress=False))
-        evolution[e] = (tp, tp.table.reset_index(drop=True).set_index(["layer", "channel"]))
+    # the snapshots' strongest activations: small tables, mined once per epoch
+    evo_tables = {e: top_activations(snapshots[e](), images, mean, crop, layers, k=1, progress=False)
+                  for e in tqdm(epochs, disable=not progress, desc="epochs")}
     labels = val.labels
     records = []
+    bar = tqdm(total=int(table.groupby(["layer", "channel"]).ngroups), disable=not progress, desc="sheets",
+               unit="map")
     for layer in layers:
-        sel = t[t.layer == layer]
         folder = layer.replace(".", "_")
-        for ch, rows in tqdm(sel.groupby("channel"), disable=not progress, desc=f"{layer} sheets"):
-            rows = rows.sort_values("rank")
-            evo = [(tp, int(ix.index.get_loc((layer, ch)))) for tp, ix in (evolution[e] for e in epochs)]
-            sheet = map_sheet(top, rows.index, evo, mean.cpu(), thumb, k)
-            rel = Path("img") / folder / f"{folder}_{ch:04d}.webp"
-            _save_webp(sheet, out / rel)
-            counts = Counter(class_name(val.classes[int(labels[i])]) for i in rows.image)
-            records.append({"layer": layer, "channel": int(ch), "file": str(rel), "top_value": float(rows.value.max()),
-                            "classes": ", ".join(f"{n} x{c}" if c > 1 else n for n, c in counts.most_common())})
+        channels = sorted(table.channel[table.layer == layer].unique())
+        nets = {e: snapshots[e]() for e in epochs}  # loaded (and verified) once per layer, not per chunk
+        for start in range(0, len(channels), MAPS_PER_CHUNK):
+            chunk = set(channels[start:start + MAPS_PER_CHUNK])
+            top = project_top(model, images, mean, crop,
+                              table[(table.layer == layer) & table.channel.isin(chunk)])
+            t = top.table.reset_index(drop=True)
+            evolution = []
+            for e in epochs:
+                et = evo_tables[e]
+                tp = project_top(nets[e], images, mean, crop,
+                                 et[(et.layer == layer) & et.channel.isin(chunk)])
+                evolution.append((tp, tp.table.reset_index(drop=True).set_index(["layer", "channel"])))
+            bar.set_description(f"sheets of {layer}")
+            for ch, rows in t.groupby("channel"):
+                rows = rows.sort_values("rank")
+                evo = [(tp, int(ix.index.get_loc((layer, ch)))) for tp, ix in evolution]
+                sheet = map_sheet(top, rows.index, evo, mean.cpu(), thumb, k)
+                rel = Path("img") / folder / f"{folder}_{ch:04d}.webp"
+                _save_webp(sheet, out / rel)
+                counts = Counter(class_name(val.classes[int(labels[i])]) for i in rows.image)
+                records.append({"layer": layer, "channel": int(ch), "file": str(rel),
+                                "top_value": float(rows.value.max()),
+                                "classes": ", ".join(f"{n} x{c}" if c > 1 else n for n, c in counts.most_common())})
+                bar.update(1)
+            del top, evolution
+        del nets
+    bar.close()
     return pd.DataFrame(records)
 
 

@@ -126,7 +126,7 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     try:
         try:
             pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO), kernel_name="python3",
-                                progress_bar=progress, language="python")
+                                progress_bar=progress, language="python", kernel_manager_class=_ipc_kernel_manager())
         except pm.PapermillExecutionError as e:
             raise ChapterError(name, e, _keep_failed(tmp, name)) from None
         _hide_injected_parameters(tmp)
@@ -141,6 +141,28 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
         for p in (src, tmp, notes):
             p.unlink(missing_ok=True)
     return out_dir / f"{name}.ipynb"
+
+
+def _ipc_kernel_manager() -> type:
+    """A kernel manager whose kernel talks over Unix sockets in a private temporary folder: the kernel and this
+    process share a machine, so no TCP port is opened, and ipykernel prints no "running over TCP without encryption"
+    warning into every chapter's log. (jupyter_client's IPC default is a path relative to each side's working folder;
+    an absolute one is given.)"""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kw) -> None:
+            super().__init__(**kw)
+            self._ipc_dir = tempfile.mkdtemp(prefix="zfviz-kernel-")
+            self.transport = "ipc"
+            self.ip = str(Path(self._ipc_dir) / "k")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+    return IPCKernelManager
 
 
 def _stamp(path: Path, name: str, prov: dict) -> None:

@@ -118,12 +118,12 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes {world}")
     check_precision(cfg.precision, dev)
+    if out_dir is not None:
+        _check_output(Path(out_dir))
     identity = cfg.identity(root, data)  # checks the data (class folders) before anything is written
     # the run's name hashes the same identity: pass its data part on rather than fingerprint every file again
     out = Path(out_dir) if out_dir is not None else run_dir(cfg, root=root, data=identity["data"])
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} exists and is not a directory; give a run directory")
-    refuse_foreign(out, RUN_MARKERS, "output")  # a user's folder is never written into, nor swept
+    _check_output(out)
     last = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
     train_set, val_set = load_data(cfg, root, progress and rank == 0)
     created = not out.exists()
@@ -138,6 +138,14 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
             shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no empty run directory behind
         raise
     return pd.DataFrame(run.rows)
+
+
+def _check_output(out: Path) -> None:
+    """A run directory, or a new or empty folder: a file, or a user's folder, is refused before any work (zfviz never
+    writes into, nor sweeps, a folder it did not make)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output {out} exists and is not a directory; give a run directory")
+    refuse_foreign(out, RUN_MARKERS, "output")
 
 
 def check_precision(precision: str, dev: torch.device) -> None:
