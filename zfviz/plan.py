@@ -204,7 +204,7 @@ def device_rate(profile: str) -> tuple[float, str]:
         times.append(time.perf_counter() - t0)
     rate = _flops("zf", p.width, p.input_size)[0] * batch / statistics.median(times)
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return rate, (f"this CPU ({torch.get_num_threads()} threads), {rate / 1e9:.0f} GFLOP/s measured on ZF steps "
+    return rate, (f"this CPU ({torch.get_num_threads()} threads), {rate / 1e9:.3g} GFLOP/s measured on ZF steps "
                   f"(median of {len(times)})" + (f"; the CPU was busy (load {busy:.1f}), so the time below is too long"
                                                  if busy >= 0.5 * (os.cpu_count() or 1) else ""))
 
@@ -302,14 +302,15 @@ def train_planned(profile: str, chapters: list[str] | None = None, *, data_root:
     todo = df[~df.trained] if len(df) else df
     if todo.empty:
         return 0
-    bar = tqdm(total=float((todo.train_flops + todo.eval_flops).sum() / 1e12), unit="TFLOP", disable=not progress,
-               desc=f"training {len(todo)} runs", bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} "
-               "TFLOP [{elapsed}<{remaining}]")
+    total = float((todo.train_flops + todo.eval_flops).sum())
+    unit, scale = ("TFLOP", 1e12) if total >= 1e13 else ("GFLOP", 1e9)  # a smoke book is GFLOPs: not "0/0 TFLOP"
+    bar = tqdm(total=total / scale, unit=unit, disable=not progress, desc=f"training {len(todo)} runs",
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}]")
     for k, r in enumerate(todo.itertuples()):
         c = r.config
         bar.set_description(f"run {k + 1} of {len(todo)}: {r.run}, seed {c.seed}, {r.epochs} epochs")
         train(c, root=data_root, progress=progress, wait=True, stop_after=r.epochs if r.epochs < c.epochs else None)
-        bar.update((r.train_flops + r.eval_flops) / 1e12)
+        bar.update((r.train_flops + r.eval_flops) / scale)
     bar.close()
     log(f"[zfviz book] trained {len(todo)} runs")
     return len(todo)
