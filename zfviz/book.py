@@ -409,8 +409,8 @@ def verdict_summary(results: Path = RESULTS) -> str:
     lines += ["What each verdict means:", ""] + [f"- **{v}**: {MEANING[v]}." for v in VERDICTS] + [""]
     head = ("| claim | paper (its value) | statistic (unit) | threshold | "
             + " | ".join(f"`{p}`: verdict, estimate [95% CI], n" for p in profiles))
-    lines += ['<div class="zfviz-wide">', "", head + " | rule fixed | chapter |",
-              "|---|---|---|---|" + "---|" * len(profiles) + "---|---|"]
+    lines += ['<div class="zfviz-wide">', "", head + " | rule fixed |",
+              "|---|---|---|---|" + "---|" * len(profiles) + "---|"]
     for cid, c in REGISTRY.items():
         cells = []
         for p in profiles:
@@ -429,8 +429,8 @@ def verdict_summary(results: Path = RESULTS) -> str:
         indent = "&nbsp;&nbsp;&nbsp;" if not c.parts and any(cid in o.parts for o in REGISTRY.values()) else ""
         what = ("all of " + ", ".join(c.parts) if c.parts else f"{c.statistic} ({c.unit})").replace("|", "\\|")
         fixed = "" if c.parts else f"{c.rule_fixed}, {c.rule_status}"
-        lines.append(f"| {indent}**{cid}** {c.title} | {c.where} ({c.paper_value}) | {what} | {c.threshold_text()} | "
-                     + " | ".join(cells) + f" | {fixed} | {links} |")
+        lines.append(f"| {indent}**{cid}** {c.title}{f' ({links})' if links else ''} | {c.where} ({c.paper_value}) | "
+                     f"{what} | {c.threshold_text()} | " + " | ".join(cells) + f" | {fixed} |")
     lines += ["", "</div>", "", "## The chapters", "", '<div class="zfviz-wide">', "",
               "| chapter | profile | parameters other than the chapter's defaults | evidence for the registry |",
               "|---|---|---|---|"]

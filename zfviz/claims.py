@@ -186,10 +186,11 @@ REGISTRY: dict[str, Claim] = {c.id: c for c in [
              "take-off rule: rows compare what they learned, not when they started)", check_min=1.0),
     _c("C2b", "fc layer size (2048 or 8192 units) matters little",
        "Table 3: at most 1.8 points between fc sizes",
-       "largest |error change| of the four fc-size rows against their base; its interval is the intersection-union "
-       "test's: from the largest distance from 0 of a row's 95% CI at its nearest end to the largest at its farthest "
-       "end", "less", 2.0, 2.0,
-       "the paper's largest change is 1.8 points; 2 points is its bound rounded up. Intersection-union: reproduced when "
+       "largest |error change| of the four fc-size rows against their base, with the intersection-union interval of "
+       "their own CIs", "less", 2.0, 2.0,
+       "the paper's largest change is 1.8 points; 2 points is its bound rounded up. The interval runs from the largest "
+       "distance from 0 of a row's 95% CI at its nearest end to the largest at its farthest end. Intersection-union: "
+       "reproduced when "
        "every fc row's own 95% CI lies inside +-2 points, not reproduced when any lies wholly outside, else "
        "inconclusive (each row's CI covers at 98-99.8%, the IUT's size is at most 2.5% per side: "
        "tests/test_evidence_known_answers.py). Replaces a percentile interval of the largest |change| (cpu 0.76 [0.50, 7.28]), "
