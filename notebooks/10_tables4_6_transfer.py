@@ -82,7 +82,7 @@ reject_unknown_parameters(globals())
 check_int("seed", seed, minimum=0), check_int("splits", splits), check_int("scratch_batch", scratch_batch)
 per_class = sorted(check_int_list("per_class", per_class, minimum=1))
 heldout_per_class = sorted(check_int_list("heldout_per_class", heldout_per_class, minimum=1))
-heldout_seeds and check_int_list("heldout_seeds", heldout_seeds)
+heldout_seeds == [] or check_int_list("heldout_seeds", heldout_seeds)  # [] skips C9; 0 or [0, 0] is an error
 p = get_profile(profile)
 steps = check_int("scratch_steps", p.scratch_steps if scratch_steps is None else scratch_steps)
 exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)

@@ -66,8 +66,7 @@ reject_unknown_parameters(globals())
 check_int("seed", seed, minimum=0)
 check_int("splits", splits)
 check_int_list("per_class", per_class, minimum=1)
-if heldout_seeds:
-    check_int_list("heldout_seeds", heldout_seeds)
+heldout_seeds == [] or check_int_list("heldout_seeds", heldout_seeds)  # [] skips the held-out part; 0 is an error
 p = get_profile(profile)
 valid = layer_names(build_model(model, 10, width=p.width, input_size=p.input_size))  # an untrained twin's layers
 check_names("svm_layers", svm_layers, valid)  # so a bad layer fails here, before any training

@@ -113,6 +113,8 @@ def _first_cell_with(name: str, parameters: dict) -> None:
     ("09_table3_ablations", {"rows": ["zf-tiny"]}, r"unknown rows \['zf-tiny'\]; valid"),
     ("06_fig7_occlusion", {"examples": ["n01440764/none.JPEG"]}, r"examples: \['n01440764/none.JPEG'\] are not files"),
     ("10_tables4_6_transfer", {"scratch_steps": 0}, "scratch_steps must be"),
+    ("10_tables4_6_transfer", {"heldout_seeds": 0}, "heldout_seeds must be a non-empty list"),  # 0 once skipped C9
+    ("11_table7_probes", {"heldout_seeds": 0}, "heldout_seeds must be a non-empty list"),
 ])
 def test_chapter_checks_its_parameters_before_any_work(name, parameters, message, imagenette_here, tmp_path,
                                                        monkeypatch):
