@@ -123,7 +123,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     identity = cfg.identity(root, data)  # checks the data (class folders) before anything is written
     # the run's name hashes the same identity: pass its data part on rather than fingerprint every file again
     out = Path(out_dir) if out_dir is not None else run_dir(cfg, root=root, data=identity["data"])
-    _check_output(out)
+    if out_dir is None:  # an explicit out_dir was checked above, before any work
+        _check_output(out)
     last = cfg.epochs if stop_after is None else min(cfg.epochs, int(stop_after))
     train_set, val_set = load_data(cfg, root, progress and rank == 0)
     created = not out.exists()
