@@ -743,3 +743,30 @@ def test_K01_a_killed_or_interrupted_training_resumes_to_the_same_weights(sig, t
     a = load_trained(snapshot_path(straight, 6))[0].state_dict()
     b = load_trained(snapshot_path(resumed, 6))[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class _Evil:
+    def __init__(self, flag):
+        self.flag = flag
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.flag}",))
+
+
+def test_R13_pickled_code_names_the_right_cause(tmp_path):
+    torch.save({"model": _Evil(tmp_path / "PWNED")}, tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError) as e:
+        checkpoint.load(tmp_path / "checkpoint.pt")
+    assert "pickled Python objects other than tensors" in str(e.value) and "system" in str(e.value)
+    assert "unreadable" not in str(e.value)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_R15_a_users_weights_file_gets_advice_for_a_user(tmp_path):
+    from zfviz.external import _state_dict
+
+    torch.save({"model": _Evil(tmp_path / "PWNED")}, tmp_path / "w.pt")
+    with pytest.raises(ValueError) as e:
+        _state_dict(tmp_path / "w.pt")
+    assert "torch.save(model.state_dict(), path)" in str(e.value) and "resumes" not in str(e.value)
+    assert not (tmp_path / "PWNED").exists()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -44,8 +46,14 @@ def save(obj: Any, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load(weights_only=True)`` with one clear error for a missing or unreadable file."""
+RESUME_ADVICE = "delete the file (a run resumes from its last good checkpoint or starts again)"
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu", advice: str = RESUME_ADVICE) -> Any:
+    """``torch.load(weights_only=True)`` with one clear error for a missing or unreadable file.
+
+    ``advice`` ends the error: the default suits zfviz's own checkpoints; a caller reading a user's file passes its own.
+    """
     path = Path(path)
     if not path.is_file():
         near = sorted(p.name for p in path.parent.glob("*.pt")) if path.parent.is_dir() else []
@@ -53,11 +61,17 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> A
                                                                   " (train a model first: python -m zfviz train)"))
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated file, not a torch file, or pickled code objects
-        text = str(e)
-        if "not an allowed global" in text or "GLOBAL" in text and "allowed" in text:
-            cause = "it holds pickled code objects, which zfviz never loads (weights_only)"
-        else:
-            cause = "the file is unreadable (truncated, corrupt or not a torch checkpoint)"
-        raise ValueError(f"cannot load checkpoint {path}: {cause}; delete the file (a run resumes from its last good "
-                         "checkpoint or starts again)") from None
+    except Exception as e:  # truncated file, not a torch file, or pickled objects the safe unpickler refuses
+        raise ValueError(f"cannot load checkpoint {path}: {_load_cause(e)}; {advice}") from None
+
+
+def _load_cause(e: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in the user's terms."""
+    text = str(e)
+    # The safe unpickler raises UnpicklingError("Weights only load failed ... GLOBAL posix.system ...") for any
+    # class or function the file asks it to build; its wording changes between torch versions, so the type decides.
+    found = re.search(r"GLOBAL ([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)", text)
+    if isinstance(e, pickle.UnpicklingError) and found:
+        return (f"it holds pickled Python objects other than tensors (it asks for {found.group(1)}), which zfviz "
+                "never loads (torch.load with weights_only=True); nothing in it was run")
+    return "the file is unreadable (truncated, corrupt or not a torch checkpoint)"

@@ -59,7 +59,8 @@ def _factory(spec: str):
 
 
 def _state_dict(weights: str | Path) -> dict:
-    state = checkpoint.load(weights)
+    state = checkpoint.load(weights, advice="save the weights as a plain state dict: "
+                                            "torch.save(model.state_dict(), path)")
     if isinstance(state, dict) and isinstance(state.get("model"), dict):  # a zfviz snapshot or a common wrapper
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
