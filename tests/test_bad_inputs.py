@@ -770,3 +770,41 @@ def test_R15_a_users_weights_file_gets_advice_for_a_user(tmp_path):
         _state_dict(tmp_path / "w.pt")
     assert "torch.save(model.state_dict(), path)" in str(e.value) and "resumes" not in str(e.value)
     assert not (tmp_path / "PWNED").exists()
+
+
+_SLEEPY_DRIVER = """
+import pathlib, sys
+import zfviz.book as book
+book.NOTEBOOKS = pathlib.Path(sys.argv[1])
+book.chapters = lambda: ["sleepy"]
+book.check_parameters = lambda *a: None
+try:
+    book.execute("sleepy", pathlib.Path(sys.argv[2]), {}, progress=False)
+except KeyboardInterrupt:
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
+def test_K21_ctrl_c_during_a_chapter_prints_no_kernel_traceback(tmp_path):
+    """Ctrl-C reaches the whole foreground process group; the kernel's ZMQError on its closed sockets stays out of
+    the terminal (it went to the user's screen after the clean line)."""
+    import signal
+    import subprocess
+    import time
+
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "sleepy.py").write_text("# %%\nimport time\ntime.sleep(60)\n")
+    (tmp_path / "driver.py").write_text(_SLEEPY_DRIVER)
+    p = subprocess.Popen([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "nb"), str(tmp_path / "out")],
+                         start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 60
+    while time.time() < deadline and not list((tmp_path / "out").glob(".sleepy.kernel.log")):
+        time.sleep(0.2)
+    time.sleep(4)  # the kernel is up and in its cell
+    os.killpg(p.pid, signal.SIGINT)
+    out = p.communicate(timeout=60)[0].decode()
+    assert p.returncode == 130, out
+    assert "Traceback" not in out and "ZMQError" not in out, out
+    assert not [f for f in (tmp_path / "out").iterdir() if f.name.startswith(".sleepy")], "temporaries left"

@@ -120,15 +120,23 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     jupytext.write(nb, src)
     notes = out_dir / f".{name}.provenance.jsonl"
     notes.unlink(missing_ok=True)
+    log = out_dir / f".{name}.kernel.log"
+    log.unlink(missing_ok=True)
     saved = {k: os.environ.get(k) for k in ("MPLBACKEND", provenance.ENV)}
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures as PNG, whatever the caller set
     os.environ[provenance.ENV] = str(notes)  # the kernel notes every run it reads (zfviz.provenance)
     try:
         try:
             pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO), kernel_name="python3",
-                                progress_bar=progress, language="python", kernel_manager_class=_ipc_kernel_manager())
+                                progress_bar=progress, language="python", kernel_manager_class=_ipc_kernel_manager(log))
         except pm.PapermillExecutionError as e:
             raise ChapterError(name, e, _keep_failed(tmp, name)) from None
+        except Exception as e:  # the kernel died or would not start: its own log says why
+            kept = cache_root() / "failed-chapters" / f"{name}.kernel.log"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            if log.exists():
+                shutil.copyfile(log, kept)
+            raise RuntimeError(f"chapter {name}: {type(e).__name__}: {e} (the kernel's log: {kept})") from None
         _hide_injected_parameters(tmp)
         _stamp(tmp, name, provenance.page(provenance.read_notes(notes), parameters.get("profile", "?")))
         os.replace(tmp, out_dir / f"{name}.ipynb")
@@ -138,16 +146,21 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        for p in (src, tmp, notes):
+        for p in (src, tmp, notes, log):
             p.unlink(missing_ok=True)
     return out_dir / f"{name}.ipynb"
 
 
-def _ipc_kernel_manager() -> type:
-    """A kernel manager whose kernel talks over Unix sockets in a private temporary folder: the kernel and this
-    process share a machine, so no TCP port is opened, and ipykernel prints no "running over TCP without encryption"
-    warning into every chapter's log. (jupyter_client's IPC default is a path relative to each side's working folder;
-    an absolute one is given.)"""
+def _ipc_kernel_manager(log: Path) -> type:
+    """A kernel manager whose kernel talks over Unix sockets in a private temporary folder, and writes its own log
+    (not the cells' output, which comes back as messages) to ``log``.
+
+    Unix sockets: the kernel and this process share a machine, so no TCP port is opened, and ipykernel prints no
+    "running over TCP without encryption" warning into every chapter's log. (jupyter_client's IPC default is a path
+    relative to each side's working folder; an absolute one is given.) The log: on Ctrl-C this process closes the
+    kernel's sockets while a cell still runs, and the kernel's complaint about it (a ZMQError traceback) would
+    otherwise land on the user's terminal after the clean "interrupted" line.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
@@ -156,6 +169,11 @@ def _ipc_kernel_manager() -> type:
             self._ipc_dir = tempfile.mkdtemp(prefix="zfviz-kernel-")
             self.transport = "ipc"
             self.ip = str(Path(self._ipc_dir) / "k")
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            with open(log, "ab") as f:  # the child keeps its own copy of the descriptor
+                kw["stdout"] = kw["stderr"] = f
+                await super()._async_launch_kernel(kernel_cmd, **kw)
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart=restart)
