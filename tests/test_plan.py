@@ -79,3 +79,22 @@ def test_flops_counted_on_meta_weights_equal_a_built_models():
         net.eval()(torch.zeros(1, 3, 64, 64))
     assert fwd == counted.get_total_flops() > 0 and params == sum(p.numel() for p in net.parameters())
     assert train_flops > 2 * fwd
+
+
+def test_the_cpu_rate_is_measured_once_per_machine_and_says_so(tmp_path, monkeypatch):
+    import zfviz.plan as plan_mod
+
+    monkeypatch.setenv("ZFVIZ_CACHE", str(tmp_path))
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    calls, busy, notes = [], [0.0], []
+    monkeypatch.setattr(plan_mod, "_measure_cpu", lambda profile: calls.append(profile) or (100e9, 7, 4.2))
+    monkeypatch.setattr(plan_mod, "_others_busy", lambda before, seconds: busy[0])
+    rate, how = plan_mod.device_rate("cpu", log=notes.append)
+    assert rate == 100e9 and "in 4.2 s" in how and "cached in" in how and len(notes) == 1
+    rate, how = plan_mod.device_rate("cpu", log=notes.append)
+    assert len(calls) == 1 and "measured on ZF steps on " in how and "--remeasure" in how and len(notes) == 1
+    busy[0] = 0.6  # a measurement beside other work is shown, flagged, and not cached
+    rate, how = plan_mod.device_rate("cpu", remeasure=True)
+    assert len(calls) == 2 and "60% of the CPU" in how and "not cached" in how
+    assert plan_mod.device_rate("smoke")[0] == 100e9 and len(calls) == 3  # the cache is per profile
+

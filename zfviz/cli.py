@@ -67,6 +67,11 @@ def _default_profile(args: argparse.Namespace) -> str:
     return profile
 
 
+def _note(message: str) -> None:
+    """A line for the user about work in progress (stderr, so that stdout stays the result)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def _book(args: argparse.Namespace) -> int:
     from . import book
 
@@ -74,7 +79,7 @@ def _book(args: argparse.Namespace) -> int:
     if args.plan:
         from .plan import plan_table
 
-        print(plan_table(_default_profile(args), names, args.data_root))
+        print(plan_table(_default_profile(args), names, args.data_root, args.remeasure, _note))
         return 0
     if args.nbval_references:
         for path in book.make_nbval_references(names, progress=not args.no_progress):
@@ -84,7 +89,7 @@ def _book(args: argparse.Namespace) -> int:
         params = {"profile": _default_profile(args)} | ({"data_root": args.data_root} if args.data_root else {})
         from .plan import plan_table, train_planned
 
-        print(plan_table(params["profile"], names, args.data_root), flush=True)  # what will be trained, and roughly how long
+        print(plan_table(params["profile"], names, args.data_root, args.remeasure, _note), flush=True)  # what will be trained, and roughly how long
         if not args.no_train:
             train_planned(params["profile"], names, data_root=args.data_root, progress=not args.no_progress)
         results, atlas = book.output_dirs(params["profile"], args.out)
@@ -264,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
                    "at the end, so an interrupted run leaves both as they were")
     b.add_argument("--plan", action="store_true",
                    help="instead: print the runs the chapters would train, their FLOPs, disk and estimated time")
+    b.add_argument("--remeasure", action="store_true",
+                   help="with --plan: measure this CPU's training rate again (it is measured once per machine, "
+                   "thread count and profile, then cached)")
     b.set_defaults(func=_book)
     a = sub.add_parser("atlas", help="write the feature atlas pages (every conv map's top-9 and evolution)",
                        formatter_class=fmt, description="The atlas of a zfviz run (the book's), or of any plain "

@@ -5,7 +5,7 @@ snapshots and checkpoints take, and the time that comes to on this machine's dev
 The run lists mirror the chapters' own calls (``notebooks/``) with their declared default parameters; a chapter whose
 calls change must change here too (``tests/test_plan.py`` checks the lists' shape and the gpu disk budget). FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on one image of each
 architecture at the profile's geometry (forward + backward for training: 2 FLOPs per multiply-add); time is FLOPs
-over a rate measured here (CPU: a few training steps of ZF at the profile's geometry, about a second) or assumed (CUDA:
+over a rate measured here (CPU: training steps of ZF at the profile's geometry, 3-10 s, cached per machine) or assumed (CUDA:
 35% of the device's dense bf16 peak, the MFU a well-fed H100/H200 reaches on these convnets).
 
 >>> print(plan_table("smoke", ["02_fig2_top9"]).splitlines()[0])  # doctest: +SKIP
@@ -18,6 +18,7 @@ import os
 import statistics
 import time
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -182,14 +183,78 @@ def gpu_rate(precision: str, name: str = REFERENCE_GPU) -> tuple[float, str]:
     return GPU_MFU * peak, f"{name}, {GPU_MFU:.0%} of its {peak / 1e12:.0f} TFLOP/s {kind} peak (assumed)"
 
 
-def device_rate(profile: str) -> tuple[float, str]:
-    """FLOP/s this machine's device reaches on these convnets: measured on CPU, assumed on CUDA (at the peak of the
-    precision the profile trains in)."""
+RATE_CACHE = "plan-rate.json"  # under cache_root(): measured rates, keyed by machine signature and profile
+
+
+def device_rate(profile: str, remeasure: bool = False, log: Callable[[str], object] | None = None) -> tuple[float, str]:
+    """FLOP/s this machine's device reaches on these convnets: measured on CPU (once per machine signature and profile,
+    then cached; ``remeasure`` measures again), assumed on CUDA (at the peak of the precision the profile trains in)."""
+    import json
+
     import torch
+
+    from .machine import signature
+    from .paths import cache_root
 
     if torch.cuda.is_available():
         return gpu_rate(get_profile(profile).precision, torch.cuda.get_device_name(0))
+    sig = signature()
+    key = f"{profile}|{json.dumps(sig, sort_keys=True)}"
+    path = cache_root() / RATE_CACHE
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    where = f"this CPU ({sig['cpu']}, {sig['threads']} threads)"
+    if not remeasure and isinstance(cached.get(key), dict):
+        c = cached[key]
+        return c["rate"], (f"{where}, {c['rate'] / 1e9:.3g} GFLOP/s measured on ZF steps on {c['utc'][:10]} "
+                           f"(cached in {path}; --remeasure measures again)")
+    if log:
+        log(f"measuring this CPU's training rate at profile {profile} (3-10 s; once per machine, then cached)")
+    before = _cpu_seconds()
+    rate, n, seconds = _measure_cpu(profile)
+    busy = _others_busy(before, seconds)
+    # A measurement beside other work reads low: it is shown but not cached, so the next plan on a quiet machine
+    # measures again rather than repeating a number that was wrong for reasons that have passed.
+    if busy < 0.25:
+        from .checkpoint import atomic_write
+
+        cached[key] = {"rate": rate, "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": n}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(cached, indent=1)))
+        tail = f"; cached in {path}"
+    else:
+        tail = (f"; other work used {busy:.0%} of the CPU meanwhile, so the time below is too long (not cached; "
+                "--remeasure on a quiet machine)")
+    return rate, f"{where}, {rate / 1e9:.3g} GFLOP/s measured on {n} ZF steps in {seconds:.1f} s{tail}"
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds used so far by the whole machine (every core, from /proc/stat; nan elsewhere) and by this process."""
+    own = sum(os.times()[:2])
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0.0)  # all but idle and iowait
+        return busy / os.sysconf("SC_CLK_TCK"), own
+    except (OSError, ValueError, IndexError):
+        return float("nan"), own
+
+
+def _others_busy(before: tuple[float, float], seconds: float) -> float:
+    """The share of this machine's cores that other processes used since ``before`` (``_cpu_seconds``), over
+    ``seconds``: what slowed a measurement down. Where /proc/stat is missing, the 1-minute load average stands in."""
+    machine, own = _cpu_seconds()
+    cores = os.cpu_count() or 1
+    if machine != machine:  # nan: not Linux
+        return os.getloadavg()[0] / cores if hasattr(os, "getloadavg") else 0.0
+    return max(0.0, (machine - before[0]) - (own - before[1])) / (seconds * cores)
+
+
+def _measure_cpu(profile: str) -> tuple[float, int, float]:
+    """FLOP/s of ZF training steps at ``profile``'s geometry here, the steps timed, and the seconds it took."""
     p = get_profile(profile)
+    began = time.perf_counter()
     # The profile's own batch (small batches run below the rate a run sustains), two warm-up steps (allocator and
     # oneDNN kernel choice), then the median of the steps timed in about three seconds: one step after one warm-up
     # read 70 GFLOP/s on a machine whose runs sustained 140 (2026-12-01).
@@ -203,10 +268,7 @@ def device_rate(profile: str) -> tuple[float, str]:
         step()
         times.append(time.perf_counter() - t0)
     rate = _flops("zf", p.width, p.input_size)[0] * batch / statistics.median(times)
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return rate, (f"this CPU ({torch.get_num_threads()} threads), {rate / 1e9:.3g} GFLOP/s measured on ZF steps "
-                  f"(median of {len(times)})" + (f"; the CPU was busy (load {busy:.1f}), so the time below is too long"
-                                                 if busy >= 0.5 * (os.cpu_count() or 1) else ""))
+    return rate, len(times), time.perf_counter() - began
 
 
 def plan(profile: str, chapters: list[str] | None = None, data_root: str | None = None) -> pd.DataFrame:
@@ -249,12 +311,13 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
     return df
 
 
-def plan_table(profile: str, chapters: list[str] | None = None, data_root: str | None = None) -> str:
+def plan_table(profile: str, chapters: list[str] | None = None, data_root: str | None = None,
+               remeasure: bool = False, log: Callable[[str], object] | None = None) -> str:
     """``plan`` as text for the terminal: the runs grouped by architecture, totals, and the estimated time here."""
     df = plan(profile, chapters, data_root)
     if df.empty:
         return f"profile {profile}: the chapters train no convnet run"
-    rate, how = device_rate(profile)
+    rate, how = device_rate(profile, remeasure, log)
     g = df.groupby(["run", "epochs", "few_shot", "classes", "precision"], dropna=False).agg(
         runs=("seed", "size"), trained=("trained", "sum"), chapters=("chapters", "first"),
         train_flops=("train_flops", "sum"), eval_flops=("eval_flops", "sum"), disk=("disk_bytes", "sum")).reset_index()
