@@ -1,9 +1,12 @@
-# zfviz: the two front-door commands are `make all` (set up, reproduce, render) and `make test`.
+# zfviz: the front door is `make site` (set up, render the committed book) and `make test`; `make all` reproduces.
 PROFILE ?=
 # empty PROFILE: the gpu profile when CUDA is present, else cpu (the command says which)
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE),)
 PYTHON ?= python3
 VENV ?= .venv
+# TORCH_INDEX: install torch and torchvision from this index first, e.g. https://download.pytorch.org/whl/cpu for the
+# CPU-only wheels (about 1 GB of venv instead of 6 with the CUDA stack that PyPI's Linux torch brings)
+TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 
 # Data: $ZFVIZ_DATA if set; else the offline copy in ../shared/data when it sits beside the clone; else zfviz
@@ -21,6 +24,9 @@ all: book  ## set up, run every chapter for $(PROFILE) (training what is not cac
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
+ifneq ($(TORCH_INDEX),)
+	$(PY) -m pip install "torch>=2.11,<2.15" "torchvision>=0.26,<0.30" --index-url $(TORCH_INDEX)
+endif
 	$(PY) -m pip install -e ".[dev]"
 	touch $@
 

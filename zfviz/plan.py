@@ -24,6 +24,7 @@ from typing import Callable
 import pandas as pd
 
 from .config import TrainConfig
+from .paths import runs_root
 from .profiles import get_profile
 
 IMAGES = {"imagenette": (9469, 3925, 10), "imagewoof": (0, 3929, 10)}  # train, val images and classes per dataset
@@ -329,6 +330,10 @@ def plan_table(profile: str, chapters: list[str] | None = None, data_root: str |
         k = "" if pd.isna(r.few_shot) else f"{int(r.few_shot)}"
         lines.append(f"{r.run:<32}{r.epochs:>7}{k:>11}{r.precision:>10}{r.runs:>6}{int(r.trained):>6}"
                      f"{(r.train_flops + r.eval_flops) / 1e15:>8.3f}{r.disk / 1e9:>9.2f}  {r.chapters}")
+    if METRICS_ONLY & set(" ".join(df.chapters).split()):
+        lines.append(f"done: finished in {runs_root(None)}; a run that only chapter(s) "
+                     f"{', '.join(sorted(METRICS_ONLY))} read (their metrics, never weights) is also done once "
+                     "its record is committed (book/records)")
     total = todo.train_flops.sum() + todo.eval_flops.sum()
     hours = total / rate / 3600
     unit, scale = ("PFLOP", 1e15) if total >= 1e14 else ("TFLOP", 1e12)  # a smoke book is a few TFLOP, not 0.000 PFLOP
