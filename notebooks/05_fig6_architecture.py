@@ -36,7 +36,9 @@
 # - *aliasing* (C6b): both architectures sample conv2 every 8 px. Evaluating conv2 at all 64 sub-stride shifts of the
 #   input gives the dense map this sampling takes every 8th value of; the share of its spectral energy above the
 #   sampling's Nyquist frequency is what aliases. AlexNet minus ZF, paired over the same validation images; the
-#   untrained networks show what the architectures do before any learning.
+#   untrained networks show what the architectures do before any learning. C6b's verdict comes from its
+#   confirmatory run (`confirm_seeds`: fresh ZF and AlexNet seeds, registered on 2026-12-07 in
+#   `zfviz.claims.CONFIRMATORY` before the run), with the pilot on `seeds` reported beside it.
 #
 # The filter banks share one scale per model (grey = 0), so a dominant filter stands out. Accuracy (claim C1) is
 # decided in the Table 2 chapter only.
@@ -45,6 +47,7 @@
 profile = "cpu"
 seeds = [0, 1, 2]
 no_clip_seeds = [0, 1, 2]  # ZF without clipping (C5), as many as seeds; an empty list leaves C5 not run
+confirm_seeds = None  # C6b's confirmatory run: fresh ZF and AlexNet seeds; None: the registered design's, [] none
 data_root = None
 runs_dir = None
 dataset = None
@@ -75,6 +78,7 @@ n_images, k, layer2_maps = check_int("n_images", n_images), check_int("k", k), c
 check_int_list("seeds", seeds), no_clip_seeds and check_int_list("no_clip_seeds", no_clip_seeds)
 if no_clip_seeds and len(no_clip_seeds) != len(seeds):
     raise ValueError(f"no_clip_seeds must be [] or as many seeds as seeds ({len(seeds)}), got {no_clip_seeds!r}")
+fresh = claims.confirm_seeds("C6b", profile, confirm_seeds, pilot=seeds)
 kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 models = {"ZF": load_experiments("zf", profile, seeds, **kw), "AlexNet": load_experiments("alexnet", profile, seeds, **kw)}
 if no_clip_seeds:
@@ -130,6 +134,10 @@ evs = [c5_evidence(top3, over.get("ZF, no clipping", []),
                    profile, clipped_per_step=clipping_activity(models["ZF"])),
        c6a_evidence(filters, profile),
        c6b_evidence({"AlexNet": shares["AlexNet"], "ZF": shares["ZF"]}, profile)]
+# C6b's confirmatory run: the same statistic on models the pilot did not train; it alone decides
+fresh_shares = {m: np.stack([aliasing(x.model, val.images[ids], x.mean, x.crop).numpy()
+                             for x in load_experiments(m.lower(), profile, fresh, **kw)]) for m in ("AlexNet", "ZF")}
+evs[2] = claims.confirmatory(evs[2], c6b_evidence(fresh_shares, profile) if fresh else None, fresh)
 for ev in evs:
     claims.show(ev)
 display(Markdown(claims.composite_line("C6", evs[1:])))
@@ -137,7 +145,8 @@ display(Markdown(f"Control, untrained networks (no learning): AlexNet minus ZF c
                  f"frequency {shares['AlexNet, untrained'].mean() - shares['ZF, untrained'].mean():.3f}; share of "
                  f"structureless conv1 filters AlexNet {filters[filters.model == 'AlexNet, untrained'].structureless.mean():.2f}, "
                  f"ZF {filters[filters.model == 'ZF, untrained'].structureless.mean():.2f}."))
-show_box(evs, profile, models=f"ZF, AlexNet replica{' and unclipped ZF' if no_clip_seeds else ''}, seeds {seeds}")
+show_box(evs, profile, models=f"ZF, AlexNet replica{' and unclipped ZF' if no_clip_seeds else ''}, seeds {seeds}"
+         + (f"; C6b's confirmatory run: seeds {fresh}" if fresh else ""))
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(summary, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

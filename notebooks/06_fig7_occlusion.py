@@ -34,7 +34,9 @@
 # image centre** (rings one stride wide): C7a, the mean drop of P(correct) on the object minus off it within a ring,
 # averaged over the rings that hold both; C7c, whether the single most sensitive position (the paper's Fig. 7d shows
 # that one) lies on the object more often than the share of its ring that is object. Images whose object fills the
-# frame have no ring with both and are left out of C7a. Then three illustrated examples in the paper's spirit: an
+# frame have no ring with both and are left out of C7a. C7a's verdict comes from its confirmatory run registered on
+# 2026-12-07 (`confirm_seeds`: fresh models on the same boxed images), the pilot on `seeds` beside it; C7c's would
+# need 56 fresh seeds, so its pilot decides, marked exploratory. Then three illustrated examples in the paper's spirit: an
 # English springer, a gas pump with a large "REGULAR" sign, and a scene with a person, a car and a pump. The occluder
 # is grey (the mean image, i.e. zero after mean subtraction); its size and stride are given at 224 px and scaled to
 # the profile's crop.
@@ -43,6 +45,7 @@
 profile = "cpu"
 model = "zf"
 seeds = [0, 1, 2]  # the trained models C7a pools; the examples use the first
+confirm_seeds = None  # C7a's confirmatory run: fresh seeds; None: the registered design's, [] none
 data_root = None
 runs_dir = None
 dataset = None
@@ -61,7 +64,7 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.occlusion import c7_object_evidence, object_occlusion, object_occlusion_by_class, occlusion
+from zfviz.analysis.occlusion import c7_object_evidence, object_occlusion_by_class, object_occlusion_models, occlusion
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.annotations import object_boxes
 from zfviz.data import center_crop, class_name, crop_of, find_split, load_image
@@ -78,6 +81,7 @@ for name, v in (("occluder", occluder), ("stride", stride), ("others", others)):
 prof = get_profile(profile)
 root = find_split(dataset or prof.dataset, "val", data_root, download=True, min_size=prof.resize).resolve()
 check_files("examples", examples, str(root))  # a missing example fails here, before any training
+fresh = claims.confirm_seeds("C7a", profile, confirm_seeds, pilot=seeds)
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 exp = exps[0]
 size, step = max(1, round(occluder * exp.crop / 224)), max(1, round(stride * exp.crop / 224))
@@ -89,12 +93,15 @@ wnids, names = exp.val.classes, [class_name(w) for w in exp.val.classes]
 # %% tags=["hide-input"]
 raw, boxes = object_boxes(exp.profile.resize, exp.crop, {"imagenette-224": root.parent})
 labels = torch.tensor([wnids.index(f.split("/")[1]) for f in boxes.file])
-crops = [center_crop(raw.to(x.device), x.mean, x.crop) for x in exps]
-correct = torch.stack([x.model(c).argmax(1).cpu() == labels for x, c in zip(exps, crops)]).all(0)
 box_t = torch.tensor(boxes[["y0", "x0", "y1", "x1"]].to_numpy())
-df = pd.concat([object_occlusion(x.model, c[correct], labels[correct], box_t[correct], size, step).assign(seed=s)
-                for s, x, c in zip(seeds, exps, crops)], ignore_index=True)
+df, correct = object_occlusion_models(exps, seeds, raw, labels, box_t, size, step)
 evs = c7_object_evidence(df, profile)
+# C7a's confirmatory run: fresh models on the same boxed images; it alone decides C7a (C7c's design is too large to
+# run here: its pilot decides, marked exploratory)
+fresh_exps = load_experiments(model, profile, fresh, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+fresh_evs = c7_object_evidence(object_occlusion_models(fresh_exps, fresh, raw, labels, box_t, size, step)[0],
+                               profile) if fresh else [None, None]
+evs = [claims.confirmatory(evs[0], fresh_evs[0], fresh), claims.confirmatory(evs[1], None, [])]
 display(Markdown(f"{len(boxes)} annotated images, {int(correct.sum())} classified correctly by all {len(seeds)} "
                  f"models; {evs[0].n} of those have a ring holding positions both on and off the object (the rest: "
                  f"the object fills the {exp.crop} px crop). Occluder {size} px, stride {step} px."))
@@ -135,7 +142,7 @@ for rel in examples:
                     "conv5 map": ch, "map activity, min/unoccluded": occ.map_activity.min() / u["map_activity"]})
 table = pd.DataFrame(results)
 display(tidy(table, 3))
-show_box(evs, profile, models=f"ZF seeds {seeds}")
+show_box(evs, profile, models=f"ZF seeds {seeds}" + (f"; C7a's confirmatory run: seeds {fresh}" if fresh else ""))
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

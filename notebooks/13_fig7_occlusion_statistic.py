@@ -29,12 +29,15 @@
 # energy, (b) on the centre of the unit's receptive field, (c) where the unit's input gradient has most energy, and
 # (d) at `n_random` random places. The statistic is the relative drop of the map's total activity,
 # `1 - occluded / unoccluded`. Claim C7b: the projection's square silences the map more than the best of the three
-# baselines (the one with the largest mean drop), image by image, with a CI over seeds and images.
+# baselines (the one with the largest mean drop), image by image, with a CI over seeds and images. The verdict comes
+# from the confirmatory run registered on 2026-12-07 (`confirm_seeds`: fresh models, on the next `n_images` images),
+# with the pilot on `seeds` reported beside it.
 
 # %% tags=["parameters", "hide-cell"]
 profile = "cpu"
 model = "zf"
 seeds = [0, 1, 2]
+confirm_seeds = None  # C7b's confirmatory run: fresh seeds on the next n_images images; None: the registered design's
 n_images = 300  # validation images (all of them if the split is smaller), the same for every seed
 occluder = 48  # side of the grey square, in pixels at 224
 n_random = 4  # random squares per image
@@ -66,13 +69,21 @@ check_int("n_random", n_random, minimum=0)
 check_names("layer", [layer], ["conv1", "conv2", "conv3", "conv4", "conv5"])
 if occluder > 224:
     raise ValueError(f"occluder must be at most the paper's 224 px crop, got {occluder}")
+fresh = claims.confirm_seeds("C7b", profile, confirm_seeds, pilot=seeds)
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 val, crop = exps[0].val, exps[0].crop
 size = max(1, round(occluder * crop / 224))
-pick = torch.randperm(len(val), generator=torch.Generator().manual_seed(sample_seed))[:n_images].sort().values
-df = pd.concat([projection_occlusion(x.model, center_crop(val.images[pick], x.mean.cpu(), crop), size, layer=layer,
-                                     n_random=n_random, seed=sample_seed).assign(seed=s)
-                for s, x in zip(seeds, exps)], ignore_index=True)
+order = torch.randperm(len(val), generator=torch.Generator().manual_seed(sample_seed))
+pick, fresh_pick = order[:n_images].sort().values, order[n_images:2 * n_images].sort().values  # the pilot's, the next
+
+
+def occlusion_rows(experiments, seed_list, images):
+    return pd.concat([projection_occlusion(x.model, center_crop(val.images[images], x.mean.cpu(), crop), size,
+                                           layer=layer, n_random=n_random, seed=sample_seed).assign(seed=s)
+                      for s, x in zip(seed_list, experiments)], ignore_index=True)
+
+
+df = occlusion_rows(exps, seeds, pick)
 display(Markdown(f"{len(pick)} validation images, {len(seeds)} models (`{model}`, seeds {seeds}); a {size} px square "
                  f"on {crop} px crops ({occluder} px at 224); {n_random} random squares per image."))
 
@@ -91,12 +102,19 @@ plt.show()
 # ## The claim, measured
 
 # %% tags=["hide-input"]
-ev = c7b_evidence(df, profile)
+# C7b's confirmatory run: fresh models on images the pilot did not use; it alone decides
+fresh_exps = load_experiments(model, profile, fresh, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+if fresh and len(fresh_pick) == 0:
+    raise ValueError(f"C7b's confirmatory run needs validation images beyond the pilot's {n_images}; the split has "
+                     f"{len(val)}: lower n_images or pass confirm_seeds=[]")
+ev = claims.confirmatory(c7b_evidence(df, profile),
+                         c7b_evidence(occlusion_rows(fresh_exps, fresh, fresh_pick), profile) if fresh else None, fresh)
 claims.show(ev)
 display(Markdown("What this does not show: the projection is computed from the map itself, so this measures how "
                  "faithful its picture is to that map, not whether the map matters to the classifier (chapter 06 "
                  "does that)."))
-show_box([ev], profile, models=f"`{model}` seeds {seeds}")
+show_box([ev], profile, models=f"`{model}` seeds {seeds}" + (f"; confirmatory run: seeds {fresh} on {len(fresh_pick)} "
+                                                              "other images" if fresh else ""))
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(stats, claims.decide(claims.REGISTRY["C7b"], ev)))

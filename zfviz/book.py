@@ -292,18 +292,20 @@ def keep_checked_outputs(path: Path) -> None:
 
 
 # Smaller iteration counts for CI, on top of the smoke profile's sizes: the same code runs, only fewer times.
+# confirm_seeds: the confirmatory runs' code path (claims.CONFIRMATORY) on one fresh smoke seed each
 SMOKE_PARAMETERS = {
     "03_fig4_evolution": {"seeds": [0]},
     "04_fig5_invariance": {"seeds": [0]},
-    "06_fig7_occlusion": {"seeds": [0]},
+    "05_fig6_architecture": {"confirm_seeds": [3]},
+    "06_fig7_occlusion": {"seeds": [0], "confirm_seeds": [1]},
     # the other init's take-off probes on two rows, not twelve: the same code, ten fewer trainings (150 s against 200 s
     # for the chapter on a loaded machine, 2026-12-02)
     "09_table3_ablations": {"seeds": [0], "takeoff_rows": ["zf", "zf-wide-fc8192"]},
     "10_tables4_6_transfer": {"splits": 2, "model_seeds": [0], "per_class": [1, 2], "heldout_seeds": [0],
-                              "heldout_per_class": [1]},
+                              "heldout_per_class": [1], "confirm_seeds": [1]},
     "11_table7_probes": {"splits": 2, "model_seeds": [0], "heldout_seeds": [0]},
     "12_companion_gradients": {"digit_epochs": 1, "am_steps": 10, "cm_steps": 20},
-    "13_fig7_occlusion_statistic": {"n_random": 2, "seeds": [0]},
+    "13_fig7_occlusion_statistic": {"n_random": 2, "seeds": [0], "confirm_seeds": [1], "n_images": 30},
     # its randomization cascade on 3 seeds x 60 images was 86 s of nbval's 115 s for this chapter (2026-12-01)
     "14_sanity_checks": {"seeds": [0], "n_images": 20, "examples": 1, "maps_shown": 2},
 }
@@ -397,7 +399,7 @@ def verdict_summary(results: Path = RESULTS) -> str:
     import nbformat
     import pandas as pd
 
-    from .claims import MEANING, REGISTRY, VERDICTS
+    from .claims import CONFIRM_BUDGET_H, CONFIRM_REGISTERED, CONFIRMATORY, MEANING, REGISTRY, VERDICTS
     from .profiles import get_profile
 
     from .claims import RULE_STATUSES
@@ -412,7 +414,13 @@ def verdict_summary(results: Path = RESULTS) -> str:
              "from the evidence the executed chapters carry; the CSV has each row's threshold, the paper's value and "
              "any testability check's measured value beside the estimate and CI, so any verdict can be checked "
              "against its rule. The intervals assume roughly normal seed-to-seed variation: with 3 seeds, skewed "
-             "seed effects bring a nominal 95% interval's coverage to about 91% (`tests/test_stats.py`).", ""]
+             "seed effects bring a nominal 95% interval's coverage to about 91% (`tests/test_stats.py`).", "",
+             f"Claims {', '.join(CONFIRMATORY)} were inconclusive near their thresholds in a pilot; for each, a "
+             f"confirmatory design was registered on {CONFIRM_REGISTERED} before its run: fresh seeds (trained models) "
+             "the pilot did not use, as many as decide the claim with 80% power if the pilot's estimate is true "
+             f"({', '.join(f'{c} {d.seeds}' for c, d in CONFIRMATORY.items())}), run where they train in "
+             f"{CONFIRM_BUDGET_H:g} h at cpu. The confirmatory result alone decides, with the pilot beside it; "
+             "*pilot only* marks a result no confirmatory run has replaced (exploratory).", ""]
     path = results / "claims.csv"
     if not path.exists():
         return "\n".join(lines + ["No claims table yet: run `python -m zfviz book --profile cpu`.", ""])
@@ -441,6 +449,10 @@ def verdict_summary(results: Path = RESULTS) -> str:
             if r.verdict == "not run" and isinstance(r.note, str) and r.note:
                 num = f"<br>{r.note}"  # what is missing; an estimate on too few seeds shows inside it as deciding nothing
             check = (f"<br>check: {r.check_value:.3g}" if "check_value" in r and pd.notna(r.check_value) else "")
+            if "pilot" in r and isinstance(r.pilot, str) and r.pilot:  # a confirmatory run decided; its pilot beside it
+                check += f"<br>confirmatory; pilot: {r.pilot}"
+            elif r.claim in CONFIRMATORY and r.verdict != "not run":
+                check += "<br>pilot only (exploratory)"
             kind = r.verdict.replace(" ", "-")
             cells.append(f'<span class="zfviz-verdict zfviz-{kind}">**{r.verdict}**</span>{num}{check}')
         links = ", ".join(f"[{ch[:2]}]({ch}.ipynb)" for ch in c.chapters if (results / f"{ch}.ipynb").exists())

@@ -50,7 +50,7 @@ MEANING = {  # one sentence per verdict word, for the summary page
 }
 COLUMNS = ["claim", "verdict", "statistic", "unit", "estimate", "ci_low", "ci_high", "null", "min_effect", "kind", "n",
            "seeds", "profile", "where", "paper_value", "chapters", "check", "check_value", "rule_fixed", "rule_status",
-           "note"]
+           "pilot", "note"]
 RULE_STATUSES = ("before its first result", "revised after a result", "registered after its result")
 
 
@@ -125,6 +125,7 @@ class Evidence:
     chapter: str = ""
     missing: str = ""  # runs or rows the evidence needs that were not trained: the verdict is "not run"
     check_value: float = math.nan  # the claim's registered testability check, measured (NaN: the claim has none)
+    pilot: str = ""  # claims with a confirmatory design: the pilot's result, reported beside the deciding one
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict (NaN as None)."""
@@ -535,8 +536,10 @@ def table(evidence_list: list[Evidence]) -> pd.DataFrame:
                                     check_value=e.check_value if e else nan,
                                     ci_low=e.ci_low if e else nan, ci_high=e.ci_high if e else nan,
                                     n=e.n if e else 0, seeds=e.seeds if e else 0,
+                                    pilot=e.pilot if e else "",
                                     note=("no evidence: the chapter was not executed" if e is None else
-                                          missing_text(c, e) if decide(c, e) == "not run" else "")))
+                                          missing_text(c, e) if decide(c, e) == "not run" else
+                                          design_text(c.id, profile, ran=bool(e.pilot)))))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -545,7 +548,120 @@ def registry_frame() -> pd.DataFrame:
     return pd.DataFrame([{k: v for k, v in asdict(c).items() if k != "parts"} for c in REGISTRY.values()])
 
 
-__all__ = ["VERDICTS", "MEANING", "COLUMNS", "RULE_STATUSES", "COMPANION_REFERENCE", "Claim", "Evidence", "REGISTRY",
+# Confirmatory designs (issue 46 item 6), registered 2026-12-07 before any of their runs. The pilots are the
+# 2026-11-30 realization's results (book/results/claims.csv at commit 6f03f3f), inconclusive near their thresholds.
+# From each pilot's CI, ``stats.seeds_to_decide`` gives the fresh seeds (trained models) that decide the claim at 80%
+# power if the truth is the pilot's estimate; the pooled CIs are seed-limited (seeds disagree: C7b's were 0.001,
+# 0.039, 0.041), so fresh seeds, not more images of the same models, are what narrows them. A design runs in the cpu
+# book when its fresh models train in CONFIRM_BUDGET_H hours at the 2026-12-07 queue's measured times (ZF or AlexNet:
+# about 20 min a seed; a 5-class source: 10 min, with its from-scratch runs); otherwise its row's note gives the
+# number. The confirmatory result alone decides; the pilot is reported beside it.
+CONFIRM_REGISTERED = "2026-12-07"
+CONFIRM_PROFILE = "cpu"  # the scale the pilots were measured at: other profiles run no confirmatory design
+CONFIRM_BUDGET_H = 4.0
+FIRST_FRESH_SEED = 3  # the pilots used seeds 0-2
+FRESH_DRAW_OFFSET = 1000  # a confirmatory run's random draws (C9's few-shot splits) use the pilot's seed plus this
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A confirmatory design registered before its run: the pilot it follows, the fresh units, their cost."""
+
+    claim: str
+    pilot: tuple[float, float, float, int]  # estimate, CI low, CI high, seeds
+    fresh: str  # what the confirmatory run uses that the pilot did not
+    minutes_per_seed: float  # training time of one fresh seed's models at cpu (measured, 2026-12-07 queue)
+
+    @property
+    def seeds(self) -> int | None:
+        """Fresh seeds that decide the claim at 80% power (None: the pilot sits on the threshold, or over 1000)."""
+        from .stats import seeds_to_decide
+
+        return seeds_to_decide(*self.pilot, REGISTRY[self.claim].min_effect)
+
+    @property
+    def hours(self) -> float:
+        """Training the fresh seeds takes at cpu (inf when no finite number of seeds decides)."""
+        return math.inf if self.seeds is None else self.seeds * self.minutes_per_seed / 60
+
+    @property
+    def runs(self) -> bool:
+        """Whether the cpu book runs this design (its training fits ``CONFIRM_BUDGET_H``)."""
+        return self.hours <= CONFIRM_BUDGET_H
+
+    def fresh_seeds(self) -> list[int]:
+        """The registered fresh seeds, or [] where the design does not run."""
+        return list(range(FIRST_FRESH_SEED, FIRST_FRESH_SEED + self.seeds)) if self.runs else []
+
+
+CONFIRMATORY: dict[str, Confirmation] = {c.claim: c for c in [
+    Confirmation("C6b", (0.01569, 0.009817, 0.02155, 3), "ZF and AlexNet seeds the pilot did not train, on the "
+                 "pilot's images (the statistic is a property of the models)", 40),
+    Confirmation("C7a", (0.03217, 0.01176, 0.05307, 3), "ZF seeds the pilot did not train, on the same hand-boxed "
+                 "images (every box the project has: new boxes are hand work)", 20),
+    Confirmation("C7b", (0.01339, -0.004999, 0.03055, 3), "ZF seeds the pilot did not train, on validation images "
+                 "the pilot did not use", 20),
+    Confirmation("C7c", (0.09356, 0.05235, 0.1356, 3), "ZF seeds the pilot did not train, on the same hand-boxed "
+                 "images", 20),
+    Confirmation("C9", (6.479, 1.729, 10.8, 3), "5-class source seeds the pilot did not train, with few-shot draws "
+                 "(and from-scratch runs) the pilot did not use", 12),
+]}
+
+
+def confirm_seeds(claim: str, profile: str, given: list[int] | None = None, pilot: list[int] = ()) -> list[int]:
+    """The fresh seeds a chapter trains for ``claim``'s confirmatory run: ``given`` when a caller chose them, else the
+    registered design's at ``CONFIRM_PROFILE`` ([] elsewhere, and where the design does not run). Fresh means unused
+    by the ``pilot`` seeds: an overlap is one clear error.
+
+    >>> confirm_seeds("C6b", "cpu"), confirm_seeds("C6b", "smoke"), confirm_seeds("C7c", "cpu")
+    ([3, 4, 5, 6, 7], [], [])
+    """
+    if given is not None:
+        if not isinstance(given, (list, tuple)) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                           for s in given) or len(set(given)) != len(given):
+            raise ValueError(f"confirm seeds for {claim} must be a list of distinct seeds >= 0 (or None for the "
+                             f"registered design's), got {given!r}")
+        seeds = list(given)
+    else:
+        design = CONFIRMATORY.get(claim)
+        seeds = design.fresh_seeds() if design is not None and profile == CONFIRM_PROFILE else []
+    if set(seeds) & set(pilot):
+        raise ValueError(f"confirm seeds for {claim} must be fresh: {sorted(set(seeds) & set(pilot))} are also pilot "
+                         f"seeds {list(pilot)}")
+    return seeds
+
+
+def confirmatory(pilot: Evidence, fresh: Evidence | None, seeds: list[int]) -> Evidence:
+    """The evidence that decides a claim with a registered confirmatory design: ``fresh`` (measured on ``seeds``,
+    which the pilot did not use), carrying the pilot's result beside it; without a fresh run, the pilot itself."""
+    from dataclasses import replace
+
+    side = f"{pilot.estimate:.4g} [{pilot.ci_low:.4g}, {pilot.ci_high:.4g}], {pilot.seeds} seeds"
+    if fresh is None:
+        return replace(pilot, note=f"{design_text(pilot.claim, pilot.profile, ran=False)} {pilot.note}".strip())
+    return replace(fresh, pilot=side, note=f"{design_text(fresh.claim, fresh.profile, ran=True)} Fresh seeds {seeds}; "
+                                           f"the pilot gave {side}. {fresh.note}".strip())
+
+
+def design_text(claim: str, profile: str, ran: bool) -> str:
+    """One sentence on ``claim``'s confirmatory design at ``profile``: what decided, or why the pilot decides."""
+    design = CONFIRMATORY.get(claim)
+    if design is None:
+        return ""
+    if ran:
+        return f"Decided by its confirmatory run (design registered {CONFIRM_REGISTERED})."
+    if profile != CONFIRM_PROFILE:
+        return f"Exploratory: the confirmatory design is registered for the {CONFIRM_PROFILE} profile."
+    if not design.runs:
+        size = ("no finite number of fresh seeds" if design.seeds is None else
+                f"{design.seeds} fresh seeds, about {design.hours:.0f} h of training at {CONFIRM_PROFILE}")
+        return (f"A confirmatory run (registered {CONFIRM_REGISTERED}) would need {size}, beyond its "
+                f"{CONFIRM_BUDGET_H:g} h budget: not run, and this result is exploratory.")
+    return (f"Pilot only: its registered confirmatory run ({design.seeds} fresh seeds) was not executed with it, so "
+            "this result is exploratory.")
+
+
+__all__ = ["CONFIRMATORY", "Confirmation", "confirm_seeds", "confirmatory", "design_text", "FRESH_DRAW_OFFSET", "VERDICTS", "MEANING", "COLUMNS", "RULE_STATUSES", "COMPANION_REFERENCE", "Claim", "Evidence", "REGISTRY",
            "decide", "testable",
            "missing_text", "combine", "evidence", "not_run", "rule_text", "verdict_line", "composite_line", "show", "table",
            "registry_frame"]

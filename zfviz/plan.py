@@ -23,6 +23,7 @@ from typing import Callable
 
 import pandas as pd
 
+from .claims import FRESH_DRAW_OFFSET, confirm_seeds
 from .config import TrainConfig
 from .paths import runs_root
 from .profiles import get_profile
@@ -88,7 +89,8 @@ def _chapter_configs(name, profile, p, spec, seeds, scratch_configs) -> list[Tra
             runs += [cfg(m, p["long_seed"], epochs=2 * spec.epochs) for m in p["models"]]
         return runs
     if name in ("05_fig6_architecture", "08_table2_imagenet"):
-        return [cfg(m, s) for m in ("zf", "alexnet") for s in seeds] + [
+        fresh = confirm_seeds("C6b", profile, p.get("confirm_seeds"), seeds) if name.startswith("05") else []
+        return [cfg(m, s) for m in ("zf", "alexnet") for s in seeds + fresh] + [
             cfg("zf", s, clip_radius=None) for s in p.get("no_clip_seeds") or []]
     if name == "09_table3_ablations":
         return [cfg(m, s, epochs=p["epochs"] or spec.ablation_epochs) for m in (p["rows"] or list(TABLE3.index))
@@ -99,17 +101,24 @@ def _chapter_configs(name, profile, p, spec, seeds, scratch_configs) -> list[Tra
         runs += [c.resolved() for c in scratch_configs(p["model"], profile, p["target"], 10, p["per_class"],
                                                        p["splits"], p["seed"], steps, p["scratch_batch"])]
         if p["heldout_seeds"]:
+            held = tuple(c for c in IMAGENETTE if c not in HALF)
             runs += [cfg(p["model"], s, classes=HALF) for s in p["heldout_seeds"]]
             runs += [c.resolved() for c in scratch_configs(p["model"], profile, None, 5, p["heldout_per_class"],
-                                                           p["splits"], p["seed"], steps, p["scratch_batch"],
-                                                           tuple(c for c in IMAGENETTE if c not in HALF))]
+                                                           p["splits"], p["seed"], steps, p["scratch_batch"], held)]
+            fresh = confirm_seeds("C9", profile, p.get("confirm_seeds"), p["heldout_seeds"])
+            runs += [cfg(p["model"], s, classes=HALF) for s in fresh]
+            runs += [c.resolved() for c in scratch_configs(p["model"], profile, None, 5, p["heldout_per_class"][:1],
+                                                           p["splits"], p["seed"] + FRESH_DRAW_OFFSET, steps,
+                                                           p["scratch_batch"], held)] if fresh else []
         return runs
     if name == "11_table7_probes":
         return [cfg(p["model"], s) for s in seeds] + [cfg(p["model"], s, classes=HALF)
                                                       for s in p.get("heldout_seeds") or []]
     if name == "12_companion_gradients":
         return []  # the report's small CNN on MNIST: seconds, not a convnet run
-    return [cfg(p.get("model", "zf"), s) for s in seeds]
+    fresh = {"06_fig7_occlusion": "C7a", "13_fig7_occlusion_statistic": "C7b"}.get(name)
+    fresh_seeds = confirm_seeds(fresh, profile, p.get("confirm_seeds"), seeds) if fresh else []
+    return [cfg(p.get("model", "zf"), s) for s in seeds + fresh_seeds]
 
 
 @lru_cache(maxsize=None)

@@ -256,3 +256,25 @@ def spread_note(per_seed) -> str:
     whether the seeds agree."""
     vals = [float(x) for x in np.asarray(per_seed, dtype=float).ravel()]
     return "per seed: " + ", ".join(f"{x:.3g}" for x in vals)
+
+
+def seeds_to_decide(estimate: float, ci_low: float, ci_high: float, seeds: int, min_effect: float,
+                    power: float = 0.8, level: float = LEVEL, most: int = 1000) -> int | None:
+    """Fresh seeds that would decide a claim, from a pilot's estimate, CI and seed count: the smallest S at which a
+    t interval over S seed means excludes ``min_effect`` with probability ``power`` when the truth is the pilot's
+    estimate. The pilot's seed-level sd is read back from its CI (half-width = t(S-1) * sd / sqrt(S)), which treats
+    the pooled interval as seed-limited (where seeds disagree, it is). None when the estimate sits on the threshold
+    or more than ``most`` seeds would be needed.
+
+    >>> seeds_to_decide(0.0157, 0.0098, 0.0216, 3, 0.02)  # C6b's pilot (2026-11-30 realization)
+    5
+    """
+    gap = abs(estimate - min_effect)
+    if not (seeds >= 2 and gap > 0 and ci_high > ci_low):
+        return None
+    sd = (ci_high - ci_low) / 2 * math.sqrt(seeds) / float(sps.t.ppf(0.5 + level / 2, seeds - 1))
+    for n in range(2, most + 1):
+        need = float(sps.t.ppf(0.5 + level / 2, n - 1)) + float(sps.t.ppf(power, n - 1))
+        if gap * math.sqrt(n) / sd >= need:
+            return n
+    return None

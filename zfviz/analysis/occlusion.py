@@ -132,6 +132,19 @@ def object_occlusion(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
                                        "matched", "rings", "worst_on", "worst_chance"])
 
 
+def object_occlusion_models(experiments: list, seeds: list[int], raw: torch.Tensor, labels: torch.Tensor,
+                            boxes: torch.Tensor, size: int, stride: int) -> tuple[pd.DataFrame, torch.Tensor]:
+    """``object_occlusion`` for each trained model (an ``Experiment``) on the images that every one of them classifies
+    correctly: the rows (a ``seed`` column added) and that mask over ``raw`` (uint8 images, resized, uncropped)."""
+    from ..data import center_crop
+
+    crops = [center_crop(raw.to(x.device), x.mean, x.crop) for x in experiments]
+    correct = torch.stack([x.model(c).argmax(1).cpu() == labels for x, c in zip(experiments, crops)]).all(0)
+    df = pd.concat([object_occlusion(x.model, c[correct], labels[correct], boxes[correct], size, stride).assign(seed=s)
+                    for s, x, c in zip(seeds, experiments, crops)], ignore_index=True)
+    return df, correct
+
+
 def c7_object_evidence(df: pd.DataFrame, profile: str, chapter: str = "06_fig7_occlusion") -> list:
     """C7a and C7c from ``object_occlusion`` results of several models (a ``seed`` column, the same images): a
     (seeds, images) table each, images without a ring holding both kinds of position dropped from C7a."""
