@@ -106,3 +106,19 @@ def test_bad_names_give_clear_errors():
         zfnet(10, input_size=32)
     with pytest.raises(ValueError, match="width"):
         zfnet(10, width=0)
+
+
+@pytest.mark.parametrize("size,alpha,beta,k", [(5, 1e-4, 0.75, 2.0), (3, 0.5, 0.75, 1.0), (5, 1.0, 0.6, 1.0)])
+def test_fused_lrn_backward_passes_gradcheck_and_matches_torch_in_float64(size, alpha, beta, k):
+    """The hand-written backward, against finite differences and against autograd through nn.LocalResponseNorm.
+    A large alpha makes the window's correction term large; at the paper's 1e-4 it is small, but float64 still sees
+    it (halving it moves the gradient by about 1e-5)."""
+    from zfviz.models import LocalResponseNorm, _LRNFunction
+
+    torch.manual_seed(0)
+    x = (2 * torch.randn(2, 7, 3, 3, dtype=torch.float64)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: _LRNFunction.apply(t, size, alpha, beta, k), (x,), eps=1e-6, atol=1e-8)
+    g = torch.randn(2, 7, 3, 3, dtype=torch.float64)
+    ours = torch.autograd.grad(LocalResponseNorm(size, alpha, beta, k)(x), x, g)[0]
+    ref = torch.autograd.grad(torch.nn.LocalResponseNorm(size, alpha, beta, k)(x), x, g)[0]
+    torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
