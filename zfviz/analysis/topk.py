@@ -17,6 +17,36 @@ from ..layers import layer_name
 from ..models import eval_mode, model_device, readouts
 from ..stats import group_difference
 
+# Host memory a top-k pass may give one batch's activations on CPU (on CUDA, more): a batch of 256 images through
+# VGG16 at 224 px holds 3.3 GB in its first conv's output alone, so the batch shrinks to what fits (issue 48).
+ACTIVATION_BUDGET = {"cpu": 1 << 30, "cuda": 8 << 30}
+
+
+@torch.no_grad()
+def fitting_batch(model: nn.Module, x1: torch.Tensor, most: int) -> int:
+    """The largest batch (at most ``most``) whose activations fit ``ACTIVATION_BUDGET`` on ``x1``'s device: one image
+    ``x1`` (1, 3, H, W) goes through ``model`` with a hook on every leaf module, and the sum of their outputs sets the
+    per-image cost: an upper bound on what a forward pass that keeps every layer's readout holds at once.
+
+    >>> from zfviz.models import zfnet
+    >>> fitting_batch(zfnet(10, width=0.125, input_size=64).eval(), torch.randn(1, 3, 64, 64), 256)
+    256
+    """
+    total = [0]
+
+    def note(_module, _inputs, out) -> None:
+        if isinstance(out, torch.Tensor):
+            total[0] += out.numel() * out.element_size()
+
+    hooks = [m.register_forward_hook(note) for m in model.modules() if not list(m.children())]
+    try:
+        model(x1)
+    finally:
+        for h in hooks:
+            h.remove()
+    budget = ACTIVATION_BUDGET.get(x1.device.type, ACTIVATION_BUDGET["cpu"])
+    return int(max(1, min(most, budget // max(1, total[0]))))
+
 
 @torch.no_grad()
 def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: int, layers: list,
@@ -48,6 +78,7 @@ def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, 
     best: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
     widths: dict[str, int] = {}
     with eval_mode(model):
+        batch_size = fitting_batch(model, center_crop(images[:1].to(dev), mean.to(dev), crop), batch_size)
         for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc="top-k pass", unit="batch"):
             x = center_crop(images[start:start + batch_size].to(dev), mean.to(dev), crop)
             for layer, act in readouts(model, x, layers).items():
