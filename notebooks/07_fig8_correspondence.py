@@ -60,7 +60,7 @@ from zfviz import claims
 from zfviz.analysis.correspondence import PARTS, c8_evidence, centres_in_boxes, correspondence, dog_faces
 from zfviz.data import center_crop
 from zfviz.experiment import load_experiments
-from zfviz.params import check_claim_layers, check_int, check_names, reject_unknown_parameters
+from zfviz.params import check_int, check_names, reject_unknown_parameters
 from zfviz.paths import data_root as find_data
 from zfviz.plots import masks_figure
 from zfviz.report import show_box, structure, tidy
@@ -71,7 +71,6 @@ if mask > 224:
     raise ValueError(f"mask must be at most the paper's 224 px crop, got {mask}")
 check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"] +
             [f"conv{i}_prepool" for i in (1, 2, 5)])
-check_claim_layers("layers", layers, ("conv5",), "C8")
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 exp = exps[0]
 roots = {"imagenette-224": Path(exp.val.source).parent, "imagewoof-224": find_data(data_root) / "imagewoof-224"}

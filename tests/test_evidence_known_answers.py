@@ -273,3 +273,16 @@ def test_c2b_iut_rarely_calls_a_real_fc_effect_reproduced_and_covers_each_row():
         covered += lo <= 2.6 <= hi
     assert false_pass / reps <= 0.03  # the IUT's size: at most 2.5% per side, conservative with t(2) pivots
     assert covered / reps >= 0.93  # each row's own 95% CI covers its true change
+
+
+def test_c3_on_a_layer_subset_is_not_run_and_names_the_missing_layers():
+    import pandas as pd
+
+    from zfviz import claims
+    from zfviz.analysis.evolution import c3_evidence
+
+    overlap = pd.DataFrame([(s, layer, c, e, 1.0) for s in range(3) for layer in ("conv2", "conv4") for c in range(3)
+                            for e in (1, 2, 5, 10, 20)], columns=["seed", "layer", "channel", "epoch", "overlap"])
+    ev = c3_evidence(overlap, "cpu", 20, "imagenette")
+    assert claims.decide(claims.REGISTRY["C3"], ev) == "not run"
+    assert "conv1" in ev.missing and "conv5" in ev.missing and "conv2," not in ev.missing

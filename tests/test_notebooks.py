@@ -195,3 +195,19 @@ def test_papermill_sees_every_parameter_a_chapter_assigns():
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         assigned = [m.group(1) for line in cell.source.splitlines() if (m := re.match(r"^(\w+)\s*=", line))]
         assert assigned == list(declared_parameters(name)), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,layers,claim", [("03_fig4_evolution", ["conv2", "conv4"], "C3"),
+                                               ("07_fig8_correspondence", ["conv4"], "C8")])
+def test_a_layer_subset_draws_its_figures_and_leaves_the_claim_not_run(tmp_path, name, layers, claim):
+    """A researcher asking for fewer layers gets those figures, and the claim that needs the others says why it is
+    not run (it was refused before)."""
+    from zfviz import claims
+
+    path = book.execute(name, tmp_path, {"profile": "smoke", "seeds": [0], "layers": layers}, progress=False)
+    evs = [e for e in book.collect_evidence(tmp_path) if e.claim == claim]
+    assert len(evs) == 1 and claims.decide(claims.REGISTRY[claim], evs[0]) == "not run"
+    assert "not computed" in evs[0].missing
+    nb = path.read_text()
+    assert '"output_type": "error"' not in nb and "image/png" in nb

@@ -90,13 +90,3 @@ def reject_unknown_parameters(namespace: dict) -> None:
     if unknown:
         raise ValueError(f"unknown parameter{'s' if len(unknown) > 1 else ''} {unknown}; this chapter's parameters "
                          f"are: {', '.join(sorted(declared))}")
-
-
-def check_claim_layers(name: str, value, needed: tuple[str, ...], claim: str) -> list[str]:
-    """A layer list that must include ``needed`` because ``claim``'s statistic reads them: one clear error (before any
-    model loads) naming what the claim needs."""
-    missing = [layer for layer in needed if not isinstance(value, list) or layer not in value]
-    if missing:
-        raise ValueError(f"{name} must include {', '.join(needed)} for {claim} (its statistic reads them); got "
-                         f"{value!r}, missing {missing}")
-    return value

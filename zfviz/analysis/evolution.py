@@ -60,8 +60,11 @@ def _reach_bounds(curve: np.ndarray, epochs: np.ndarray, level: float) -> tuple[
     return (float(epochs[k - 1]) if k > 0 else 0.0), float(epochs[k])
 
 
-def settle_gap(overlap: pd.DataFrame, low: tuple[str, ...] = ("conv1", "conv2"),
-               high: tuple[str, ...] = ("conv4", "conv5"), level: float = 0.5, *, seed: int = 0,
+C3_LOW, C3_HIGH = ("conv1", "conv2"), ("conv4", "conv5")  # the layers C3's statistic compares
+
+
+def settle_gap(overlap: pd.DataFrame, low: tuple[str, ...] = C3_LOW,
+               high: tuple[str, ...] = C3_HIGH, level: float = 0.5, *, seed: int = 0,
                boot: int = BOOT) -> tuple[float, float, float, int]:
     """(gap, CI low, CI high, seeds): epoch at which the ``high`` layers' mean overlap reaches ``level`` minus that of
     the ``low`` layers, averaged over seeds; the CI resamples seeds and, within each layer, maps.
@@ -122,6 +125,10 @@ def c3_evidence(overlap: pd.DataFrame, profile: str, epochs: int, dataset: str, 
     the budget and how far the models are from converged (``convergence``, e.g. ``convergence_note``) in the note."""
     from .. import claims
 
+    missing = [layer for layer in C3_LOW + C3_HIGH if layer not in set(overlap.layer)]
+    if missing:  # a chapter run on a layer subset draws its figures; the claim it cannot compute is not run
+        return claims.not_run("C3", profile, f"layers {', '.join(missing)} not computed (C3 compares "
+                              f"{'-'.join(C3_HIGH)} with {'-'.join(C3_LOW)})", chapter=chapter)
     est, lo, hi, n = settle_gap(overlap)
     reach = reach_epochs(overlap).pivot(index="layer", columns="seed", values="epoch")
     per = "; ".join(f"{layer}: {', '.join(str(int(v)) for v in row.dropna())}" for layer, row in reach.iterrows())
