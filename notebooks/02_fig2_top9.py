@@ -70,7 +70,7 @@ exp, table = exps[0], tables[0]
 display(Markdown(f"Model `{exp.run.name}` after epoch {exp.epoch}; top-{k} over {len(exp.val)} validation images; "
                  f"maps per layer: " + ", ".join(f"{l} {table[table.layer == l].channel.nunique()}" for l in layers)))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 2 reproduced, one sheet per layer: for each of a random subset of feature maps, the deconvnet projections of its 9 strongest validation activations (left, cut to their receptive fields) beside the image patches that caused them (right)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "For a random subset of feature maps, the deconvnet projections of each map's 9 strongest validation activations (left, cut to their receptive fields) beside the image patches that caused them (right), one sheet per layer (the paper's Fig. 2)."}}
 rng = np.random.default_rng(pick_seed)
 figures = {}
 for layer in layers:

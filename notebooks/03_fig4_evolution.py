@@ -65,7 +65,7 @@ exp = exps[0]
 display(Markdown(f"Runs {', '.join(f'`{x.run.name}`' for x in exps)}; snapshots at epochs {sorted(snaps[0])}; "
                  f"{len(exp.val)} validation images."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 4 reproduced, one block per layer: the projection of each map's strongest validation activation after each saved epoch (seed 0)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The projection of each map's strongest validation activation after each saved epoch, one block per layer, seed 0 (the paper's Fig. 4)."}}
 rng = np.random.default_rng(pick_seed)
 for layer in layers:
     n = feature_shapes(exp.model, exp.crop)[layer][0]

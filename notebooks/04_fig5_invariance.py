@@ -73,7 +73,7 @@ display(Markdown(f"{len(ids)} images correctly classified by all {len(seeds)} mo
                  f"{int((val.labels[ids] == val.classes.index(symmetric_class)).sum())} of them "
                  f"{class_name(symmetric_class)}s."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 5 reproduced: for translation, scaling and rotation (rows), three example inputs, the distance of the low and high layer's features from the untransformed image's, and P(true class), one line per example image."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "For translation, scaling and rotation (rows): three example inputs, the distance of the low and high layer's features from the untransformed image's, and P(true class), one line per example image (the paper's Fig. 5)."}}
 examples = df.drop_duplicates("label").image.head(5).tolist()
 invariance_figure(df[(df.seed == seeds[0]) & df.image.isin(examples)], val.images[ids[examples]], layers[:2],
                   [class_name(val.classes[int(val.labels[ids[i]])]) for i in examples], exps[0].crop)

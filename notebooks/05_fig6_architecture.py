@@ -87,12 +87,12 @@ val = models["ZF"][0].val
 display(Markdown("; ".join(f"{m}: " + ", ".join(f"`{x.run.name}`" for x in xs) for m, xs in models.items())
                  + f"; {models['ZF'][0].epoch} epochs each."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 6 (a-c): conv1 filters of ZF without feature scale clipping, of the AlexNet replica and of ZF, each bank on one scale around grey (seed 0)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Conv1 filters of ZF without feature scale clipping, of the AlexNet replica and of ZF, each bank on one scale around grey, seed 0 (the paper's Fig. 6 a-c)."}}
 for tag, name in [(t, m) for t, m in (("(a)", "ZF, no clipping"), ("(b)", "AlexNet"), ("(c)", "ZF")) if m in models]:
     filter_bank(models[name][0].model.conv1.weight, common_scale=True, title=f"{tag} {name} conv1, seed {seeds[0]}")
 plt.show()
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 6 (d, e): top activations of conv2 maps of the AlexNet replica and of ZF, projections beside patches."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top activations of conv2 maps of the AlexNet replica and of ZF, projections beside patches (the paper's Fig. 6 d, e)."}}
 rng = np.random.default_rng(pick_seed)
 for tag, exp in (("(d) AlexNet", models["AlexNet"][0]), ("(e) ZF", models["ZF"][0])):
     t = top_activations(exp.model, val.images, exp.mean, exp.crop, ["conv2"], k=k, progress=False)

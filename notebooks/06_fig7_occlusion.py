@@ -107,7 +107,7 @@ display(Markdown(f"{len(boxes)} annotated images, {int(correct.sum())} classifie
                  f"the object fills the {exp.crop} px crop). Occluder {size} px, stride {step} px."))
 tidy(object_occlusion_by_class(df, names, labels[correct].tolist()), 3, index=True)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 7d over many images: each image's mean drop of P(correct) with the occluder on the object (y) against off it (x), over all positions (the matched-distance statistic is in the table above)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Each image's mean drop of P(correct) with the occluder on the object (y) against off it (x), over all positions; the matched-distance statistic is in the table above (the paper's Fig. 7d, over many images)."}}
 on_off_scatter(df)
 plt.show()
 for ev in evs:
@@ -122,7 +122,7 @@ display(Markdown(f"For comparison, the statistic before 2026-11-30, which did no
 # classifier look at the same place, as the paper's car example discusses; an example the model gets wrong shows in
 # the table's *classified as* column.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 7 reproduced on three examples: (a) the image with one occluder, (b) total activity of the strongest conv5 map per occluder position, (c) that map projected on this image and on other images, (d) P(correct class) and (e) the most probable label per position."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Three examples: (a) the image with one occluder, (b) total activity of the strongest conv5 map per occluder position, (c) that map projected on this image and on other images, (d) P(correct class) and (e) the most probable label per position (the paper's Fig. 7)."}}
 conv5 = top_activations(exp.model, exp.val.images, exp.mean, exp.crop, ["conv5"], k=others, progress=False)
 results = []
 for rel in examples:

@@ -85,7 +85,7 @@ pairs = pd.concat([correspondence(x.model, center_crop(raw, x.mean.cpu(), x.crop
 display(Markdown(f"{len(raw)} dogs ({', '.join(f'{n} from {d}' for d, n in marks.dataset.value_counts().items())}); "
                  f"mask {size} px on {exp.crop} px crops; models {', '.join(f'`{x.run.name}`' for x in exps)}."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Fig. 8's masks: each dog face unmasked, then with the eye, nose and mouth squares and one random square inside the face."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Each dog face unmasked, then with the eye and nose squares and one random square inside the face (the masks of the paper's Fig. 8)."}}
 masks_figure(center_crop(raw[:5], exp.mean.cpu(), exp.crop), exp.mean, masks, size, list(PARTS) + ["random 0"])
 plt.show()
 

@@ -109,7 +109,7 @@ display(Markdown("**The paper's Tables 4-5** (a different dataset, kept apart: C
 tidy(TRANSFER.rename(columns={"per_class": "training images per class", "pretrained": "pretrained %",
                               "scratch": "from scratch %"}).drop(columns=["pretrained_std", "scratch_std"]), 1)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Tables 4-5's shape on Imagewoof: test accuracy against training images per class, pretrained features with a new softmax against the same network trained from scratch."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Test accuracy on Imagewoof against training images per class: pretrained features with a new softmax against the same network trained from scratch (the shape of the paper's Tables 4-5)."}}
 transfer_chart(table, chance, target)
 plt.show()
 

@@ -104,7 +104,7 @@ table[f"Imagenette (source) {k_control}/class, control"] = source_svm.reindex(
     [layer for _, layer in table.index]).where([c == "svm" for c, _ in table.index]).to_numpy()
 tidy(source_svm.to_frame(f"SVM accuracy %, Imagenette val, {k_control}/class"), 1, index=True)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Table 7's trend: linear-SVM accuracy by layer on Imagewoof, on the source dataset (control), and the paper's Caltech curves (dashed, a different dataset)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Linear-SVM accuracy by layer on Imagewoof, on the source dataset (control), and the paper's Caltech curves (dashed, a different dataset): the trend of the paper's Table 7."}}
 curves_by_layer({f"ours, {target}, {k}/class": (table.loc["svm", f"{k}/class mean"], table.loc["svm", f"{k}/class std"])
                  for k in per_class} | {f"control: Imagenette (source), {k_control}/class": (source_svm, None)},
                 svm_layers, {"paper, Caltech-101 30/class": paper.loc["svm"].caltech101_30,

@@ -64,3 +64,15 @@ def test_the_atlas_shows_the_chapters_network():
     assert runs == {prov["run"]}, (runs, prov)
     for page in ("index.md", "conv1.md", "conv5.md"):
         assert prov["run"] in (REPO / "book" / "atlas" / page).read_text()
+
+
+def test_captions_do_not_start_with_a_figure_number():
+    """Sphinx numbers every figure; a caption that starts with the paper's number reads 'Fig. 7 Fig. 4 ...'. The
+    paper's number goes at the end, as '(the paper's Fig. 4)'."""
+    import re
+    from pathlib import Path
+
+    bad = [(p.name, m.group(1)[:40]) for p in sorted(Path(__file__).parents[1].glob("notebooks/*.py"))
+           for m in re.finditer(r'"caption": "([^"]*)"', p.read_text())
+           if re.match(r"(Fig\.|Figure|Table)s? ?\d", m.group(1))]
+    assert not bad, bad
