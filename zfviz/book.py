@@ -481,7 +481,30 @@ def verdict_summary(results: Path = RESULTS) -> str:
                  "none: executed before the claims registry and the current recipe; its own verdict line is "
                  "superseded by the table above until it is re-executed")
         lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {others} | {state} |")
-    return "\n".join(lines + ["", "</div>"]) + "\n"
+    return "\n".join(lines + ["", "</div>", "", "## Cite this book", "", cite_block()]) + "\n"
+
+
+def cite_block(cff: Path | None = None) -> str:
+    """"Cite this book": BibTeX for this work and for the paper it reproduces, generated from ``CITATION.cff``.
+
+    >>> "@inproceedings{zeiler2014" in cite_block()
+    True
+    """
+    import yaml
+
+    c = yaml.safe_load((cff or REPO / "CITATION.cff").read_text())
+    p = c["preferred-citation"]
+    authors = " and ".join(f"{a['family-names']}, {a['given-names']}" for a in p["authors"])
+    ours_by = " and ".join("{" + a["name"] + "}" for a in c["authors"])
+    paper = "\n".join([f"@inproceedings{{{p['authors'][0]['family-names'].lower()}{p['year']}visualizing,",
+                        f"  title = {{{p['title']}}},", f"  author = {{{authors}}},",
+                        f"  booktitle = {{{p['collection-title']}}},", f"  publisher = {{{p['publisher']['name']}}},",
+                        f"  pages = {{{p['start']}--{p['end']}}},", f"  year = {{{p['year']}}},",
+                        f"  doi = {{{p['doi']}}},", f"  url = {{{p['url']}}}", "}"])
+    ours = "\n".join(["@software{zfviz,", f"  title = {{{c['title']}}},", f"  author = {{{ours_by}}},",
+                       f"  version = {{{c['version']}}},", f"  license = {{{c['license']}}}", "}"])
+    return (f"{c['message']} Generated from `CITATION.cff`:\n\n```bibtex\n{paper}\n\n{ours}\n```\n"
+            "\nEach page ends with the provenance of its numbers (commit, date, machine, and the weights' SHA-256).")
 
 
 def write_summary(results: Path = RESULTS) -> Path:
