@@ -85,3 +85,24 @@ def test_class_purity_counts_the_commonest_class_and_purity_gain_compares_layers
     assert est == pytest.approx(5 / 6 - 1 / 3) and lo <= est <= hi and n == 3 and np.isfinite([lo, hi]).all()
     with pytest.raises(ValueError, match="every table needs layer 'conv5'"):
         purity_gain([t[t.layer == "conv1"]], labels)
+
+
+def test_projections_in_image_batches_match_one_batch(monkeypatch):
+    """project_top forwards only as many images at once as ACTIVATION_BUDGET allows (VGG16 at 224 px: a few); the rows,
+    their order and their projections are the same as in one batch (to float rounding)."""
+    import zfviz.analysis.topk as tk
+    from zfviz.models import zfnet
+
+    m = zfnet(10, width=0.125, input_size=64).eval()
+    imgs = torch.randint(0, 255, (40, 3, 73, 73), dtype=torch.uint8)
+    mean = imgs.float().mean(0)
+    t = tk.top_activations(m, imgs, mean, 64, ["conv3", "conv5"], k=9, progress=False)
+    whole = tk.project_top(m, imgs, mean, 64, t)
+    monkeypatch.setitem(tk.ACTIVATION_BUDGET, "cpu", 1 << 19)
+    assert tk.fitting_batch(m, torch.randn(1, 3, 64, 64), 40) < 40
+    parts = tk.project_top(m, imgs, mean, 64, t)
+    assert parts.table.equals(whole.table) and torch.equal(parts.inputs, whole.inputs)
+    for f in ("pixels", "values"):
+        torch.testing.assert_close(getattr(parts.projection, f), getattr(whole.projection, f))
+    for f in ("boxes", "positions", "image_index", "channels"):
+        assert torch.equal(getattr(parts.projection, f), getattr(whole.projection, f)), f

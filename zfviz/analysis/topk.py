@@ -3,6 +3,7 @@ and their deconvnet projections with the matching image patches (Fig. 2; Fig. 4 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,10 +129,22 @@ def project_top(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop
             uniq, local = torch.unique(torch.tensor(rows.image.to_numpy()), return_inverse=True)
             x = center_crop(images[uniq].to(dev), mean.to(dev), crop)
             pos = torch.tensor(rows[["y", "x"]].to_numpy(), device=dev)
-            p = project_many(model, x, layer, torch.tensor(rows.channel.to_numpy()), pos, local.to(dev), chunk)
+            channels, local = torch.tensor(rows.channel.to_numpy()), local.to(dev)
+            # the deconvnet keeps every forwarded image's trace: forward as many images at once as fit the budget
+            # (all of them for the book's models; VGG16 at 224 px, a few), each row with its own image
+            step = fitting_batch(model, x[:1], len(x))
+            sels, pieces = [], []
+            for start in range(0, len(x), step):
+                sel = ((local >= start) & (local < start + step)).nonzero().flatten()
+                q = project_many(model, x[start:start + step], layer, channels[sel.cpu()], pos[sel], local[sel] - start,
+                                 chunk)
+                sels.append(sel)
+                pieces.append(dataclasses.replace(q, image_index=q.image_index + start))
+            back = torch.argsort(torch.cat(sels))  # the rows' own order again
+            projections.append(Projection(**{f.name: torch.cat([getattr(q, f.name) for q in pieces])[
+                back.to(getattr(pieces[0], f.name).device)] for f in dataclasses.fields(Projection)}))
             parts.append(rows)
-            projections.append(p)
-            inputs.append(x[local.to(dev)])
+            inputs.append(x[local])
     cat = lambda name: torch.cat([getattr(p, name) for p in projections])
     proj = Projection(cat("pixels"), cat("boxes"), cat("values"), cat("positions"), cat("image_index"),
                       cat("channels"))
