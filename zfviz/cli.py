@@ -152,6 +152,16 @@ def _slug(model: str) -> str:
     return model.replace(":", "-").replace(".", "-")
 
 
+def _trained_role(model: str) -> str:
+    """What an atlas of a run zfviz trained (not the book's ZF) is, said on its page."""
+    if not model.startswith("torchvision:"):
+        return "trained by zfviz's loop"
+    return (f"torchvision's {model.split(':', 1)[1]} architecture trained from scratch by zfviz's loop, not "
+            "torchvision's ImageNet weights (zfviz never downloads them; --weights draws an atlas of those); a short "
+            "training on 10 classes leaves its deepest maps weakly tuned, and their projections read as colour "
+            "texture more than object parts")
+
+
 def _atlas(args: argparse.Namespace) -> int:
     from .atlas import build_atlas
     from .book import REPO
@@ -180,7 +190,7 @@ def _atlas(args: argparse.Namespace) -> int:
     command = f"python -m zfviz atlas --profile {profile}" if book_run else _command(args)
     maps = build_atlas(exp, out, layers=args.layers, progress=not args.no_progress,
                        heading="Feature atlas" if book_run else f"Feature atlas: {args.model}",
-                       role="the run the chapters use" if book_run else "trained by zfviz's loop",
+                       role="the run the chapters use" if book_run else _trained_role(args.model),
                        command=command)
     print(f"[zfviz atlas] {len(maps)} maps of {exp.run.name} -> {out / 'index.md'}")
     return 0
