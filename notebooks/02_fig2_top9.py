@@ -53,7 +53,7 @@ from zfviz.analysis.topk import c11_evidence, class_purity, project_top, top_act
 from zfviz.experiment import load_experiment
 from zfviz.plots import topk_figure
 from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
-from zfviz.report import show_box, structure, tidy
+from zfviz.report import atlas_links, show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 
@@ -72,15 +72,16 @@ display(Markdown(f"Model `{exp.run.name}` after epoch {exp.epoch}; top-{k} over 
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "For a random subset of feature maps, the deconvnet projections of each map's 9 strongest validation activations (left, cut to their receptive fields) beside the image patches that caused them (right), one sheet per layer (the paper's Fig. 2)."}}
 rng = np.random.default_rng(pick_seed)
-figures = {}
+figures, shown = {}, {}
 for layer in layers:
     n = table[table.layer == layer].channel.nunique()
-    channels = sorted(rng.choice(n, size=min(maps_per_layer, n), replace=False).tolist())
+    channels = shown[layer] = sorted(rng.choice(n, size=min(maps_per_layer, n), replace=False).tolist())
     sub = table[(table.layer == layer) & table.channel.isin(channels)]
     tp = project_top(exp.model, exp.val.images, exp.mean, exp.crop, sub)
     figures[layer] = topk_figure(tp, exp.mean, layer, channels, k=k,
                                  title=f"{layer}: top-{k} projections (grey = 0) beside their image patches")
     plt.show()
+display(Markdown(atlas_links(exp.run.name, shown)))
 
 # %% [markdown]
 # ## Are higher layers more class-specific?

@@ -57,3 +57,15 @@ def test_atlas_of_a_zfviz_model_refuses_weights(capsys):
     assert cli.main(["atlas", "--model", "zf", "--weights", "w.pt"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--weights and --dataset are for a model of your own" in err[0]
+
+
+def test_chapters_link_a_shown_map_to_its_atlas_sheet_only_for_the_atlas_run(tmp_path):
+    import json
+
+    from zfviz.report import atlas_links
+
+    (tmp_path / "provenance.json").write_text(json.dumps({"run": "zf-cpu-s0-abc"}))
+    line = atlas_links("zf-cpu-s0-abc", {"conv1": [3], "conv5": [12, 40]}, atlas=tmp_path)
+    assert "[3](../atlas/conv1.html#atlas-conv1-3)" in line and "[40](../atlas/conv5.html#atlas-conv5-40)" in line
+    assert atlas_links("zf-cpu-s1-def", {"conv1": [3]}, atlas=tmp_path) == ""  # another run: its maps differ
+    assert atlas_links("zf-cpu-s0-abc", {"conv1": [3]}, atlas=tmp_path / "none") == ""

@@ -84,3 +84,29 @@ def show_box(evidence: list[Evidence], profile: str | Profile, **kwargs) -> None
     from myst_nb import glue
 
     glue(BOX, Markdown(verdict_box(evidence, profile, **kwargs)), display=False)
+
+
+def atlas_links(run: str, shown: dict[str, list[int]], atlas: "Path | None" = None) -> str:
+    """A line linking each shown map to its sheet in the book's atlas (``book/atlas``), when the atlas was drawn from
+    ``run``, the run the chapter shows; otherwise "" (an atlas of other weights would show other maps).
+
+    >>> atlas_links("no-such-run", {"conv1": [3]})
+    ''
+    """
+    import json
+    from pathlib import Path
+
+    from .paths import repo_root
+
+    folder = atlas or ((repo_root() or Path(__file__).resolve().parents[1]) / "book" / "atlas")
+    try:
+        drawn = json.loads((folder / "provenance.json").read_text()).get("run")
+    except (OSError, ValueError):
+        return ""
+    if drawn != run:
+        return ""
+    # pages render to book/atlas/<layer>.html beside book/results/; each sheet carries the label atlas-<layer>-<map>
+    parts = [f"{layer} " + ", ".join(f"[{c}](../atlas/{layer}.html#atlas-{layer}-{c})" for c in channels)
+             for layer, channels in shown.items() if channels]
+    return ("The same maps in the atlas, with all their top activations and their evolution over training: "
+            + "; ".join(parts) + ".") if parts else ""
