@@ -26,6 +26,31 @@ def complexity(fn: ast.AST) -> int:
     return n
 
 
+# Functions over the limit today, each with a ceiling it may not pass: a ratchet, not a licence. They are the ones
+# issue 47 splits (a chapter's design as a study object replaces plan._chapter_configs; verdict_summary, check_book and
+# claims.table become one helper per part of the page or table); lower a ceiling when a function shrinks, and delete
+# its entry when it reaches 15.
+CEILINGS = {
+    "book.py:verdict_summary": 48, "plan.py:_chapter_configs": 36, "datafiles.py:list_images": 27,
+    "consistency.py:check_book": 25, "claims.py:table": 21, "external.py:load_network": 20,
+    "deconv.py:project_many": 18, "layers.py:readout_index": 17, "cli.py:_atlas": 17, "data.py:find_split": 16,
+    "analysis/sanity.py:occlusion_cascade": 16, "analysis/ablations.py:part_statistics": 16,
+}
+
+
+def test_every_module_keeps_its_functions_under_complexity_15_or_their_ceiling():
+    over = {}
+    for path in sorted(ZFVIZ.rglob("*.py")):
+        for f in ast.walk(ast.parse(path.read_text())):
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                key = f"{path.relative_to(ZFVIZ).as_posix()}:{f.name}"
+                if complexity(f) > CEILINGS.get(key, MAX_COMPLEXITY):
+                    over[key] = complexity(f)
+    assert not over, f"functions over complexity {MAX_COMPLEXITY} (or their ceiling in CEILINGS): {over}"
+    stale = {k: v for k, v in CEILINGS.items() if v <= MAX_COMPLEXITY}
+    assert not stale, f"ceilings at or under the limit: delete them {stale}"
+
+
 @pytest.mark.parametrize("module", ["train.py", "runs.py", "trained.py"])
 def test_no_function_over_complexity_15(module):
     tree = ast.parse((ZFVIZ / module).read_text())
