@@ -64,20 +64,18 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing, c5_evidence, c6a_evidence, c6b_evidence,
+from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing_shares, c5_evidence, c6a_evidence, c6b_evidence,
                                     clipping_activity, conv1_filters, filter_stats, filters_over_radius,
-                                    max_weight_difference, top_energy_share)
+                                    max_weight_difference, top_energy_share, untrained_control)
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiments
-from zfviz.params import check_int, check_int_list, reject_unknown_parameters
+from zfviz.params import check_int, check_int_list, check_paired_seeds, reject_unknown_parameters
 from zfviz.plots import autocorrelation_histogram, filter_bank, topk_figure
 from zfviz.report import show_box, structure, tidy
 
 reject_unknown_parameters(globals())
 n_images, k, layer2_maps = check_int("n_images", n_images), check_int("k", k), check_int("layer2_maps", layer2_maps)
-check_int_list("seeds", seeds), no_clip_seeds and check_int_list("no_clip_seeds", no_clip_seeds)
-if no_clip_seeds and len(no_clip_seeds) != len(seeds):
-    raise ValueError(f"no_clip_seeds must be [] or as many seeds as seeds ({len(seeds)}), got {no_clip_seeds!r}")
+check_int_list("seeds", seeds), check_paired_seeds("no_clip_seeds", no_clip_seeds, seeds)
 fresh = claims.confirm_seeds("C6b", profile, confirm_seeds, pilot=seeds)
 kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
 models = {"ZF": load_experiments("zf", profile, seeds, **kw), "AlexNet": load_experiments("alexnet", profile, seeds, **kw)}
@@ -109,7 +107,7 @@ ids = torch.randperm(len(val), generator=torch.Generator().manual_seed(pick_seed
 trained = {m: [x.model for x in xs] for m, xs in models.items()}
 untrained = {f"{m}, untrained": [x.untrained() for x in models[m]] for m in ("AlexNet", "ZF")}
 filters = conv1_filters(trained | untrained)
-shares = {m: np.stack([aliasing(net, val.images[ids], x.mean, x.crop).numpy() for net, x in zip(nets, models[m.split(",")[0]])])
+shares = {m: aliasing_shares(models[m.split(",")[0]], val.images[ids], nets)
           for m, nets in (trained | untrained).items() if m != "ZF, no clipping"}
 radius = models["ZF"][0].config.clip_radius
 over = {m: [filters_over_radius(net, radius) for net in nets] for m, nets in trained.items()}
@@ -134,19 +132,14 @@ evs = [c5_evidence(top3, over.get("ZF, no clipping", []),
                    profile, clipped_per_step=clipping_activity(models["ZF"])),
        c6a_evidence(filters, profile),
        c6b_evidence({"AlexNet": shares["AlexNet"], "ZF": shares["ZF"]}, profile)]
-# C6b's confirmatory run: the same statistic on models the pilot did not train; it alone decides
-fresh_shares = {m: np.stack([aliasing(x.model, val.images[ids], x.mean, x.crop).numpy()
-                             for x in load_experiments(m.lower(), profile, fresh, **kw)]) for m in ("AlexNet", "ZF")}
-evs[2] = claims.confirmatory(evs[2], c6b_evidence(fresh_shares, profile) if fresh else None, fresh)
+fresh_ev = c6b_evidence({m: aliasing_shares(load_experiments(m.lower(), profile, fresh, **kw), val.images[ids])
+                         for m in ("AlexNet", "ZF")}, profile) if fresh else None  # C6b's confirmatory run decides
+evs[2] = claims.confirmatory(evs[2], fresh_ev, fresh)
 for ev in evs:
     claims.show(ev)
 display(Markdown(claims.composite_line("C6", evs[1:])))
-display(Markdown(f"Control, untrained networks (no learning): AlexNet minus ZF conv2 energy above the Nyquist "
-                 f"frequency {shares['AlexNet, untrained'].mean() - shares['ZF, untrained'].mean():.3f}; share of "
-                 f"structureless conv1 filters AlexNet {filters[filters.model == 'AlexNet, untrained'].structureless.mean():.2f}, "
-                 f"ZF {filters[filters.model == 'ZF, untrained'].structureless.mean():.2f}."))
-show_box(evs, profile, models=f"ZF, AlexNet replica{' and unclipped ZF' if no_clip_seeds else ''}, seeds {seeds}"
-         + (f"; C6b's confirmatory run: seeds {fresh}" if fresh else ""))
+display(Markdown(untrained_control(shares, filters)))
+show_box(evs, profile, models=f"ZF, AlexNet{', unclipped ZF' * bool(no_clip_seeds)}, seeds {seeds}; C6b's fresh {fresh}")
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(summary, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

@@ -55,8 +55,7 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.occlusion import SQUARES, c7b_evidence, projection_occlusion
-from zfviz.data import center_crop
+from zfviz.analysis.occlusion import SQUARES, c7b_evidence, projection_occlusion_models
 from zfviz.experiment import load_experiments
 from zfviz.params import check_int, check_names, reject_unknown_parameters
 from zfviz.plots import drop_scatter
@@ -76,14 +75,8 @@ size = max(1, round(occluder * crop / 224))
 order = torch.randperm(len(val), generator=torch.Generator().manual_seed(sample_seed))
 pick, fresh_pick = order[:n_images].sort().values, order[n_images:2 * n_images].sort().values  # the pilot's, the next
 
-
-def occlusion_rows(experiments, seed_list, images):
-    return pd.concat([projection_occlusion(x.model, center_crop(val.images[images], x.mean.cpu(), crop), size,
-                                           layer=layer, n_random=n_random, seed=sample_seed).assign(seed=s)
-                      for s, x in zip(seed_list, experiments)], ignore_index=True)
-
-
-df = occlusion_rows(exps, seeds, pick)
+occ = dict(layer=layer, n_random=n_random, seed=sample_seed)
+df = projection_occlusion_models(exps, seeds, val.images[pick], size, **occ)
 display(Markdown(f"{len(pick)} validation images, {len(seeds)} models (`{model}`, seeds {seeds}); a {size} px square "
                  f"on {crop} px crops ({occluder} px at 224); {n_random} random squares per image."))
 
@@ -108,7 +101,7 @@ if fresh and len(fresh_pick) == 0:
     raise ValueError(f"C7b's confirmatory run needs validation images beyond the pilot's {n_images}; the split has "
                      f"{len(val)}: lower n_images or pass confirm_seeds=[]")
 ev = claims.confirmatory(c7b_evidence(df, profile),
-                         c7b_evidence(occlusion_rows(fresh_exps, fresh, fresh_pick), profile) if fresh else None, fresh)
+                         c7b_evidence(projection_occlusion_models(fresh_exps, fresh, val.images[fresh_pick], size, **occ), profile) if fresh else None, fresh)
 claims.show(ev)
 display(Markdown("What this does not show: the projection is computed from the map itself, so this measures how "
                  "faithful its picture is to that map, not whether the map matters to the classifier (chapter 06 "

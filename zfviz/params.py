@@ -27,6 +27,16 @@ def check_int_list(name: str, value: object, minimum: int = 0) -> list[int]:
     return value
 
 
+def check_paired_seeds(name: str, value: object, seeds: list[int]) -> list[int]:
+    """``value``: [] (the part is not run) or a list of as many distinct seeds as ``seeds`` (the part pairs with them)."""
+    if value == []:
+        return []
+    check_int_list(name, value)
+    if len(value) != len(seeds):
+        raise ValueError(f"{name} must be [] or as many seeds as seeds ({len(seeds)}), got {value!r}")
+    return value
+
+
 def check_number(name: str, value: object, minimum: float | None = None, maximum: float | None = None) -> float:
     """``value`` if it is a finite real number within [minimum, maximum]; else a ValueError naming the parameter."""
     import math

@@ -172,6 +172,22 @@ def aliasing(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop: i
                       for s in range(0, len(images), batch_size)])
 
 
+def aliasing_shares(experiments: list, images: torch.Tensor, nets: list | None = None) -> np.ndarray:
+    """``aliasing`` of each trained model (an ``Experiment``; or ``nets``, one per experiment, e.g. untrained copies)
+    on the same uint8 ``images``, with the experiment's mean and crop: (models, images)."""
+    nets = nets if nets is not None else [x.model for x in experiments]
+    return np.stack([aliasing(net, images, x.mean, x.crop).numpy() for net, x in zip(nets, experiments)])
+
+
+def untrained_control(shares: dict[str, np.ndarray], filters: pd.DataFrame) -> str:
+    """The chapter's control in words: what the untrained AlexNet and ZF give for C6b's aliasing and C6a's
+    structureless filters (``shares`` and ``filters`` keyed "AlexNet, untrained" and "ZF, untrained")."""
+    dead = {m: filters[filters.model == f"{m}, untrained"].structureless.mean() for m in ("AlexNet", "ZF")}
+    gap = shares["AlexNet, untrained"].mean() - shares["ZF, untrained"].mean()
+    return (f"Control, untrained networks (no learning): AlexNet minus ZF conv2 energy above the Nyquist frequency "
+            f"{gap:.3f}; share of structureless conv1 filters AlexNet {dead['AlexNet']:.2f}, ZF {dead['ZF']:.2f}.")
+
+
 def clipping_activity(runs: list) -> float:
     """Filters feature scale clipping renormalized per training step, averaged over the runs' epochs and the runs
     (experiments or run directories; their ``metrics.csv``): C5's registered testability check. NaN for runs trained
@@ -240,4 +256,4 @@ def c6b_evidence(shares: dict[str, np.ndarray], profile: str, chapter: str = "05
 __all__ = ["DEAD_BELOW", "SHIFTS", "STRUCTURELESS_BELOW", "C5_ENGAGED", "clipping_activity", "filter_energy",
            "top_energy_share",
            "filter_stats", "shift_change", "spatial_autocorrelation", "structureless", "conv1_filters", "dense_map",
-           "aliased_share", "aliasing", "c5_evidence", "c6a_evidence", "c6b_evidence"]
+           "aliased_share", "aliasing", "aliasing_shares", "untrained_control", "c5_evidence", "c6a_evidence", "c6b_evidence"]

@@ -145,6 +145,17 @@ def object_occlusion_models(experiments: list, seeds: list[int], raw: torch.Tens
     return df, correct
 
 
+def projection_occlusion_models(experiments: list, seeds: list[int], images: torch.Tensor, size: int, *,
+                                layer: str = "conv5", n_random: int = 4, seed: int = 0) -> pd.DataFrame:
+    """``projection_occlusion`` for each trained model (an ``Experiment``) on the same uint8 ``images``, each centre-
+    cropped and mean-subtracted for its model: the rows with a ``seed`` column."""
+    from ..data import center_crop
+
+    return pd.concat([projection_occlusion(x.model, center_crop(images, x.mean.cpu(), x.crop), size, layer=layer,
+                                           n_random=n_random, seed=seed).assign(seed=s)
+                      for s, x in zip(seeds, experiments)], ignore_index=True)
+
+
 def c7_object_evidence(df: pd.DataFrame, profile: str, chapter: str = "06_fig7_occlusion") -> list:
     """C7a and C7c from ``object_occlusion`` results of several models (a ``seed`` column, the same images): a
     (seeds, images) table each, images without a ring holding both kinds of position dropped from C7a."""
