@@ -291,3 +291,27 @@ def test_a_profile_that_drops_finished_checkpoints_keeps_the_run_finished(tiny_f
     before = (tmp_path / "run" / "metrics.csv").read_text()
     train(cfg, tmp_path / "run", progress=False)  # finished: nothing is retrained
     assert (tmp_path / "run" / "metrics.csv").read_text() == before
+
+
+def test_in_place_relus_train_the_same_weights_to_the_bit():
+    """train() makes its model's ReLUs in-place (a faster step); ReLU's backward reads its output either way, so the
+    weights are bitwise those of the default model, and the realization does not change."""
+    from torch import nn
+
+    from zfviz.models import build_model
+    from zfviz.train import train_step
+
+    def weights(inplace: bool) -> dict:
+        torch.manual_seed(0)
+        net = build_model("zf", 10, width=0.125, input_size=64, init="transported").to(memory_format=torch.channels_last)
+        for m in net.modules():
+            if isinstance(m, nn.ReLU):
+                m.inplace = inplace
+        opt = torch.optim.SGD(net.parameters(), lr=1e-2, momentum=0.9)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(3):
+            train_step(net, opt, torch.randn(16, 3, 64, 64, generator=g), torch.randint(0, 10, (16,), generator=g), 0.1)
+        return net.state_dict()
+
+    a, b = weights(False), weights(True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
