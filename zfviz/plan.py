@@ -33,6 +33,10 @@ IMAGENETTE = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "
               "n03445777", "n03888257")
 HALF = IMAGENETTE[:5]  # the held-out design's source classes (the first five folders)
 GPU_MFU = 0.35
+# Seconds each run costs beyond its FLOPs (building the model, the data on the device, evaluation set-up, snapshots):
+# a smoke book from nothing trained 35 runs in 52 s, 6 s of them FLOPs at the measured rate (2026-12-07, 2-core EPYC;
+# benchmarks/RESULTS.md). Negligible for a cpu run of 20 minutes, most of a smoke run.
+RUN_OVERHEAD_S = 1.3
 # Chapters (by number) that read only their runs' metrics, never weights: a run that only they need is done once it is
 # recorded (``records``), so a queue that spans sessions resumes from the committed records when runs/ is lost.
 METRICS_ONLY = {"09"}
@@ -344,13 +348,13 @@ def plan_table(profile: str, chapters: list[str] | None = None, data_root: str |
                      f"{', '.join(sorted(METRICS_ONLY))} read (their metrics, never weights) is also done once "
                      "its record is committed (book/records)")
     total = todo.train_flops.sum() + todo.eval_flops.sum()
-    hours = total / rate / 3600
+    hours = (total / rate + len(todo) * RUN_OVERHEAD_S) / 3600
     unit, scale = ("PFLOP", 1e15) if total >= 1e14 else ("TFLOP", 1e12)  # a smoke book is a few TFLOP, not 0.000 PFLOP
     lines += [f"still to train: {total / scale:.3f} {unit} ({todo.train_flops.sum() / scale:.3f} training, "
               f"{todo.eval_flops.sum() / scale:.3f} evaluation); all runs: {df.disk_bytes.sum() / 2**30:.1f} GiB of "
               "snapshots and checkpoints",
               f"device: {how}; what is left takes " + _duration(hours)
-              + ", and the chapters' analyses come on top"]
+              + f" (with {RUN_OVERHEAD_S:g} s of set-up per run), and the chapters' analyses come on top"]
     import torch
 
     if not torch.cuda.is_available():  # the same work on one GPU, from FLOPs, so a plan made here shows both
