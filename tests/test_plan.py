@@ -98,3 +98,16 @@ def test_the_cpu_rate_is_measured_once_per_machine_and_says_so(tmp_path, monkeyp
     assert len(calls) == 2 and "60% of the CPU" in how and "not cached" in how
     assert plan_mod.device_rate("smoke")[0] == 100e9 and len(calls) == 3  # the cache is per profile
 
+
+
+def test_the_summary_gives_the_route_to_paper_scale():
+    import pandas as pd
+
+    from zfviz import book
+    from zfviz.plan import plan
+
+    box = book.paper_scale_box(pd.read_csv(book.RESULTS / "claims.csv"))
+    gpu = plan("gpu")
+    assert f"`gpu`" in box and f"{(gpu.train_flops.sum() + gpu.eval_flops.sum()) / 1e15:,.0f} PFLOP" in box
+    assert "`imagenet`" in box and "--profile gpu --plan" in box
+    assert "## Reproduce at paper scale" in (book.RESULTS / "summary.md").read_text()

@@ -481,7 +481,55 @@ def verdict_summary(results: Path = RESULTS) -> str:
                  "none: executed before the claims registry and the current recipe; its own verdict line is "
                  "superseded by the table above until it is re-executed")
         lines.append(f"| [{title}]({name}.ipynb) | `{profile}` | {others} | {state} |")
-    return "\n".join(lines + ["", "</div>", "", "## Cite this book", "", cite_block()]) + "\n"
+    return "\n".join(lines + ["", "</div>", "", paper_scale_box(df), "", "## Cite this book", "", cite_block()]) + "\n"
+
+
+def paper_scale_box(claims_table: "pd.DataFrame", records: Path | None = None) -> str:
+    """"Reproduce at paper scale": what the gpu and imagenet profiles cost (from the planner's FLOPs), which verdicts
+    this scale leaves open and the scale each one's registry row names, and the compute the published weights took
+    (from the committed records)."""
+    import json
+
+    import pandas as pd
+
+    from .claims import CONFIRMATORY, REGISTRY
+    from .paths import records_root
+    from .plan import GPU_MFU, _duration, gpu_rate, plan
+    from .profiles import get_profile
+
+    lines = ["## Reproduce at paper scale", "", "`python -m zfviz book --profile gpu --plan` prints what a profile "
+             "trains, its FLOPs and disk, and the time on the machine it runs on; with no GPU it also gives the time "
+             f"on one H100 at an assumed {GPU_MFU:.0%} of its peak in the profile's precision.", ""]
+    for profile in ("gpu", "imagenet"):
+        try:
+            df = plan(profile, data_root=None)
+        except (OSError, ValueError):  # imagenet needs the user's folder: its FLOPs come from the same table
+            continue
+        flops = float(df.train_flops.sum() + df.eval_flops.sum())
+        rate, how = gpu_rate(get_profile(profile).precision)
+        lines.append(f"- `{profile}` ({get_profile(profile).scale()}): {len(df)} runs, {flops / 1e15:,.0f} PFLOP, "
+                     f"{_duration(flops / rate / 3600)} of compute on one GPU ({how}), plus data and start-up.")
+    leaves = claims_table[claims_table.claim.map(lambda c: not REGISTRY[c].parts)] if len(claims_table) else []
+    open_ = [r for r in (leaves.itertuples() if len(leaves) else [])
+             if r.profile == BOOK_PROFILE and r.verdict in ("inconclusive", "not testable at this scale")]
+    if open_:
+        lines += ["", "Verdicts this scale leaves open, and the scale the registry says would settle them:", ""]
+        lines += [f"- **{r.claim}** ({r.verdict}): " + (REGISTRY[r.claim].scale_needed if REGISTRY[r.claim].scale_needed
+                                                        != "any" else "this scale, with more seeds" + (
+            (": its confirmatory run on fresh seeds is registered" if CONFIRMATORY[r.claim].runs else
+             f": a confirmatory run would need {CONFIRMATORY[r.claim].seeds} fresh seeds")
+            if r.claim in CONFIRMATORY else "")) + "."
+                  for r in open_]
+    spent, machines = 0.0, set()
+    folder = records or records_root(None)
+    for w in sorted(folder.glob("*/weights.json")) if folder.is_dir() else []:
+        m = pd.read_csv(w.parent / "metrics.csv") if (w.parent / "metrics.csv").exists() else None
+        spent += float(m.epoch_seconds.sum()) if m is not None and "epoch_seconds" in m else 0.0
+        machines |= {x.get("cpu", x.get("device", "?")) for x in json.loads(w.read_text()).get("machines", [])}
+    if spent:
+        lines += ["", f"The weights the records hold so far took {spent / 3600:.1f} h of training on "
+                  f"{', '.join(sorted(machines))} (the sum of their epochs' times; `book/records/`)."]
+    return "\n".join(lines)
 
 
 def cite_block(cff: Path | None = None) -> str:

@@ -28,7 +28,8 @@ from .config import TrainConfig
 from .paths import runs_root
 from .profiles import get_profile
 
-IMAGES = {"imagenette": (9469, 3925, 10), "imagewoof": (0, 3929, 10)}  # train, val images and classes per dataset
+# train, val images and classes per dataset (ImageNet-1k's ILSVRC-2012 counts for the imagenet profile's folder)
+IMAGES = {"imagenette": (9469, 3925, 10), "imagewoof": (0, 3929, 10), "imagenet": (1281167, 50000, 1000)}
 IMAGENETTE = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916", "n03417042", "n03425413",
               "n03445777", "n03888257")
 HALF = IMAGENETTE[:5]  # the held-out design's source classes (the first five folders)
