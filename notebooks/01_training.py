@@ -111,7 +111,15 @@ if long_seed is not None:
                  1))
 
 show_box([], profile, models=f"{', '.join(models)}, seeds {seeds}: the models the claims of chapters 02-08 and 13-14 "
-         "rest on")
+         "rest on", context=f"{flat} of {len(table)} runs are flat at the end of their budget; 10-crop validation "
+         f"top-1: {accuracy_summary(table)}.")
+
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table, "not comparable"))

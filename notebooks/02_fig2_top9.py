@@ -97,5 +97,12 @@ ev = c11_evidence(tables, exp.val.labels, profile)
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(purity, claims.decide(claims.REGISTRY["C11"], ev)))

@@ -95,5 +95,12 @@ ev = c3_evidence(overlap, profile, exp.config.epochs, exp.config.dataset,
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(curve, claims.decide(claims.REGISTRY["C3"], ev)))

@@ -103,5 +103,12 @@ display(Markdown(
     + "; ".join(f"{t}: mean range {v:.3f}" for t, v in rng_table.items()) + "."))
 show_box(evs, profile, composite="C4", models=f"`{model}` seeds {seeds}")
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(stats, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

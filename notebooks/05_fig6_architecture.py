@@ -141,5 +141,12 @@ display(Markdown(claims.composite_line("C6", evs[1:])))
 display(Markdown(untrained_control(shares, filters)))
 show_box(evs, profile, models=f"ZF, AlexNet{', unclipped ZF' * bool(no_clip_seeds)}, seeds {seeds}; C6b's fresh {fresh}")
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(summary, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

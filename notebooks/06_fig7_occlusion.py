@@ -144,5 +144,12 @@ table = pd.DataFrame(results)
 display(tidy(table, 3))
 show_box(evs, profile, models=f"ZF seeds {seeds}" + (f"; C7a's confirmatory run: seeds {fresh}" if fresh else ""))
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

@@ -102,5 +102,12 @@ display(tidy(gaps, 4))
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(gaps, claims.decide(claims.REGISTRY["C8"], ev)))

@@ -73,5 +73,12 @@ ev = c1_evidence(probs, labels, profile, convergence=convergence_note(profile, s
 claims.show(ev)
 show_box([ev], profile, models=f"ZF and the AlexNet replica, seeds {seeds}")
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table, claims.decide(claims.REGISTRY["C1"], ev)))

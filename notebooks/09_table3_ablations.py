@@ -39,8 +39,9 @@ keeps them when `runs/` is lost). Errors
 #
 # **The init-plateau confound.** Under the paper's N(0, 1e-2) init a reduced-width network starts with tiny logits and
 # sits near chance for epochs; how long depends on the architecture, so a short budget ranks rows by when they
-# *started* learning. For each run we record the epoch at which it leaves chance (centre-crop val top-1 above chance +
-# `takeoff_margin` points; *never* if not within the budget), under the profile's init (the cpu profile's
+# *started* learning. For each run we record the epoch at which it leaves chance (centre-crop val top-1 more than a
+# margin above chance, 5 points unless the `takeoff_margin` parameter says otherwise; *never* if not within the
+# budget), under the profile's init (the cpu profile's
 # *transported* init keeps the paper's per-layer signal gain at half width) and under each init in `compare_inits`.
 # Pre-registered rule: a claim is tested only on rows every seed of which left chance within the first quarter of the
 # budget (`ablations.MAX_TAKEOFF_SHARE`); a part whose rows did not is `not testable at this scale`. The rule reads
@@ -153,6 +154,13 @@ for ev in evs:
     claims.show(ev)
 display(Markdown(claims.composite_line("C2", evs)))
 show_box(evs, profile, composite="C2", models=f"{len(rows)} rows, seeds {seeds}, {epochs} epochs each")
+
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table.reset_index(), claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

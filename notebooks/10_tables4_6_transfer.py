@@ -138,5 +138,12 @@ claims.show(ev)
 show_box([ev], profile, models=f"ZF sources on 5 Imagenette classes, seeds {heldout_seeds}"
          + (f"; confirmatory run: sources {fresh}, splits of seed {seed + claims.FRESH_DRAW_OFFSET}" if fresh else ""))
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table.reset_index(), claims.decide(claims.REGISTRY["C9"], ev)))

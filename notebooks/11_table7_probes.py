@@ -136,5 +136,12 @@ ev = c10_evidence(results, svm_layers, max(per_class), profile, control_rho, ho 
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {model_seeds}")
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table.reset_index(), claims.decide(claims.REGISTRY["C10"], ev)))

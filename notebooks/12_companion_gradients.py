@@ -150,7 +150,15 @@ agree.round(3)
 claims.show(ev)
 display(tidy(gains := score_gains(cms), 2, index=True))
 display(Markdown(companion_summary(am, gains, agree)))
-show_box([ev], profile, models="the report's small CNN on the digits above")
+show_box([ev], profile, models="the report's small CNN",
+         scale=f"{data.name}, {len(keep)} training digits, {digit_epochs} epochs of Adam")
+
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
 
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(agree, claims.decide(claims.REGISTRY["companion"], ev)))

@@ -109,5 +109,12 @@ display(Markdown("What this does not show: the projection is computed from the m
 show_box([ev], profile, models=f"`{model}` seeds {seeds}" + (f"; confirmatory run: seeds {fresh} on {len(fresh_pick)} "
                                                               "other images" if fresh else ""))
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(stats, claims.decide(claims.REGISTRY["C7b"], ev)))

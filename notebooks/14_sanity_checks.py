@@ -151,5 +151,12 @@ display(Markdown(
     "structure that the switches and rectified filters below let through, and should be read with that in mind."))
 show_box(evs, profile, composite="S1", models=f"`{model}` seeds {seeds}")
 
+# %% [markdown]
+# ## What this shows
+#
+# ```{glue:md} closing
+# :format: myst
+# ```
+
 # %% tags=["nbval-check-output", "remove-cell"]
 print(structure(table, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))

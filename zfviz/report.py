@@ -33,10 +33,11 @@ def tidy(table: pd.DataFrame, digits: int = 2, index: bool = False, wrap: list |
 
 
 BOX = "verdict_box"  # the glue key every chapter's box is stored under; the chapter's first cell shows it
+CLOSING = "closing"  # the glue key of the chapter's closing "What this shows", shown by its last markdown cell
 
 
 def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: str | None = None,
-                models: str = "") -> str:
+                models: str = "", scale: str | None = None) -> str:
     """The MyST box a chapter opens with: each claim in the paper's words with its figure or table, the scale the
     result comes from, the paper's number beside ours, and the registry's verdict with its CI and n. At a profile
     whose numbers decide nothing (smoke), the box says so first.
@@ -59,7 +60,7 @@ def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: 
     if not p.decisive:
         lines += [f"**This is the `{p.name}` profile: its numbers decide nothing.** It checks that the chapter runs; "
                   "the verdicts below are what the registry's rule gives these meaningless numbers.", ""]
-    lines += [f"**Scale.** {p.scale()}" + (f"; {models}" if models else "") + ".", ""]
+    lines += [f"**Scale.** {scale or p.scale()}" + (f"; {models}" if models else "") + ".", ""]
     if evidence:
         lines += ["| claim | the paper | ours (95% CI) | n | verdict |", "|---|---|---|---|---|"]
     for e, v in zip(evidence, verdicts):
@@ -78,12 +79,43 @@ def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: 
     return "\n".join(lines + ["```"])
 
 
-def show_box(evidence: list[Evidence], profile: str | Profile, **kwargs) -> None:
-    """Store the chapter's verdict box for its first cell (``{glue:md} verdict_box``), without showing it here."""
+def show_box(evidence: list[Evidence], profile: str | Profile, context: str = "", **kwargs) -> None:
+    """Store the chapter's verdict box for its first cell (``{glue:md} verdict_box``) and its closing for its last
+    (``{glue:md} closing``: ``closing(evidence, profile, context)``), without showing either here."""
     from IPython.display import Markdown
     from myst_nb import glue
 
     glue(BOX, Markdown(verdict_box(evidence, profile, **kwargs)), display=False)
+    glue(CLOSING, Markdown(closing(evidence, profile, context)), display=False)
+
+
+def closing(evidence: list[Evidence], profile: str | Profile, context: str = "") -> str:
+    """Two sentences for a chapter's end, from its executed evidence: what it decided, with each estimate beside its
+    threshold, and what stays open and what would settle it. ``context``: a sentence of the chapter's own values
+    for a chapter that decides no claim.
+
+    >>> from zfviz.claims import evidence
+    >>> closing([evidence("C1", 3.2, (2.2, 4.2), 3, "cpu", seeds=3)], "cpu")[:60]
+    'At the cpu scale, C1 (ZF beats the AlexNet replica) is repro'
+    """
+    name = get_profile(profile).name
+    if not evidence:
+        return (f"{context} " if context else "") + (f"This chapter decides no claim at the `{name}` scale; "
+                                                      "the chapters that read it do.")
+    said, open_ = [], []
+    for e in evidence:
+        c, v = REGISTRY[e.claim], decide(REGISTRY[e.claim], e)
+        if v == "not run":
+            said.append(f"{c.id} was not run ({missing_text(c, e)})")
+            continue
+        value = (f": {e.estimate:.3g} [{e.ci_low:.3g}, {e.ci_high:.3g}] against a threshold of {c.threshold_text()}"
+                 if math.isfinite(e.estimate) else "")
+        said.append(f"{c.id} ({c.title}) is {v}{value}")
+        if v in ("inconclusive", "not testable at this scale"):
+            open_.append(f"{c.id} ({c.scale_needed})" if c.scale_needed != "any" else f"{c.id} (more seeds here)")
+    rest = (f"Still open: {', '.join(open_)}." if open_ else
+            "No claim of this chapter is left open at this scale.")
+    return f"At the {name} scale, " + "; ".join(said) + f". {rest}"
 
 
 def atlas_links(run: str, shown: dict[str, list[int]], atlas: "Path | None" = None) -> str:
