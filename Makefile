@@ -17,7 +17,7 @@ export ZFVIZ_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: all setup book atlas site test test-fast test-paper nbval-references benchmark clean-site
+.PHONY: all setup book atlas site test test-fast test-paper nbval-references benchmark clean-site browser-check
 
 all: book  ## set up, run every chapter for $(PROFILE) (training what is not cached), build the site
 
@@ -41,6 +41,9 @@ atlas: setup  ## only regenerate the feature atlas pages (book/atlas) from the p
 site: setup  ## only build the site from the committed executed notebooks (no training, about a minute), links checked
 	$(PY) -m zfviz book --no-execute
 	$(PY) tools/linkcheck.py _build/html
+
+browser-check: site  ## the built pages in headless Chromium at 1366 and 390 px: no table scrolls sideways, verdicts fit
+	$(PY) tools/browser_check.py _build/html
 
 test: setup  ## unit tests + every chapter re-executed by nbval in the smoke profile
 	ZFVIZ_RUNS=$${ZFVIZ_RUNS:-$(CURDIR)/.cache/test-runs} $(PY) -m pytest
