@@ -107,6 +107,7 @@ def closing(evidence: list[Evidence], profile: str | Profile, context: str = "")
         c, v = REGISTRY[e.claim], decide(REGISTRY[e.claim], e)
         if v == "not run":
             said.append(f"{c.id} was not run ({missing_text(c, e)})")
+            open_.append(f"{c.id} (not run)")
             continue
         value = (f": {e.estimate:.3g} [{e.ci_low:.3g}, {e.ci_high:.3g}] against a threshold of {c.threshold_text()}"
                  if math.isfinite(e.estimate) else "")
