@@ -98,7 +98,8 @@ df, correct = object_occlusion_models(exps, seeds, raw, labels, box_t, size, ste
 evs = c7_object_evidence(df, profile)
 # C7a's confirmatory run: fresh models on the same boxed images; it alone decides C7a (C7c's design is too large to
 # run here: its pilot decides, marked exploratory)
-fresh_exps = load_experiments(model, profile, fresh, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+fresh_exps = load_experiments(model, profile, fresh, data_root=data_root, runs_dir=runs_dir,
+                              dataset=dataset) if fresh else []
 fresh_evs = c7_object_evidence(object_occlusion_models(fresh_exps, fresh, raw, labels, box_t, size, step)[0],
                                profile) if fresh else [None, None]
 evs = [claims.confirmatory(evs[0], fresh_evs[0], fresh), claims.confirmatory(evs[1], None, [])]

@@ -96,7 +96,8 @@ plt.show()
 
 # %% tags=["hide-input"]
 # C7b's confirmatory run: fresh models on images the pilot did not use; it alone decides
-fresh_exps = load_experiments(model, profile, fresh, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+fresh_exps = load_experiments(model, profile, fresh, data_root=data_root, runs_dir=runs_dir,
+                              dataset=dataset) if fresh else []
 if fresh and len(fresh_pick) == 0:
     raise ValueError(f"C7b's confirmatory run needs validation images beyond the pilot's {n_images}; the split has "
                      f"{len(val)}: lower n_images or pass confirm_seeds=[]")
