@@ -484,52 +484,51 @@ def verdict_summary(results: Path = RESULTS) -> str:
     return "\n".join(lines + ["", "</div>", "", paper_scale_box(df), "", "## Cite this book", "", cite_block()]) + "\n"
 
 
-def paper_scale_box(claims_table: "pd.DataFrame", records: Path | None = None) -> str:
-    """"Reproduce at paper scale": what the gpu and imagenet profiles cost (from the planner's FLOPs), which verdicts
-    this scale leaves open and the scale each one's registry row names, and the compute the published weights took
-    (from the committed records)."""
-    import json
-
-    import pandas as pd
-
-    from .claims import CONFIRMATORY, REGISTRY
-    from .paths import records_root
-    from .plan import GPU_MFU, _duration, gpu_rate, plan
-    from .profiles import get_profile
+def paper_scale_box(claims_table: "pd.DataFrame") -> str:
+    """"Reproduce at paper scale": what the gpu and imagenet profiles cost (from the planner's FLOPs), and which
+    verdicts this scale leaves open with the scale each one's registry row names."""
+    from .plan import GPU_MFU
 
     lines = ["## Reproduce at paper scale", "", "`python -m zfviz book --profile gpu --plan` prints what a profile "
              "trains, its FLOPs and disk, and the time on the machine it runs on; with no GPU it also gives the time "
              f"on one H100 at an assumed {GPU_MFU:.0%} of its peak in the profile's precision.", ""]
-    for profile in ("gpu", "imagenet"):
-        try:
-            df = plan(profile, data_root=None)
-        except (OSError, ValueError):  # imagenet needs the user's folder: its FLOPs come from the same table
-            continue
-        flops = float(df.train_flops.sum() + df.eval_flops.sum())
-        rate, how = gpu_rate(get_profile(profile).precision)
-        lines.append(f"- `{profile}` ({get_profile(profile).scale()}): {len(df)} runs, {flops / 1e15:,.0f} PFLOP, "
-                     f"{_duration(flops / rate / 3600)} of compute on one GPU ({how}), plus data and start-up.")
-    leaves = claims_table[claims_table.claim.map(lambda c: not REGISTRY[c].parts)] if len(claims_table) else []
-    open_ = [r for r in (leaves.itertuples() if len(leaves) else [])
-             if r.profile == BOOK_PROFILE and r.verdict in ("inconclusive", "not testable at this scale")]
-    if open_:
-        lines += ["", "Verdicts this scale leaves open, and the scale the registry says would settle them:", ""]
-        lines += [f"- **{r.claim}** ({r.verdict}): " + (REGISTRY[r.claim].scale_needed if REGISTRY[r.claim].scale_needed
-                                                        != "any" else "this scale, with more seeds" + (
-            (": its confirmatory run on fresh seeds is registered" if CONFIRMATORY[r.claim].runs else
-             f": a confirmatory run would need {CONFIRMATORY[r.claim].seeds} fresh seeds")
-            if r.claim in CONFIRMATORY else "")) + "."
-                  for r in open_]
-    spent, machines = 0.0, set()
-    folder = records or records_root(None)
-    for w in sorted(folder.glob("*/weights.json")) if folder.is_dir() else []:
-        m = pd.read_csv(w.parent / "metrics.csv") if (w.parent / "metrics.csv").exists() else None
-        spent += float(m.epoch_seconds.sum()) if m is not None and "epoch_seconds" in m else 0.0
-        machines |= {x.get("cpu", x.get("device", "?")) for x in json.loads(w.read_text()).get("machines", [])}
-    if spent:
-        lines += ["", f"The weights the records hold so far took {spent / 3600:.1f} h of training on "
-                  f"{', '.join(sorted(machines))} (the sum of their epochs' times; `book/records/`)."]
+    lines += [_profile_cost(p) for p in ("gpu", "imagenet")]
+    still = _open_verdicts(claims_table)
+    if still:
+        lines += ["", "Verdicts this scale leaves open, and the scale the registry says would settle them:", ""] + still
     return "\n".join(lines)
+
+
+def _profile_cost(profile: str) -> str:
+    """One line: a profile's runs, FLOPs and assumed time on one GPU, from the planner."""
+    from .plan import _duration, gpu_rate, plan
+    from .profiles import get_profile
+
+    df = plan(profile, data_root=None)
+    flops = float(df.train_flops.sum() + df.eval_flops.sum())
+    rate, how = gpu_rate(get_profile(profile).precision)
+    return (f"- `{profile}` ({get_profile(profile).scale()}): {len(df)} runs, {flops / 1e15:,.0f} PFLOP, "
+            f"{_duration(flops / rate / 3600)} of compute on one GPU ({how}), plus data and start-up.")
+
+
+def _open_verdicts(claims_table: "pd.DataFrame") -> list[str]:
+    """A line per claim the book's profile leaves inconclusive or not testable, with what would settle it."""
+    from .claims import CONFIRMATORY, REGISTRY
+
+    def settles(claim: str) -> str:
+        need = REGISTRY[claim].scale_needed
+        if need != "any":
+            return need
+        design = CONFIRMATORY.get(claim)
+        if design is None:
+            return "this scale, with more seeds"
+        return ("this scale: its confirmatory run on fresh seeds is registered" if design.runs else
+                f"this scale, with {design.seeds} fresh seeds (a confirmatory run too large to run here)")
+
+    rows = claims_table[(claims_table.profile == BOOK_PROFILE)
+                        & claims_table.verdict.isin(["inconclusive", "not testable at this scale"])]
+    return [f"- **{r.claim}** ({r.verdict}): {settles(r.claim)}." for r in rows.itertuples()
+            if not REGISTRY[r.claim].parts]
 
 
 def cite_block(cff: Path | None = None) -> str:
