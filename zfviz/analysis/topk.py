@@ -132,10 +132,11 @@ def project_top(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, crop
             channels, local = torch.tensor(rows.channel.to_numpy()), local.to(dev)
             # the deconvnet keeps every forwarded image's trace: forward as many images at once as fit the budget
             # (all of them for the book's models; VGG16 at 224 px, a few), each row with its own image
-            step = fitting_batch(model, x[:1], len(x))
+            fits = fitting_batch(model, x[:1], max(len(x), chunk))  # one probe serves both bounds
+            step = min(fits, len(x))
             # the deconvnet's way down holds about a forward pass's activations per triple: as many triples at once
             # as images (VGG16 at 224 px: 9, where 256 would hold about 15 GB)
-            chunk = min(chunk, fitting_batch(model, x[:1], chunk))
+            chunk = min(chunk, fits)
             sels, pieces = [], []
             for start in range(0, len(x), step):
                 sel = ((local >= start) & (local < start + step)).nonzero().flatten()
