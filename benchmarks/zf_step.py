@@ -19,10 +19,9 @@ import statistics
 import time
 
 import torch
-from torch import nn
 
 from zfviz import machine
-from zfviz.plan import _flops
+from zfviz.plan import _flops, fixed_batch_step
 from zfviz.profiles import get_profile
 
 
@@ -51,22 +50,8 @@ def time_step(step, steps: int) -> float:
 
 
 def variant(profile: str, inplace: bool = False, precision: str = "fp32"):
-    """One SGD step of ZF at ``profile``'s geometry on a fixed batch (as ``plan.fixed_batch_step``, at the profile's
-    batch), with its ReLUs made in-place and/or under ``precision``."""
-    from zfviz.models import build_model
-    from zfviz.train import train_step
-
-    p = get_profile(profile)
-    torch.manual_seed(0)
-    net = build_model("zf", 10, width=p.width, input_size=p.input_size, init=p.init).to(
-        memory_format=torch.channels_last)
-    if inplace:
-        for m in net.modules():
-            if isinstance(m, nn.ReLU):
-                m.inplace = True
-    opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
-    x, y = torch.randn(p.batch_size, 3, p.input_size, p.input_size), torch.randint(0, 10, (p.batch_size,))
-    return lambda: train_step(net, opt, x, y, 0.1, precision)
+    """ZF's step at ``profile``'s batch (``plan.fixed_batch_step``), ReLUs in place or not, in ``precision``."""
+    return fixed_batch_step("zf", profile, inplace=inplace, precision=precision)
 
 
 def main() -> None:

@@ -173,9 +173,11 @@ def run_cost(c: TrainConfig, epochs: int | None = None) -> dict:
             "eval_flops": evals * fwd, "disk_bytes": params * 4 * (snaps + (3 if p.keep_checkpoint else 0))}
 
 
-def fixed_batch_step(model: str, profile: str, batch: int | None = None) -> Callable[[], object]:
+def fixed_batch_step(model: str, profile: str, batch: int | None = None, *, inplace: bool = False,
+                     precision: str = "fp32") -> Callable[[], object]:
     """One SGD step of ``model`` at ``profile``'s geometry (channels-last, CPU) on a fixed random batch of ``batch``
-    images (default: the profile's), as a callable: what the speed probes here and in ``benchmarks/`` time."""
+    images (default: the profile's), as a callable: what the speed probes here and in ``benchmarks/`` time.
+    ``inplace``: ReLUs in place, as the training loop runs them; ``precision``: as ``train_step``'s."""
     import torch
 
     from .models import build_model
@@ -185,10 +187,13 @@ def fixed_batch_step(model: str, profile: str, batch: int | None = None) -> Call
     torch.manual_seed(0)
     net = build_model(model, 10, width=p.width, input_size=p.input_size, init=p.init).to(
         memory_format=torch.channels_last)
+    for m in net.modules():
+        if isinstance(m, torch.nn.ReLU):
+            m.inplace = inplace
     opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
     n = batch or p.batch_size
     x, y = torch.randn(n, 3, p.input_size, p.input_size), torch.randint(0, 10, (n,))
-    return lambda: train_step(net, opt, x, y, 0.1)
+    return lambda: train_step(net, opt, x, y, 0.1, precision)
 
 
 def gpu_rate(precision: str, name: str = REFERENCE_GPU) -> tuple[float, str]:
