@@ -7,6 +7,7 @@ profile on the 3-class synthetic folder, one or two epochs.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import shutil
@@ -808,3 +809,33 @@ def test_K21_ctrl_c_during_a_chapter_prints_no_kernel_traceback(tmp_path):
     assert p.returncode == 130, out
     assert "Traceback" not in out and "ZMQError" not in out, out
     assert not [f for f in (tmp_path / "out").iterdir() if f.name.startswith(".sleepy")], "temporaries left"
+
+
+def test_K21b_a_dead_kernels_orphan_task_is_not_logged_but_other_orphans_are(caplog):
+    """The race K21 can lose in CI: papermill's shutdown kills the kernel while nbclient's liveness task still runs;
+    that task's DeadKernelError is collected unretrieved and asyncio logs its traceback at exit."""
+    import asyncio
+    import gc
+
+    from nbclient.exceptions import DeadKernelError
+
+    from zfviz import book
+
+    book._quiet_dead_kernel_logs()
+
+    def orphan(exc: Exception) -> None:
+        async def fail():
+            raise exc
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(fail())
+        loop.run_until_complete(asyncio.sleep(0.01))
+        loop.close()
+        del task
+        gc.collect()
+
+    caplog.set_level(logging.ERROR)
+    orphan(DeadKernelError("Kernel died"))
+    logging.getLogger("traitlets").error("Kernel died while waiting for execute reply.")
+    assert "never retrieved" not in caplog.text and "Kernel died" not in caplog.text, caplog.text
+    orphan(ValueError("something else"))
+    assert "never retrieved" in caplog.text and "something else" in caplog.text, "other orphans must still show"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -113,6 +114,7 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     if name not in names:
         raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(names)}")
     check_parameters(name, parameters)
+    _quiet_dead_kernel_logs()
     nb = jupytext.read(NOTEBOOKS / f"{name}.py")
     out_dir.mkdir(parents=True, exist_ok=True)
     src = out_dir / f".{name}.input.ipynb"
@@ -149,6 +151,28 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
         for p in (src, tmp, notes, log):
             p.unlink(missing_ok=True)
     return out_dir / f"{name}.ipynb"
+
+
+class _DeadKernelFilter(logging.Filter):
+    """Drops the two log lines a dead kernel leaves behind: nbclient's "Kernel died while waiting for execute reply"
+    and asyncio's "Task exception was never retrieved" for the DeadKernelError of a task nobody awaits."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (type(exc).__name__ == "DeadKernelError" or record.getMessage().startswith("Kernel died"))
+
+
+def _quiet_dead_kernel_logs() -> None:
+    """Keep a dead kernel's log lines off the terminal; the death itself is reported once, by ``execute``.
+
+    Why: on Ctrl-C papermill shuts the kernel down while nbclient's liveness check still runs in another task; that
+    task logs "Kernel died" and raises into the void, and asyncio prints its traceback when the task is collected,
+    which can be at exit, after the clean "interrupted" line. So the filter stays on (added once). A kernel that
+    really dies still stops the chapter with ``RuntimeError: chapter X: DeadKernelError`` and its log's path.
+    """
+    for logger in (logging.getLogger("asyncio"), logging.getLogger("traitlets")):
+        if not any(isinstance(f, _DeadKernelFilter) for f in logger.filters):
+            logger.addFilter(_DeadKernelFilter())
 
 
 def _ipc_kernel_manager(log: Path) -> type:
