@@ -53,22 +53,16 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from zfviz.experiment import LONG_FACTOR, convergence_gap
-from zfviz.models import VARIANTS
-from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.profiles import anneal_epochs, get_profile
 from zfviz.plots import learning_curves
 from zfviz.report import show_box, structure, tidy
-from zfviz.runs import TrainConfig, accuracy_summary, convergence
+from zfviz.runs import accuracy_summary, convergence
+from zfviz.studies import Training
 from zfviz.trained import run_curves
 
-reject_unknown_parameters(globals())
+study = Training.from_namespace(globals())
 p = get_profile(profile)
-check_names("models", models, list(VARIANTS))
-check_int_list("seeds", seeds)
-if long_seed is not None:
-    check_int("long_seed", long_seed, minimum=0)
-curves = run_curves([TrainConfig(m, profile, seed=s) for m in models for s in seeds], runs_dir=runs_dir,
-                    data_root=data_root)
+curves = run_curves(study.budget_runs(), runs_dir=runs_dir, data_root=data_root)
 display(Markdown(f"Profile **{p.name}**: width {p.width}, {p.input_size} px crops of {p.resize} px images, "
                  f"{p.epochs} epochs, lr / 10 after epochs {anneal_epochs(p.epochs, p.anneal_at)}, init "
                  f"`{p.init}`; runs: {', '.join(sorted(curves.run.unique()))}."))

@@ -52,20 +52,12 @@ from zfviz import claims
 from zfviz.analysis.topk import c11_evidence, class_purity, project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import topk_figure
-from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.report import atlas_links, show_box, structure, tidy
+from zfviz.studies import CONV, TopNine
 
-reject_unknown_parameters(globals())
-
-if not isinstance(k, int) or not 1 <= k <= 25:
-    raise ValueError(f"k must be an int in 1..25, got {k!r}")
-check_int("maps_per_layer", maps_per_layer)
-check_int("pick_seed", pick_seed, minimum=0)
-check_int_list("seeds", seeds)
-ALL = ["conv1", "conv2", "conv3", "conv4", "conv5"]
-check_names("layers", layers, ALL)
+study = TopNine.from_namespace(globals())
 exps = [load_experiment(model, profile, s, data_root=data_root, runs_dir=runs_dir) for s in seeds]
-tables = [top_activations(e.model, e.val.images, e.mean, e.crop, ALL, k=k, progress=False) for e in exps]
+tables = [top_activations(e.model, e.val.images, e.mean, e.crop, CONV, k=k, progress=False) for e in exps]
 exp, table = exps[0], tables[0]
 display(Markdown(f"Model `{exp.run.name}` after epoch {exp.epoch}; top-{k} over {len(exp.val)} validation images; "
                  f"maps per layer: " + ", ".join(f"{l} {table[table.layer == l].channel.nunique()}" for l in layers)))

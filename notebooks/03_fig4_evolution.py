@@ -51,14 +51,12 @@ from zfviz import claims
 from zfviz.analysis.evolution import c3_evidence, reach_epochs, strongest_by_epoch, top_overlap, top_tables
 from zfviz.experiment import convergence_note, load_experiments
 from zfviz.models import feature_shapes
-from zfviz.params import check_int, check_names, reject_unknown_parameters
 from zfviz.plots import evolution_figure, line_chart
 from zfviz.report import show_box, structure
+from zfviz.studies import Evolution
 
-reject_unknown_parameters(globals())
-check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5"])
-check_int("maps_per_layer", maps_per_layer), check_int("pick_seed", pick_seed, minimum=0)
-exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+study = Evolution.from_namespace(globals())
+exps = load_experiments(model, profile, seeds, **study.loads)
 snaps = [{e: x.at_epoch(e) for e in sorted(x.snapshots())} for x in exps]
 tables = [top_tables(s, x.val.images, x.mean, x.crop, layers) for s, x in zip(snaps, exps)]
 exp = exps[0]

@@ -53,17 +53,16 @@ from IPython.display import Markdown, display
 from zfviz import claims
 from zfviz.analysis.invariance import PAPER_SWEEPS, c4_evidence, invariance, invariance_statistics, prob_range
 from zfviz.data import class_folders, class_name
+from zfviz.params import check_names
 from zfviz.profiles import get_profile
 from zfviz.experiment import correct_images, load_experiments
-from zfviz.params import check_int, check_names, reject_unknown_parameters
 from zfviz.plots import invariance_figure
 from zfviz.report import show_box, structure, tidy
+from zfviz.studies import Invariance
 
-reject_unknown_parameters(globals())
-check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"], minimum=2)
-per_class, golf_balls = check_int("per_class", per_class), check_int("golf_balls", golf_balls, minimum=0)
+study = Invariance.from_namespace(globals())
 check_names("symmetric_class", [symmetric_class], class_folders(dataset or get_profile(profile).dataset, data_root))
-exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+exps = load_experiments(model, profile, seeds, **study.loads)
 val = exps[0].val
 counts = {c: golf_balls if c == symmetric_class else per_class for c in val.classes}
 ids = correct_images(exps, counts, pick_seed=pick_seed)
@@ -111,4 +110,4 @@ show_box(evs, profile, composite="C4", models=f"`{model}` seeds {seeds}")
 # ```
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(stats, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))
+print(structure(stats, claims.verdict_of(evs)))

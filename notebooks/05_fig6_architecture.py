@@ -69,15 +69,12 @@ from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing_shares, c5_evi
                                     max_weight_difference, top_energy_share, untrained_control)
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiments
-from zfviz.params import check_int, check_int_list, check_paired_seeds, reject_unknown_parameters
 from zfviz.plots import autocorrelation_histogram, filter_bank, topk_figure
 from zfviz.report import show_box, structure, tidy
+from zfviz.studies import Architecture
 
-reject_unknown_parameters(globals())
-n_images, k, layer2_maps = check_int("n_images", n_images), check_int("k", k), check_int("layer2_maps", layer2_maps)
-check_int_list("seeds", seeds), check_paired_seeds("no_clip_seeds", no_clip_seeds, seeds)
-fresh = claims.confirm_seeds("C6b", profile, confirm_seeds, pilot=seeds)
-kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+study = Architecture.from_namespace(globals())
+fresh, kw = study.fresh, study.loads
 models = {"ZF": load_experiments("zf", profile, seeds, **kw), "AlexNet": load_experiments("alexnet", profile, seeds, **kw)}
 if no_clip_seeds:
     models["ZF, no clipping"] = load_experiments("zf", profile, no_clip_seeds, clip_radius=None, **kw)
@@ -149,4 +146,4 @@ show_box(evs, profile, models=f"ZF, AlexNet{', unclipped ZF' * bool(no_clip_seed
 # ```
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(summary, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))
+print(structure(summary, claims.verdict_of(evs)))

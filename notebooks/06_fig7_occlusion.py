@@ -70,21 +70,20 @@ from zfviz.annotations import object_boxes
 from zfviz.data import center_crop, class_name, crop_of, find_split, load_image
 from zfviz.deconv import project
 from zfviz.experiment import load_experiments
-from zfviz.params import check_files, check_int, reject_unknown_parameters
+from zfviz.params import check_files
 from zfviz.plots import occlusion_panels, on_off_scatter, show_image
 from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
+from zfviz.studies import Occlusion
 
-reject_unknown_parameters(globals())
-for name, v in (("occluder", occluder), ("stride", stride), ("others", others)):
-    check_int(name, v)
+study = Occlusion.from_namespace(globals())
 prof = get_profile(profile)
 root = find_split(dataset or prof.dataset, "val", data_root, download=True, min_size=prof.resize).resolve()
 check_files("examples", examples, str(root))  # a missing example fails here, before any training
-fresh = claims.confirm_seeds("C7a", profile, confirm_seeds, pilot=seeds)
-exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+fresh = study.fresh
+exps = load_experiments(model, profile, seeds, **study.loads)
 exp = exps[0]
-size, step = max(1, round(occluder * exp.crop / 224)), max(1, round(stride * exp.crop / 224))
+size, step = exp.px(occluder), exp.px(stride)
 wnids, names = exp.val.classes, [class_name(w) for w in exp.val.classes]
 
 # %% [markdown]
@@ -98,8 +97,7 @@ df, correct = object_occlusion_models(exps, seeds, raw, labels, box_t, size, ste
 evs = c7_object_evidence(df, profile)
 # C7a's confirmatory run: fresh models on the same boxed images; it alone decides C7a (C7c's design is too large to
 # run here: its pilot decides, marked exploratory)
-fresh_exps = load_experiments(model, profile, fresh, data_root=data_root, runs_dir=runs_dir,
-                              dataset=dataset) if fresh else []
+fresh_exps = load_experiments(model, profile, fresh, **study.loads) if fresh else []
 fresh_evs = c7_object_evidence(object_occlusion_models(fresh_exps, fresh, raw, labels, box_t, size, step)[0],
                                profile) if fresh else [None, None]
 evs = [claims.confirmatory(evs[0], fresh_evs[0], fresh), claims.confirmatory(evs[1], None, [])]
@@ -153,4 +151,4 @@ show_box(evs, profile, models=f"ZF seeds {seeds}" + (f"; C7a's confirmatory run:
 # ```
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(table, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))
+print(structure(table, claims.verdict_of(evs)))

@@ -60,22 +60,17 @@ from zfviz import claims
 from zfviz.analysis.correspondence import PARTS, c8_evidence, centres_in_boxes, correspondence, dog_faces
 from zfviz.data import center_crop
 from zfviz.experiment import load_experiments
-from zfviz.params import check_int, check_names, reject_unknown_parameters
 from zfviz.paths import data_root as find_data
 from zfviz.plots import masks_figure
 from zfviz.report import show_box, structure, tidy
+from zfviz.studies import Correspondence
 
-reject_unknown_parameters(globals())
-mask, random_draws = check_int("mask", mask), check_int("random_draws", random_draws)
-if mask > 224:
-    raise ValueError(f"mask must be at most the paper's 224 px crop, got {mask}")
-check_names("layers", layers, ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7"] +
-            [f"conv{i}_prepool" for i in (1, 2, 5)])
-exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+study = Correspondence.from_namespace(globals())
+exps = load_experiments(model, profile, seeds, **study.loads)
 exp = exps[0]
 roots = {"imagenette-224": Path(exp.val.source).parent, "imagewoof-224": find_data(data_root) / "imagewoof-224"}
 raw, marks = dog_faces(exp.profile.resize, exp.crop, roots)
-size = max(1, round(mask * exp.crop / 224))
+size = exp.px(mask)
 masks = {part: list(zip(marks[f"{part}_y"], marks[f"{part}_x"])) for part in PARTS}
 g = torch.Generator().manual_seed(random_seed)
 boxes = torch.tensor(marks[["face_y0", "face_x0", "face_y1", "face_x1"]].to_numpy())

@@ -45,12 +45,11 @@ from zfviz import claims
 from zfviz.analysis.comparison import c1_evidence, error_table, errors, ten_crop_probs
 from zfviz.experiment import convergence_note, load_experiments
 from zfviz.paper import TABLE2
-from zfviz.params import reject_unknown_parameters
 from zfviz.plots import seed_spread
 from zfviz.report import show_box, structure, tidy
+from zfviz.studies import ImageNetTable
 
-reject_unknown_parameters(globals())
-kw = dict(data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+kw = ImageNetTable.from_namespace(globals()).loads
 exps = {"AlexNet replica": load_experiments("alexnet", profile, seeds, **kw), "ZF": load_experiments("zf", profile,
                                                                                                     seeds, **kw)}
 labels = exps["ZF"][0].val.labels

@@ -65,43 +65,26 @@ runs_dir = None
 dataset = None
 
 # %% tags=["hide-input"]
-from functools import partial
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 from torchvision.datasets.folder import find_classes
 
 from zfviz import claims
-from zfviz.analysis.ablations import (MAX_TAKEOFF_SHARE, ablation_table, dead_unit_table, part_evidence,
-                                      part_statistics, reader_tables, run_dead_units, takeoff_epochs)
+from zfviz.analysis.ablations import (ablation_table, dead_unit_table, part_evidence, part_statistics, reader_tables,
+                                      run_dead_units, takeoff_epochs)
 from zfviz.data import find_split
 from zfviz.experiment import convergence_note
-from zfviz.models import INITS
-from zfviz.paper import TABLE3
-from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.profiles import get_profile
 from zfviz.plots import takeoff_curves
 from zfviz.report import show_box, structure, tidy
-from zfviz.runs import TrainConfig
+from zfviz.studies import Ablations
 from zfviz.trained import run_curves, run_metrics, split_trained
 
-reject_unknown_parameters(globals())
-p = get_profile(profile)
-epochs = check_int("epochs", p.ablation_epochs if epochs is None else epochs)
-check_int_list("seeds", seeds)
-dead_images = check_int("dead_images", dead_images)
-compare_seeds = check_int_list("compare_seeds", seeds if compare_seeds is None else compare_seeds)
-rows = list(TABLE3.index) if rows is None else check_names("rows", rows, list(TABLE3.index))
-takeoff_rows = list(TABLE3.index) if takeoff_rows is None else check_names("takeoff_rows", takeoff_rows,
-                                                                           list(TABLE3.index))
-inits = [p.init] + [i for i in check_names("compare_inits", compare_inits, list(INITS), minimum=0) if i != p.init]
-if not isinstance(train, bool):
-    raise ValueError(f"train must be True or False, got {train!r}")
-cfg = partial(TrainConfig, profile=profile, dataset=dataset, epochs=epochs)
-main = [cfg(m, seed=s, init=p.init) for m in rows for s in seeds]
-probes = [cfg(m, seed=s, init=i) for i in inits for m in takeoff_rows for s in compare_seeds]
-quarter = max(1, int(MAX_TAKEOFF_SHARE * epochs))
+study = Ablations.from_namespace(globals())
+p, epochs, rows, compare_seeds, inits, quarter = (get_profile(profile), study.epochs, study.rows, study.compare_seeds,
+                                                  study.inits, study.quarter)
+main, probes = study.main_runs(), study.probe_runs()
 kw = dict(runs_dir=runs_dir, data_root=data_root)
 missing = []
 if not train:  # only what is finished (or, for the take-off probes, trained through the first quarter)
@@ -163,4 +146,4 @@ show_box(evs, profile, composite="C2", models=f"{len(rows)} rows, seeds {seeds},
 # ```
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(table.reset_index(), claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))
+print(structure(table.reset_index(), claims.verdict_of(evs)))

@@ -73,22 +73,17 @@ from zfviz.analysis.probes import c9_evidence, layer_features, probe
 from zfviz.data import load_split
 from zfviz.experiment import load_experiments
 from zfviz.paper import TRANSFER
-from zfviz.params import check_int, check_int_list, reject_unknown_parameters
 from zfviz.plots import transfer_chart
 from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
-from zfviz.analysis.transfer import heldout_comparison, scratch_configs, transfer_table
+from zfviz.analysis.transfer import heldout_comparison, transfer_table
+from zfviz.studies import Transfer
 from zfviz.trained import run_metrics
 
-reject_unknown_parameters(globals())
-check_int("seed", seed, minimum=0), check_int("splits", splits), check_int("scratch_batch", scratch_batch)
-per_class = sorted(check_int_list("per_class", per_class, minimum=1))
-heldout_per_class = sorted(check_int_list("heldout_per_class", heldout_per_class, minimum=1))
-heldout_seeds == [] or check_int_list("heldout_seeds", heldout_seeds)  # [] skips C9; 0 or [0, 0] is an error
-fresh = claims.confirm_seeds("C9", profile, confirm_seeds, pilot=heldout_seeds) if heldout_seeds else []
+study = Transfer.from_namespace(globals())
+per_class, heldout_per_class, fresh, steps = study.per_class, study.heldout_per_class, study.fresh, study.scratch_steps
 p = get_profile(profile)
-steps = check_int("scratch_steps", p.scratch_steps if scratch_steps is None else scratch_steps)
-exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+exps = load_experiments(model, profile, model_seeds, **study.loads)
 pool = load_split(target, "val", p.resize, root=data_root, progress=False)
 n_classes, chance = len(pool.classes), 100 / len(pool.classes)
 display(Markdown(f"Source models: {', '.join(f'`{x.run.name}`' for x in exps)}; target `{target}`: {len(pool)} "
@@ -98,8 +93,8 @@ display(Markdown(f"Source models: {', '.join(f'`{x.run.name}`' for x in exps)}; 
 pre = pd.concat([probe(layer_features(x.model, pool.images, x.mean, x.crop, "fc7", progress=False), pool.labels, k,
                        classifier="softmax", splits=splits, seed=seed, max_test=p.val_per_class).assign(model_seed=s)
                  for s, x in zip(model_seeds, exps) for k in per_class])
-scratch = run_metrics(scratch_configs(model, profile, target, n_classes, per_class, splits, seed, steps, scratch_batch),
-                      runs_dir=runs_dir, data_root=data_root).rename(columns={"train_per_class": "k", "val_top1": "accuracy"})
+scratch = run_metrics(study.scratch_runs(n_classes), runs_dir=runs_dir, data_root=data_root).rename(
+    columns={"train_per_class": "k", "val_top1": "accuracy"})
 table = transfer_table(pre, scratch, "training images per class")
 table["pretrained retention"] = (table.pretrained - chance) / (table.pretrained.iloc[-1] - chance)
 display(tidy(table, 2, index=True))

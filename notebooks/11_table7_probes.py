@@ -51,27 +51,16 @@ from scipy.stats import spearmanr
 
 from zfviz import claims
 from zfviz.analysis.probes import c10_evidence, heldout_table, layer_probes, probe_table, summarize
-from zfviz.data import load_split
+from zfviz.data import heldout_split, load_split
 from zfviz.experiment import load_experiments
-from zfviz.models import build_model, layer_names
 from zfviz.paper import TABLE7
-from zfviz.params import check_int, check_int_list, check_names, reject_unknown_parameters
 from zfviz.plots import curves_by_layer
-from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
 from zfviz.runs import restrict_classes
+from zfviz.studies import Probes
 
-reject_unknown_parameters(globals())
-
-check_int("seed", seed, minimum=0)
-check_int("splits", splits)
-check_int_list("per_class", per_class, minimum=1)
-heldout_seeds == [] or check_int_list("heldout_seeds", heldout_seeds)  # [] skips the held-out part; 0 is an error
-p = get_profile(profile)
-valid = layer_names(build_model(model, 10, width=p.width, input_size=p.input_size))  # an untrained twin's layers
-check_names("svm_layers", svm_layers, valid)  # so a bad layer fails here, before any training
-check_names("softmax_layers", softmax_layers, valid)
-exps = load_experiments(model, profile, model_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+study = Probes.from_namespace(globals())
+exps = load_experiments(model, profile, model_seeds, **study.loads)
 exp = exps[0]
 pool = load_split(target, "val", exp.profile.resize, root=data_root, progress=False)
 display(Markdown(f"Features of {', '.join(f'`{x.run.name}`' for x in exps)} on `{target}` ({len(pool)} images); "
@@ -120,10 +109,9 @@ curves_by_layer({f"ours, {target}, {k}/class": (table.loc["svm", f"{k}/class mea
 
 # %% tags=["hide-input"]
 if heldout_seeds:
-    half = exp.val.classes[:len(exp.val.classes) // 2]
-    others = restrict_classes(exp.val, [c for c in exp.val.classes if c not in half])
-    src = load_experiments(model, profile, heldout_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset,
-                           classes=tuple(half))
+    half, held = heldout_split(exp.val.classes)
+    others = restrict_classes(exp.val, list(held))
+    src = load_experiments(model, profile, heldout_seeds, classes=half, **study.loads)
     heldout = pd.concat([layer_probes(x.model, part.images, part.labels, x.mean, x.crop, {"svm": svm_layers},
                                       [k_control], splits=splits, seed=seed).assign(seed=s, probe_classes=name)
                          for s, x in zip(heldout_seeds, src) for name, part in (("held out", others), ("source", x.val))])

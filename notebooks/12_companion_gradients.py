@@ -62,14 +62,12 @@ from zfviz.analysis.gradients import class_model_runs, companion_summary, live_c
 from zfviz.data import center_crop, class_folders, class_index, class_name, crop_of, per_class_subset
 from zfviz.experiment import first_correct, load_experiment
 from zfviz.mnist import companion_evidence, feature_maps, load_digits, small_cnn, train_small
-from zfviz.params import check_int, reject_unknown_parameters
 from zfviz.plots import feature_maps_figure, line_chart, panel_grid, show_image, show_projection
 from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
+from zfviz.studies import Companion
 
-reject_unknown_parameters(globals())
-for name in ("digit_epochs", "am_channels", "cm_steps", "am_steps", "am_report_steps", "occluder", "stride"):
-    check_int(name, globals()[name])
+study = Companion.from_namespace(globals())
 p = get_profile(profile)
 wnids = class_folders(p.dataset, data_root, download=True, min_size=p.resize)
 cm_targets = [class_index(c, wnids) for c in class_models]  # a bad class name fails here, before any training
@@ -138,7 +136,7 @@ cms.round(3)
 # projection energy inside it, rank-correlated with the drop in P(correct) that the window causes.
 
 # %% tags=["hide-input"]
-size, step = max(1, round(occluder * exp.crop / 224)), max(1, round(stride * exp.crop / 224))
+size, step = exp.px(occluder), exp.px(stride)
 xs = center_crop(exp.val.images[first_correct(exp, cmp_targets)], mean, exp.crop)
 agree, maps = method_agreement(net, xs, cmp_targets, size, step, names=names)
 panel_grid([[(show_image(x, crop_mean), names[c]), (show_projection(m["deconvnet"]), f"deconvnet: conv5 map "

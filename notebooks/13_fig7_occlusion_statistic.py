@@ -57,21 +57,15 @@ from IPython.display import Markdown, display
 from zfviz import claims
 from zfviz.analysis.occlusion import SQUARES, c7b_evidence, projection_occlusion_models
 from zfviz.experiment import load_experiments
-from zfviz.params import check_int, check_names, reject_unknown_parameters
 from zfviz.plots import drop_scatter
 from zfviz.report import show_box, structure, tidy
+from zfviz.studies import OcclusionStatistic
 
-reject_unknown_parameters(globals())
-for name, v in (("n_images", n_images), ("occluder", occluder)):
-    check_int(name, v)
-check_int("n_random", n_random, minimum=0)
-check_names("layer", [layer], ["conv1", "conv2", "conv3", "conv4", "conv5"])
-if occluder > 224:
-    raise ValueError(f"occluder must be at most the paper's 224 px crop, got {occluder}")
-fresh = claims.confirm_seeds("C7b", profile, confirm_seeds, pilot=seeds)
-exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset)
+study = OcclusionStatistic.from_namespace(globals())
+fresh = study.fresh
+exps = load_experiments(model, profile, seeds, **study.loads)
 val, crop = exps[0].val, exps[0].crop
-size = max(1, round(occluder * crop / 224))
+size = exps[0].px(occluder)
 order = torch.randperm(len(val), generator=torch.Generator().manual_seed(sample_seed))
 pick, fresh_pick = order[:n_images].sort().values, order[n_images:2 * n_images].sort().values  # the pilot's, the next
 
@@ -96,8 +90,7 @@ plt.show()
 
 # %% tags=["hide-input"]
 # C7b's confirmatory run: fresh models on images the pilot did not use; it alone decides
-fresh_exps = load_experiments(model, profile, fresh, data_root=data_root, runs_dir=runs_dir,
-                              dataset=dataset) if fresh else []
+fresh_exps = load_experiments(model, profile, fresh, **study.loads) if fresh else []
 if fresh and len(fresh_pick) == 0:
     raise ValueError(f"C7b's confirmatory run needs validation images beyond the pilot's {n_images}; the split has "
                      f"{len(val)}: lower n_images or pass confirm_seeds=[]")

@@ -59,13 +59,11 @@ from zfviz.analysis.sanity import (cascading_randomization, s1_evidence, similar
 from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.data import center_crop, crop_of
 from zfviz.experiment import load_experiments
-from zfviz.params import check_int, reject_unknown_parameters
 from zfviz.plots import maps_grid, randomization_figure, topk_figure
 from zfviz.report import show_box, structure, tidy
+from zfviz.studies import Sanity
 
-reject_unknown_parameters(globals())
-for name in ("n_images", "occluder", "examples", "maps_shown", "sample_seed", "randomization_seed"):
-    check_int(name, globals()[name], minimum=0 if name.endswith("seed") else 1)
+study = Sanity.from_namespace(globals())
 exps = load_experiments(model, profile, seeds, data_root=data_root, runs_dir=runs_dir)
 exp = exps[0]
 pick = torch.randperm(len(exp.val), generator=torch.Generator().manual_seed(sample_seed))[:n_images]
@@ -159,4 +157,4 @@ show_box(evs, profile, composite="S1", models=f"`{model}` seeds {seeds}")
 # ```
 
 # %% tags=["nbval-check-output", "remove-cell"]
-print(structure(table, claims.combine([claims.decide(claims.REGISTRY[e.claim], e) for e in evs])))
+print(structure(table, claims.verdict_of(evs)))

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 from zfviz import machine  # noqa: E402
 from zfviz.paths import runs_root  # noqa: E402
-from zfviz.plan import METRICS_ONLY, plan  # noqa: E402
+from zfviz.plan import metrics_only, plan  # noqa: E402
 from zfviz.records import record_path, record_run, record_weights  # noqa: E402
 from zfviz.runs import done_record, finished, run_dir  # noqa: E402
 from zfviz.train import train  # noqa: E402
@@ -45,7 +45,7 @@ def this_realization() -> str:
 
 def ordered(df):
     """Weight-reading runs first (most chapters first), then by cost; metrics-only runs (Table 3) last."""
-    df = df.assign(metrics_only=df.chapters.map(lambda c: set(c.split()) <= METRICS_ONLY),
+    df = df.assign(metrics_only=df.chapters.map(lambda c: set(c.split()) <= metrics_only()),
                    readers=df.chapters.map(lambda c: len(c.split())),
                    cost=df.train_flops + df.eval_flops)
     return df.sort_values(["metrics_only", "readers", "cost"], ascending=[True, False, True], kind="stable")

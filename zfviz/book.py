@@ -62,6 +62,29 @@ def check_parameters(name: str, parameters: dict) -> None:
                          f"valid: {', '.join(declared)}")
 
 
+def chapter_parameters(name: str, profile: str) -> dict:
+    """A chapter's default parameters (its ``parameters`` cell) with the profile's small ones on top
+    (``SMALL_PARAMETERS``)."""
+    import ast
+
+    out = {k: ast.literal_eval(v) for k, v in declared_parameters(name).items()}
+    return out | SMALL_PARAMETERS.get(profile, {}).get(name, {}) | {"profile": profile}
+
+
+def chapter_study(name: str, profile: str, **overrides):
+    """Chapter ``name``'s design (``zfviz.studies``) at ``profile``: its default parameters, the profile's small ones,
+    then ``overrides``; validated.
+
+    >>> [c.seed for c, _ in chapter_study("03_fig4_evolution", "smoke").runs()]  # doctest: +SKIP
+    [0]
+    """
+    from .studies import STUDIES  # the models (torch) and the registry: only when a design is asked for
+
+    if name not in STUDIES:
+        raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(STUDIES)}")
+    return STUDIES[name](**chapter_parameters(name, profile) | overrides)
+
+
 def chapters() -> list[str]:
     """Chapter names, in book order: the jupytext notebooks under ``notebooks/``."""
     return sorted(p.stem for p in NOTEBOOKS.glob("*.py"))

@@ -414,6 +414,15 @@ def combine(verdicts: list[str]) -> str:
     return "inconclusive"
 
 
+def verdict_of(evidence_list: list[Evidence]) -> str:
+    """The one verdict of several claims' evidence: each decided by its registry rule, then ``combine``d.
+
+    >>> verdict_of([evidence("C1", 3.2, (2.2, 4.2), 3, "cpu", seeds=3)])
+    'reproduced'
+    """
+    return combine([decide(REGISTRY[e.claim], e) for e in evidence_list])
+
+
 def evidence(claim: str, estimate: float, ci: tuple[float, float], n: int, profile: str, *, seeds: int = 1,
              testable: bool = True, comparable: bool = True, note: str = "", chapter: str = "",
              missing: str = "", check_value: float = math.nan) -> Evidence:
@@ -661,7 +670,7 @@ def design_text(claim: str, profile: str, ran: bool) -> str:
             "this result is exploratory.")
 
 
-__all__ = ["CONFIRMATORY", "Confirmation", "confirm_seeds", "confirmatory", "design_text", "FRESH_DRAW_OFFSET", "VERDICTS", "MEANING", "COLUMNS", "RULE_STATUSES", "COMPANION_REFERENCE", "Claim", "Evidence", "REGISTRY",
+__all__ = ["CONFIRMATORY", "Confirmation", "confirm_seeds", "confirmatory", "verdict_of", "design_text", "FRESH_DRAW_OFFSET", "VERDICTS", "MEANING", "COLUMNS", "RULE_STATUSES", "COMPANION_REFERENCE", "Claim", "Evidence", "REGISTRY",
            "decide", "testable",
            "missing_text", "combine", "evidence", "not_run", "rule_text", "verdict_line", "composite_line", "show", "table",
            "registry_frame"]

@@ -101,6 +101,22 @@ def find_split(dataset: str | os.PathLike, split: str, root: str | os.PathLike |
     raise FileNotFoundError(where + (" (or allow the Imagenette download)" if str(dataset) == "imagenette" else ""))
 
 
+# Imagenette's class folders, sorted as ``class_folders`` gives them (the plan names held-out runs without the data)
+IMAGENETTE_CLASSES = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916", "n03417042",
+                      "n03425413", "n03445777", "n03888257")
+
+
+def heldout_split(classes: list[str] | tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The held-out-class design (C9, C10): the first half of the sorted class folders trains the source models, the
+    other half is the target they never saw.
+
+    >>> [len(part) for part in heldout_split(IMAGENETTE_CLASSES)]
+    [5, 5]
+    """
+    classes = tuple(classes)
+    return classes[:len(classes) // 2], classes[len(classes) // 2:]
+
+
 def class_folders(dataset: str | os.PathLike, root: str | os.PathLike | None = None, split: str = "val",
                   download: bool = False, min_size: int = 0) -> list[str]:
     """The class folder names of a split, sorted, without reading any image (to validate a parameter up front);

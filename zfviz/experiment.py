@@ -13,7 +13,7 @@ import torch
 
 from .data import ImageSet
 from .models import ConvNet, build_model
-from .profiles import Profile, get_profile
+from .profiles import Profile, get_profile, px_at_crop
 from .runs import (TrainConfig, finished, load_data, load_run, run_dir, run_predictions, snapshot_epochs,
                    snapshot_path)
 from .trained import ensure_trained
@@ -56,7 +56,7 @@ class Experiment:
 
     def px(self, at_224: int) -> int:
         """A length given in pixels of the paper's 224 px crop, at this profile's crop (at least 1)."""
-        return max(1, round(at_224 * self.crop / 224))
+        return px_at_crop(at_224, self.crop)
 
     def snapshots(self) -> dict[int, Path]:
         """The snapshots of this run by epoch: the paper's Fig. 4 epochs within the run's budget, and the last."""

@@ -2,8 +2,8 @@
 default parameters, and a non-deciding profile's small ones), their training and evaluation FLOPs, the disk their
 snapshots and checkpoints take, and the time that comes to on this machine's device.
 
-The run lists mirror the chapters' own calls (``notebooks/``) with their declared default parameters; a chapter whose
-calls change must change here too (``tests/test_plan.py`` checks the lists' shape and the gpu disk budget). FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on one image of each
+The run lists are the chapters' own designs (``zfviz.studies``: the study a chapter builds from its parameters says
+which runs it reads), at their declared default parameters. FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on one image of each
 architecture at the profile's geometry (forward + backward for training: 2 FLOPs per multiply-add); time is FLOPs
 over a rate measured here (CPU: training steps of ZF at the profile's geometry, 3-10 s, cached per machine) or assumed (CUDA:
 35% of the device's dense bf16 peak, the MFU a well-fed H100/H200 reaches on these convnets).
@@ -23,24 +23,17 @@ from typing import Callable
 
 import pandas as pd
 
-from .claims import FRESH_DRAW_OFFSET, confirm_seeds
 from .config import TrainConfig
 from .paths import runs_root
 from .profiles import get_profile
 
 # train, val images and classes per dataset (ImageNet-1k's ILSVRC-2012 counts for the imagenet profile's folder)
 IMAGES = {"imagenette": (9469, 3925, 10), "imagewoof": (0, 3929, 10), "imagenet": (1281167, 50000, 1000)}
-IMAGENETTE = ("n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916", "n03417042", "n03425413",
-              "n03445777", "n03888257")
-HALF = IMAGENETTE[:5]  # the held-out design's source classes (the first five folders)
 GPU_MFU = 0.35
 # Seconds each run costs beyond its FLOPs (building the model, the data on the device, evaluation set-up, snapshots):
 # a smoke book from nothing trained 35 runs in 52 s, 6 s of them FLOPs at the measured rate (2026-12-07, 2-core EPYC;
 # benchmarks/RESULTS.md). Negligible for a cpu run of 20 minutes, most of a smoke run.
 RUN_OVERHEAD_S = 1.3
-# Chapters (by number) that read only their runs' metrics, never weights: a run that only they need is done once it is
-# recorded (``records``), so a queue that spans sessions resumes from the committed records when runs/ is lost.
-METRICS_ONLY = {"09"}
 # Dense tensor-core peaks (FLOP/s) by the precision a run trains in: bf16 autocast, or fp32 with TF32 allowed
 PEAK = {"bf16": {"H100": 989e12, "H200": 989e12, "A100": 312e12},
         "fp32": {"H100": 494e12, "H200": 494e12, "A100": 156e12}}
@@ -48,82 +41,21 @@ PEAK_BF16 = PEAK["bf16"]
 REFERENCE_GPU = "H100"  # the GPU a plan made without one quotes
 
 
-def _params(name: str, profile: str) -> dict:
-    """A chapter's default parameters with the profile's small ones on top (``book.SMALL_PARAMETERS``)."""
-    import ast
+def metrics_only() -> set[str]:
+    """The chapters (by number) whose study reads only its runs' metrics (``Study.metrics_only``): a run only they
+    need is done once it is recorded."""
+    from .studies import STUDIES  # the models (torch): only when a plan is made
 
-    from .book import SMALL_PARAMETERS, declared_parameters
-
-    out = {k: ast.literal_eval(v) for k, v in declared_parameters(name).items()}
-    return out | SMALL_PARAMETERS.get(profile, {}).get(name, {}) | {"profile": profile}
+    return {name[:2] for name, s in STUDIES.items() if s.metrics_only}
 
 
 def chapter_runs(name: str, profile: str) -> list[tuple[TrainConfig, int]]:
     """The runs chapter ``name`` trains at ``profile``: (resolved config, epochs it is trained to) pairs, few-shot runs
-    and take-off probes (trained through the first quarter of their budget only) included."""
-    from .analysis.transfer import scratch_configs
-    from .paper import TABLE3
+    and take-off probes (trained through the first quarter of their budget only) included: its study's
+    (``zfviz.studies``) ``runs()``, with its default parameters and the profile's small ones."""
+    from .book import chapter_study
 
-    return [(c, until or c.epochs) for c, until in _runs(name, profile)]
-
-
-def _runs(name: str, profile: str) -> list[tuple[TrainConfig, int | None]]:
-    from .analysis.transfer import scratch_configs
-    from .paper import TABLE3
-
-    p = _params(name, profile)
-    spec = get_profile(profile)
-    seeds = p.get("seeds") or p.get("model_seeds") or [0]
-    full = [(c, None) for c in _chapter_configs(name, profile, p, spec, seeds, scratch_configs)]
-    if name == "09_table3_ablations":
-        epochs = p["epochs"] or spec.ablation_epochs
-        quarter = max(1, int(0.25 * epochs))
-        full += [(TrainConfig(m, profile, seed=s, epochs=epochs, init=i).resolved(), quarter)
-                 for i in p["compare_inits"] if i != spec.init for m in (p["takeoff_rows"] or list(TABLE3.index))
-                 for s in (p["compare_seeds"] or seeds)]
-    return full
-
-
-def _chapter_configs(name, profile, p, spec, seeds, scratch_configs) -> list[TrainConfig]:
-    from .paper import TABLE3
-
-    cfg = lambda m, s, **kw: TrainConfig(m, profile, seed=s, **kw).resolved()  # noqa: E731
-    if name == "01_training":
-        runs = [cfg(m, s) for m in p["models"] for s in seeds]
-        if p.get("long_seed") is not None:
-            runs += [cfg(m, p["long_seed"], epochs=2 * spec.epochs) for m in p["models"]]
-        return runs
-    if name in ("05_fig6_architecture", "08_table2_imagenet"):
-        fresh = confirm_seeds("C6b", profile, p.get("confirm_seeds"), seeds) if name.startswith("05") else []
-        return [cfg(m, s) for m in ("zf", "alexnet") for s in seeds + fresh] + [
-            cfg("zf", s, clip_radius=None) for s in p.get("no_clip_seeds") or []]
-    if name == "09_table3_ablations":
-        return [cfg(m, s, epochs=p["epochs"] or spec.ablation_epochs) for m in (p["rows"] or list(TABLE3.index))
-                for s in seeds]
-    if name == "10_tables4_6_transfer":
-        steps = p["scratch_steps"] or spec.scratch_steps
-        runs = [cfg(p["model"], s) for s in seeds]
-        runs += [c.resolved() for c in scratch_configs(p["model"], profile, p["target"], 10, p["per_class"],
-                                                       p["splits"], p["seed"], steps, p["scratch_batch"])]
-        if p["heldout_seeds"]:
-            held = tuple(c for c in IMAGENETTE if c not in HALF)
-            runs += [cfg(p["model"], s, classes=HALF) for s in p["heldout_seeds"]]
-            runs += [c.resolved() for c in scratch_configs(p["model"], profile, None, 5, p["heldout_per_class"],
-                                                           p["splits"], p["seed"], steps, p["scratch_batch"], held)]
-            fresh = confirm_seeds("C9", profile, p.get("confirm_seeds"), p["heldout_seeds"])
-            runs += [cfg(p["model"], s, classes=HALF) for s in fresh]
-            runs += [c.resolved() for c in scratch_configs(p["model"], profile, None, 5, p["heldout_per_class"][:1],
-                                                           p["splits"], p["seed"] + FRESH_DRAW_OFFSET, steps,
-                                                           p["scratch_batch"], held)] if fresh else []
-        return runs
-    if name == "11_table7_probes":
-        return [cfg(p["model"], s) for s in seeds] + [cfg(p["model"], s, classes=HALF)
-                                                      for s in p.get("heldout_seeds") or []]
-    if name == "12_companion_gradients":
-        return []  # the report's small CNN on MNIST: seconds, not a convnet run
-    fresh = {"06_fig7_occlusion": "C7a", "13_fig7_occlusion_statistic": "C7b"}.get(name)
-    fresh_seeds = confirm_seeds(fresh, profile, p.get("confirm_seeds"), seeds) if fresh else []
-    return [cfg(p.get("model", "zf"), s) for s in seeds + fresh_seeds]
+    return [(c, until or c.epochs) for c, until in chapter_study(name, profile).runs()]
 
 
 @lru_cache(maxsize=None)
@@ -323,7 +255,7 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
             row["trained"] = False
             continue
         row["trained"] = epochs_done(run_dir(c, root=data_root, data=data)) >= row["epochs"] or (
-            set(row["chapters"]) <= METRICS_ONLY
+            set(row["chapters"]) <= metrics_only()
             and recorded_epochs(record_path(c, root=data_root, data=data)) >= row["epochs"])
     df = pd.DataFrame(list(seen.values()))
     if not df.empty:
@@ -349,9 +281,9 @@ def plan_table(profile: str, chapters: list[str] | None = None, data_root: str |
         k = "" if pd.isna(r.few_shot) else f"{int(r.few_shot)}"
         lines.append(f"{r.run:<32}{r.epochs:>7}{k:>11}{r.precision:>10}{r.runs:>6}{int(r.trained):>6}"
                      f"{(r.train_flops + r.eval_flops) / 1e15:>8.3f}{r.disk / 1e9:>9.2f}  {r.chapters}")
-    if METRICS_ONLY & set(" ".join(df.chapters).split()):
+    if metrics_only() & set(" ".join(df.chapters).split()):
         lines.append(f"done: finished in {runs_root(None)}; a run that only chapter(s) "
-                     f"{', '.join(sorted(METRICS_ONLY))} read (their metrics, never weights) is also done once "
+                     f"{', '.join(sorted(metrics_only()))} read (their metrics, never weights) is also done once "
                      "its record is committed (book/records)")
     total = todo.train_flops.sum() + todo.eval_flops.sum()
     hours = (total / rate + len(todo) * RUN_OVERHEAD_S) / 3600
@@ -403,4 +335,4 @@ def train_planned(profile: str, chapters: list[str] | None = None, *, data_root:
     return len(todo)
 
 
-__all__ = ["chapter_runs", "run_cost", "fixed_batch_step", "device_rate", "plan", "plan_table", "train_planned"]
+__all__ = ["chapter_runs", "metrics_only", "run_cost", "fixed_batch_step", "device_rate", "plan", "plan_table", "train_planned"]

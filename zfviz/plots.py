@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .analysis.topk import TopProjections, cut
 from .data import crop_of
+from .profiles import at_crop
 
 PAGE_IN = 7.4  # the book's text column at 1366 px (about 740 px) in inches at DPI
 DPI = 100
@@ -171,7 +172,7 @@ def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str],
     for r, (kind, xlabel) in enumerate(kinds):
         amounts = PAPER_SWEEPS[kind]
         shown = (amounts[0], amounts[len(amounts) // 2], amounts[-1])
-        ex = [transform(images[0], kind, a * (crop / 224 if kind == "translate" else 1)) for a in shown]
+        ex = [transform(images[0], kind, at_crop(a, crop) if kind == "translate" else a) for a in shown]
         axes[r, 0].imshow(np.concatenate([crop_of(e, crop).permute(1, 2, 0).numpy() for e in ex], 1))
         axes[r, 0].set_axis_off()
         axes[r, 0].set_title(f"{kind}: " + ", ".join(f"{a:g}" for a in shown), fontsize=MIN_PT)

@@ -129,6 +129,27 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+PAPER_CROP = 224  # the paper's crop: the lengths it gives in pixels (occluders, masks, shifts) are of this crop
+
+
+def at_crop(px_at_224: float, crop: int) -> float:
+    """A length the paper gives in pixels of its 224 px crop, at a ``crop`` px crop (unrounded: a translation).
+
+    >>> at_crop(48, 112)
+    24.0
+    """
+    return px_at_224 * (crop / PAPER_CROP)
+
+
+def px_at_crop(px_at_224: float, crop: int) -> int:
+    """``at_crop`` as a whole number of pixels, at least 1 (a square's side).
+
+    >>> px_at_crop(48, 64), px_at_crop(1, 64)
+    (14, 1)
+    """
+    return max(1, round(px_at_224 * crop / PAPER_CROP))  # the product first: exact for integer lengths
+
+
 def get_profile(name: str | Profile) -> Profile:
     """Look up a profile by name; a clear error lists the valid names."""
     if isinstance(name, Profile):

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from .claims import REGISTRY, VERDICTS as REGISTRY_VERDICTS, Evidence, combine, decide, missing_text
+from .claims import REGISTRY, VERDICTS as REGISTRY_VERDICTS, Evidence, decide, missing_text, verdict_of
 from .profiles import Profile, get_profile
 
 # The registry's vocabulary, and two older words chapters not yet moved onto the registry still print.
@@ -52,7 +52,7 @@ def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: 
     if not evidence:
         overall = "this chapter decides no claim"
     elif composite is not None:
-        overall = f"{composite}: {combine(verdicts)}"
+        overall = f"{composite}: {verdict_of(evidence)}"
     else:
         overall = "; ".join(f"{e.claim}: {v}" for e, v in zip(evidence, verdicts))
     lines = ["```{admonition} Verdict (from the claims registry): " + overall,

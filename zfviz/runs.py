@@ -231,6 +231,19 @@ def scaled_lr(batch_size: int, lr: float = TrainConfig.lr, reference_batch: int 
     return lr * batch_size / reference_batch
 
 
+def scratch_configs(model: str, profile: str, dataset: str | None, classes: int, per_class: list[int], splits: int,
+                    seed: int, steps: int, batch: int, restrict: tuple[str, ...] | None = None) -> list[TrainConfig]:
+    """The from-scratch few-shot runs of a transfer table: for each k and split, about ``steps`` SGD steps on k images
+    per class (the lr scaled to a batch capped at the training set: the linear scaling rule)."""
+    out = []
+    for k in per_class:
+        b = min(batch, k * classes)
+        out += [TrainConfig(model, profile, dataset=dataset, classes=restrict, train_per_class=k, split=s, seed=seed,
+                            batch_size=b, lr=scaled_lr(b), epochs=few_shot_epochs(steps, k, classes, b))
+                for s in range(splits)]
+    return out
+
+
 def epochs_done(run: str | os.PathLike) -> int:
     """The last epoch in the run's ``metrics.csv`` (0 if it has none yet)."""
     try:

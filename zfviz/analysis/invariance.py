@@ -10,6 +10,7 @@ from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
 from ..models import eval_mode, model_device, readouts
+from ..profiles import PAPER_CROP
 from ..stats import group_difference, hierarchical_mean
 
 TRANSFORMS = ("translate", "scale", "rotate")
@@ -40,7 +41,7 @@ def transform(image: torch.Tensor, kind: str, amount: float) -> torch.Tensor:
 @torch.no_grad()
 def invariance(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, crop: int,
                sweeps: dict[str, list[float]] | None = None, layers: tuple[str, str] = ("conv1", "fc7"),
-               scale_amounts_to: int = 224) -> pd.DataFrame:
+               scale_amounts_to: int = PAPER_CROP) -> pd.DataFrame:
     """Distances and true-label probability for every image, transformation and amount.
 
     ``images`` are uint8 (N, 3, S, S); each is transformed at full size, centre-cropped to ``crop`` and

@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..data import heldout_split
 from ..experiment import load_experiments
-from ..runs import TrainConfig, few_shot_epochs, scaled_lr
+from ..runs import scratch_configs
 from ..trained import run_metrics
 from .probes import heldout_transfer, layer_features
-
-
-def scratch_configs(model: str, profile: str, dataset: str | None, classes: int, per_class: list[int], splits: int,
-                    seed: int, steps: int, batch: int, restrict: tuple[str, ...] | None = None) -> list[TrainConfig]:
-    """The from-scratch few-shot runs of a transfer table: for each k and split, about ``steps`` SGD steps on k images
-    per class (the lr scaled to a batch capped at the training set: the linear scaling rule)."""
-    out = []
-    for k in per_class:
-        b = min(batch, k * classes)
-        out += [TrainConfig(model, profile, dataset=dataset, classes=restrict, train_per_class=k, split=s, seed=seed,
-                            batch_size=b, lr=scaled_lr(b), epochs=few_shot_epochs(steps, k, classes, b))
-                for s in range(splits)]
-    return out
 
 
 def heldout_comparison(model: str, profile: str, source_seeds: list[int], per_class: list[int], *, splits: int,
@@ -33,10 +21,9 @@ def heldout_comparison(model: str, profile: str, source_seeds: list[int], per_cl
     first = load_experiments(model, profile, [source_seeds[0]], data_root=data_root, runs_dir=runs_dir,
                              dataset=dataset)[0]
     full = first.val
-    half = tuple(full.classes[:len(full.classes) // 2])
+    half, held = heldout_split(full.classes)
     src = load_experiments(model, profile, source_seeds, data_root=data_root, runs_dir=runs_dir, dataset=dataset,
                            classes=half)
-    held = tuple(c for c in full.classes if c not in half)
     idx = [full.classes.index(c) for c in held]
     pre = pd.concat([heldout_transfer(layer_features(x.model, full.images, x.mean, x.crop, "fc7", progress=False),
                                       full.labels, idx, per_class, splits=splits, seed=seed,
@@ -60,4 +47,4 @@ def transfer_table(pre: pd.DataFrame, scratch: pd.DataFrame, index: str) -> pd.D
     return t
 
 
-__all__ = ["scratch_configs", "heldout_comparison", "transfer_table"]
+__all__ = ["heldout_comparison", "transfer_table"]
