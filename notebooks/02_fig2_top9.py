@@ -49,7 +49,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.topk import c11_evidence, class_purity, project_top, top_activations
+from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import topk_figure
 from zfviz.report import atlas_links, show_box, structure, tidy
@@ -85,7 +85,7 @@ chance = per_seed[seeds[0]].chance.iloc[0]
 tidy(purity.assign(**{f"random {k}-image sets": chance}).rename_axis("mean purity of the maps' top-k"), 2, index=True)
 
 # %% tags=["hide-input"]
-ev = c11_evidence(tables, exp.val.labels, profile)
+ev = study.evidence(tables, exp.val.labels)
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 

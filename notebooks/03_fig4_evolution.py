@@ -48,8 +48,8 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.evolution import c3_evidence, reach_epochs, strongest_by_epoch, top_overlap, top_tables
-from zfviz.experiment import convergence_note, load_experiments
+from zfviz.analysis.evolution import reach_epochs, strongest_by_epoch, top_overlap, top_tables
+from zfviz.experiment import load_experiments
 from zfviz.models import feature_shapes
 from zfviz.plots import evolution_figure, line_chart
 from zfviz.report import show_box, structure
@@ -88,8 +88,7 @@ display(curve.round(2).rename(columns=lambda e: f"epoch {e}"))
 reach
 
 # %% tags=["hide-input"]
-ev = c3_evidence(overlap, profile, exp.config.epochs, exp.config.dataset,
-                 convergence=convergence_note(profile, seeds[0], data_root=data_root, runs_dir=runs_dir, dataset=dataset))
+ev = study.evidence(overlap, exp.config.epochs, exp.config.dataset)
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {seeds}")
 

@@ -51,7 +51,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.invariance import PAPER_SWEEPS, c4_evidence, invariance, invariance_statistics, prob_range
+from zfviz.analysis.invariance import PAPER_SWEEPS, invariance, invariance_statistics, prob_range
 from zfviz.data import class_folders, class_name
 from zfviz.params import check_names
 from zfviz.profiles import get_profile
@@ -84,7 +84,7 @@ plt.show()
 # %% tags=["hide-input"]
 stats = invariance_statistics(df, tuple(layers[:2]), symmetric=val.classes.index(symmetric_class))
 display(tidy(stats, 3))
-evs = c4_evidence(stats, profile, layers=tuple(layers[:2]), symmetric=class_name(symmetric_class))
+evs = study.evidence(stats)
 for ev in evs:
     claims.show(ev)
 display(Markdown(claims.composite_line("C4", evs)))

@@ -64,9 +64,9 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing_shares, c5_evidence, c6a_evidence, c6b_evidence,
-                                    clipping_activity, conv1_filters, filter_stats, filters_over_radius,
-                                    max_weight_difference, top_energy_share, untrained_control)
+from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing_shares, clipping_activity, conv1_filters,
+                                    filter_stats, filters_over_radius, max_weight_difference, top_energy_share,
+                                    untrained_control)
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiments
 from zfviz.plots import autocorrelation_histogram, filter_bank, topk_figure
@@ -124,14 +124,11 @@ autocorrelation_histogram(filters, threshold=STRUCTURELESS_BELOW)
 plt.show()
 
 # %% tags=["hide-input"]
-evs = [c5_evidence(top3, over.get("ZF, no clipping", []),
-                   [max_weight_difference(a, b) for a, b in zip(trained["ZF"], trained.get("ZF, no clipping", []))],
-                   profile, clipped_per_step=clipping_activity(models["ZF"])),
-       c6a_evidence(filters, profile),
-       c6b_evidence({"AlexNet": shares["AlexNet"], "ZF": shares["ZF"]}, profile)]
-fresh_ev = c6b_evidence({m: aliasing_shares(load_experiments(m.lower(), profile, fresh, **kw), val.images[ids])
-                         for m in ("AlexNet", "ZF")}, profile) if fresh else None  # C6b's confirmatory run decides
-evs[2] = claims.confirmatory(evs[2], fresh_ev, fresh)
+fresh_shares = {m: aliasing_shares(load_experiments(m.lower(), profile, fresh, **kw), val.images[ids])
+                for m in ("AlexNet", "ZF")} if fresh else None  # C6b's confirmatory run decides
+evs = study.evidence(top3, over.get("ZF, no clipping", []),
+                     [max_weight_difference(a, b) for a, b in zip(trained["ZF"], trained.get("ZF, no clipping", []))],
+                     clipping_activity(models["ZF"]), filters, {m: shares[m] for m in ("AlexNet", "ZF")}, fresh_shares)
 for ev in evs:
     claims.show(ev)
 display(Markdown(claims.composite_line("C6", evs[1:])))

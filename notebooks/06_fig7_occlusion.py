@@ -56,7 +56,6 @@ stride = 16  # in pixels at 224 (C7a); the examples use half of it
 others = 3  # other images the layer-5 map is projected on (its strongest validation images)
 
 # %% tags=["hide-input"]
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -64,7 +63,7 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.occlusion import c7_object_evidence, object_occlusion_by_class, object_occlusion_models, occlusion
+from zfviz.analysis.occlusion import object_occlusion_by_class, object_occlusion_models, occlusion
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.annotations import object_boxes
 from zfviz.data import center_crop, class_name, crop_of, find_split, load_image
@@ -94,13 +93,10 @@ raw, boxes = object_boxes(exp.profile.resize, exp.crop, {"imagenette-224": root.
 labels = torch.tensor([wnids.index(f.split("/")[1]) for f in boxes.file])
 box_t = torch.tensor(boxes[["y0", "x0", "y1", "x1"]].to_numpy())
 df, correct = object_occlusion_models(exps, seeds, raw, labels, box_t, size, step)
-evs = c7_object_evidence(df, profile)
-# C7a's confirmatory run: fresh models on the same boxed images; it alone decides C7a (C7c's design is too large to
-# run here: its pilot decides, marked exploratory)
+# C7a's confirmatory run: fresh models on the same boxed images; it alone decides C7a (C7c's pilot decides)
 fresh_exps = load_experiments(model, profile, fresh, **study.loads) if fresh else []
-fresh_evs = c7_object_evidence(object_occlusion_models(fresh_exps, fresh, raw, labels, box_t, size, step)[0],
-                               profile) if fresh else [None, None]
-evs = [claims.confirmatory(evs[0], fresh_evs[0], fresh), claims.confirmatory(evs[1], None, [])]
+evs = study.evidence(df, object_occlusion_models(fresh_exps, fresh, raw, labels, box_t, size, step)[0]
+                     if fresh else None)
 display(Markdown(f"{len(boxes)} annotated images, {int(correct.sum())} classified correctly by all {len(seeds)} "
                  f"models; {evs[0].n} of those have a ring holding positions both on and off the object (the rest: "
                  f"the object fills the {exp.crop} px crop). Occluder {size} px, stride {step} px."))

@@ -57,7 +57,7 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.correspondence import PARTS, c8_evidence, centres_in_boxes, correspondence, dog_faces
+from zfviz.analysis.correspondence import PARTS, centres_in_boxes, correspondence, dog_faces
 from zfviz.data import center_crop
 from zfviz.experiment import load_experiments
 from zfviz.paths import data_root as find_data
@@ -92,7 +92,7 @@ table.columns = [f"{layer} {stat}" for stat, layer in table.columns]
 display(tidy(table, 3, index=True))
 control = pd.concat([correspondence(x.untrained(), center_crop(raw, x.mean.cpu(), x.crop), masks, size,
                                    tuple(layers)).assign(seed=s) for s, x in zip(seeds, exps)], ignore_index=True)
-gaps, ev = c8_evidence(pairs, control, list(layers), profile)
+gaps, ev = study.evidence(pairs, control)
 display(tidy(gaps, 4))
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {seeds}")

@@ -42,14 +42,15 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.comparison import c1_evidence, error_table, errors, ten_crop_probs
-from zfviz.experiment import convergence_note, load_experiments
+from zfviz.analysis.comparison import error_table, errors, ten_crop_probs
+from zfviz.experiment import load_experiments
 from zfviz.paper import TABLE2
 from zfviz.plots import seed_spread
 from zfviz.report import show_box, structure, tidy
 from zfviz.studies import ImageNetTable
 
-kw = ImageNetTable.from_namespace(globals()).loads
+study = ImageNetTable.from_namespace(globals())
+kw = study.loads
 exps = {"AlexNet replica": load_experiments("alexnet", profile, seeds, **kw), "ZF": load_experiments("zf", profile,
                                                                                                     seeds, **kw)}
 labels = exps["ZF"][0].val.labels
@@ -68,7 +69,7 @@ seed_spread({m: errors(p, labels).mean(1) * 100 for m, p in probs.items()},
 plt.show()
 
 # %% tags=["hide-input"]
-ev = c1_evidence(probs, labels, profile, convergence=convergence_note(profile, seeds[0], **kw))
+ev = study.evidence(probs, labels)
 claims.show(ev)
 show_box([ev], profile, models=f"ZF and the AlexNet replica, seeds {seeds}")
 

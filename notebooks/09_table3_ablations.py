@@ -30,8 +30,8 @@
 # profile's budget (`ablation_epochs`, the same as the main models' `epochs` wherever the machine affords it, so that
 # Table 3 and Table 2 compare models trained alike), `seeds` per row. A part of C2 whose rows are not all trained with
 # every seed is **not run** (missing compute, never a result); `train = False` shows the finished runs only, in `runs/`
-or in their committed records (`book/records`: the rows need only their metrics, so a queue of several sessions
-keeps them when `runs/` is lost). Errors
+# or in their committed records (`book/records`: the rows need only their metrics, so a queue of several sessions
+# keeps them when `runs/` is lost). Errors
 # are 10-crop on the validation split; train error is the running top-1 error over the last epoch, with augmentation
 # and dropout on, as a training curve reports it. The first table puts the paper's numbers beside ours (our seed mean,
 # with the range over seeds in brackets), with each row's change against its base (the replica for AlexNet rows, ZF for
@@ -71,10 +71,9 @@ from IPython.display import Markdown, display
 from torchvision.datasets.folder import find_classes
 
 from zfviz import claims
-from zfviz.analysis.ablations import (ablation_table, dead_unit_table, part_evidence, part_statistics, reader_tables,
+from zfviz.analysis.ablations import (ablation_table, dead_unit_table, part_statistics, reader_tables,
                                       run_dead_units, takeoff_epochs)
 from zfviz.data import find_split
-from zfviz.experiment import convergence_note
 from zfviz.profiles import get_profile
 from zfviz.plots import takeoff_curves
 from zfviz.report import show_box, structure, tidy
@@ -131,8 +130,7 @@ tidy(dead_unit_table(run_dead_units(main, dead_images, **kw), rows), index=True)
 
 # %% tags=["hide-input"]
 stats = part_statistics(final[["model", "seed", "val_err", "train_err"]], seeds=len(seeds))
-evs = part_evidence(stats, table["compared"], profile, seeds=len(seeds),
-                    convergence=convergence_note(profile, compare_seeds[0], **kw, dataset=dataset))
+evs = study.evidence(stats, table["compared"])
 for ev in evs:
     claims.show(ev)
 display(Markdown(claims.composite_line("C2", evs)))

@@ -69,7 +69,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.probes import c9_evidence, layer_features, probe
+from zfviz.analysis.probes import layer_features, probe
 from zfviz.data import load_split
 from zfviz.experiment import load_experiments
 from zfviz.paper import TRANSFER
@@ -119,16 +119,11 @@ if heldout_seeds:
     display(Markdown(f"Sources {', '.join(f'`{x.run.name}`' for x in src)} (classes {', '.join(src[0].config.classes)}); "
                      f"the other classes are the targets; chance {200 / len(exps[0].val.classes):.0f}%."))
     display(tidy(transfer_table(pre_h, scratch_h, "training images per held-out class"), 1, index=True))
-    ev = c9_evidence(pre_h, scratch_h, profile)
-    if fresh:  # C9's confirmatory run: fresh sources, fresh few-shot draws at the fewest images; it alone decides
-        pre_f, scratch_f, _ = heldout_comparison(model, profile, fresh, heldout_per_class[:1], splits=splits,
-                                                 seed=seed + claims.FRESH_DRAW_OFFSET, steps=steps,
-                                                 batch=scratch_batch, runs_dir=runs_dir, data_root=data_root,
-                                                 dataset=dataset)
-    ev = claims.confirmatory(ev, c9_evidence(pre_f, scratch_f, profile) if fresh else None, fresh)
-else:
-    ev = claims.not_run("C9", profile, "no held-out-class source models (heldout_seeds is empty)",
-                        chapter="10_tables4_6_transfer")
+    # C9's confirmatory run: fresh sources, fresh few-shot draws at the fewest images; it alone decides
+    confirm = heldout_comparison(model, profile, fresh, heldout_per_class[:1], splits=splits,
+                                 seed=seed + claims.FRESH_DRAW_OFFSET, steps=steps, batch=scratch_batch,
+                                 runs_dir=runs_dir, data_root=data_root, dataset=dataset)[:2] if fresh else None
+ev = study.evidence((pre_h, scratch_h) if heldout_seeds else None, confirm if heldout_seeds else None)
 claims.show(ev)
 show_box([ev], profile, models=f"ZF sources on 5 Imagenette classes, seeds {heldout_seeds}"
          + (f"; confirmatory run: sources {fresh}, splits of seed {seed + claims.FRESH_DRAW_OFFSET}" if fresh else ""))

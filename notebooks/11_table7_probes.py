@@ -50,7 +50,7 @@ from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
 from zfviz import claims
-from zfviz.analysis.probes import c10_evidence, heldout_table, layer_probes, probe_table, summarize
+from zfviz.analysis.probes import heldout_table, layer_probes, probe_table, summarize
 from zfviz.data import heldout_split, load_split
 from zfviz.experiment import load_experiments
 from zfviz.paper import TABLE7
@@ -119,8 +119,7 @@ if heldout_seeds:
 
 # %% tags=["hide-input"]
 control_rho = spearmanr(range(len(source_svm)), source_svm).statistic
-ev = c10_evidence(results, svm_layers, max(per_class), profile, control_rho, ho if heldout_seeds else None, target,
-                  source_classes=exp.val.classes, target_classes=pool.classes)
+ev = study.evidence(results, control_rho, ho if heldout_seeds else None, exp.val.classes, pool.classes)
 claims.show(ev)
 show_box([ev], profile, models=f"`{model}` seeds {model_seeds}")
 

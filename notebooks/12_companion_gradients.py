@@ -61,7 +61,7 @@ from zfviz.analysis.agreement import method_agreement
 from zfviz.analysis.gradients import class_model_runs, companion_summary, live_channels, score_gains
 from zfviz.data import center_crop, class_folders, class_index, class_name, crop_of, per_class_subset
 from zfviz.experiment import first_correct, load_experiment
-from zfviz.mnist import companion_evidence, feature_maps, load_digits, small_cnn, train_small
+from zfviz.mnist import feature_maps, load_digits, small_cnn, train_small
 from zfviz.plots import feature_maps_figure, line_chart, panel_grid, show_image, show_projection
 from zfviz.profiles import get_profile
 from zfviz.report import show_box, structure, tidy
@@ -85,7 +85,7 @@ keep = per_class_subset(data.train_y, exp.profile.train_per_class)  # the profil
 torch.manual_seed(seed)
 small = small_cnn(len(data.classes))
 history = train_small(small, data.train_x[keep], data.train_y[keep], epochs=digit_epochs, seed=seed, progress=False)
-ev = companion_evidence(small, data, len(keep), profile, chapter="12_companion_gradients")
+ev = study.evidence(small, data, len(keep))
 display(Markdown(f"{data.name}: {len(keep)} training images, {digit_epochs} epochs of Adam; "
                  f"**test accuracy {ev.estimate + claims.COMPANION_REFERENCE:.1f}%** on {len(data.test_y)} images."))
 line_chart(history.set_index("epoch")[["train_acc"]], "epoch", "training accuracy %", title="The small CNN, per epoch");

@@ -49,13 +49,11 @@ dataset = None
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.occlusion import SQUARES, c7b_evidence, projection_occlusion_models
+from zfviz.analysis.occlusion import SQUARES, projection_occlusion_models
 from zfviz.experiment import load_experiments
 from zfviz.plots import drop_scatter
 from zfviz.report import show_box, structure, tidy
@@ -94,8 +92,8 @@ fresh_exps = load_experiments(model, profile, fresh, **study.loads) if fresh els
 if fresh and len(fresh_pick) == 0:
     raise ValueError(f"C7b's confirmatory run needs validation images beyond the pilot's {n_images}; the split has "
                      f"{len(val)}: lower n_images or pass confirm_seeds=[]")
-ev = claims.confirmatory(c7b_evidence(df, profile),
-                         c7b_evidence(projection_occlusion_models(fresh_exps, fresh, val.images[fresh_pick], size, **occ), profile) if fresh else None, fresh)
+ev = study.evidence(df, projection_occlusion_models(fresh_exps, fresh, val.images[fresh_pick], size, **occ)
+                    if fresh else None)
 claims.show(ev)
 display(Markdown("What this does not show: the projection is computed from the map itself, so this measures how "
                  "faithful its picture is to that map, not whether the map matters to the classifier (chapter 06 "

@@ -54,7 +54,7 @@ import torch
 from IPython.display import Markdown, display
 
 from zfviz import claims
-from zfviz.analysis.sanity import (cascading_randomization, s1_evidence, similarity_summary, stage_maps,
+from zfviz.analysis.sanity import (cascading_randomization, similarity_summary, stage_maps,
                                    unit_and_switches)
 from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.data import center_crop, crop_of
@@ -132,7 +132,7 @@ pd.concat(purity).set_index("network")[["layer", "mean", "std", "count", "chance
 # than changing the switches.
 
 # %% tags=["hide-input"]
-evs = s1_evidence(df, us, profile)
+evs = study.evidence(df, us)
 for ev in evs:
     claims.show(ev)
 display(Markdown(claims.composite_line("S1", evs)))

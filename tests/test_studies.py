@@ -90,3 +90,39 @@ def test_crop_scaling_is_one_function():
     for path in list(Path(studies.__file__).parent.rglob("*.py")) + list(book.NOTEBOOKS.glob("*.py")):
         code = "\n".join(line.split("#")[0] for line in path.read_text().splitlines())
         assert "/ 224" not in code and "crop / 224" not in code, f"{path.name} scales by 224 itself"
+
+
+def _object_drops(effect: float, seeds: range) -> "pd.DataFrame":
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    rows = [(s, i, effect + rng.normal(0, 0.01), 1.0, 0.4) for s in seeds for i in range(120)]
+    return pd.DataFrame(rows, columns=["seed", "image", "matched", "worst_on", "worst_chance"])
+
+
+def test_a_study_with_synthetic_tables_gives_known_evidence_and_its_confirmatory_run_decides():
+    from zfviz.claims import REGISTRY, decide
+
+    occ = book.chapter_study("06_fig7_occlusion", "cpu")
+    pilot, fresh = _object_drops(0.2, range(3)), _object_drops(-0.2, range(3, 7))
+    c7a, c7c = occ.evidence(pilot, fresh)
+    assert (c7a.claim, c7c.claim) == ("C7a", "C7c")
+    assert decide(REGISTRY["C7a"], c7a) == "not reproduced" and c7a.estimate < 0  # the fresh run decides ...
+    assert c7a.pilot.startswith("0.19") and "Decided by its confirmatory run" in c7a.note  # ... the pilot beside it
+    assert decide(REGISTRY["C7c"], c7c) == "reproduced" and not c7c.pilot  # C7c: the pilot decides
+    alone = book.chapter_study("06_fig7_occlusion", "cpu", confirm_seeds=[]).evidence(pilot)
+    assert decide(REGISTRY["C7a"], alone[0]) == "reproduced" and alone[0].estimate > 0
+
+
+def test_a_study_without_its_inputs_says_not_run():
+    from zfviz.claims import REGISTRY, decide
+
+    ev = book.chapter_study("10_tables4_6_transfer", "cpu", heldout_seeds=[]).evidence(None)
+    assert ev.claim == "C9" and decide(REGISTRY["C9"], ev) == "not run" and "heldout_seeds is empty" in ev.missing
+
+
+def test_every_study_that_decides_claims_has_evidence():
+    for name, cls in studies.STUDIES.items():
+        if name != "01_training":
+            assert "evidence" in cls.__dict__, f"{name}'s study has no evidence()"

@@ -3,7 +3,7 @@ default parameters, and a non-deciding profile's small ones), their training and
 snapshots and checkpoints take, and the time that comes to on this machine's device.
 
 The run lists are the chapters' own designs (``zfviz.studies``: the study a chapter builds from its parameters says
-which runs it reads), at their declared default parameters. FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on one image of each
+which runs it reads), at their declared default parameters (``chapters.chapter_study``). FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on one image of each
 architecture at the profile's geometry (forward + backward for training: 2 FLOPs per multiply-add); time is FLOPs
 over a rate measured here (CPU: training steps of ZF at the profile's geometry, 3-10 s, cached per machine) or assumed (CUDA:
 35% of the device's dense bf16 peak, the MFU a well-fed H100/H200 reaches on these convnets).
@@ -53,7 +53,7 @@ def chapter_runs(name: str, profile: str) -> list[tuple[TrainConfig, int]]:
     """The runs chapter ``name`` trains at ``profile``: (resolved config, epochs it is trained to) pairs, few-shot runs
     and take-off probes (trained through the first quarter of their budget only) included: its study's
     (``zfviz.studies``) ``runs()``, with its default parameters and the profile's small ones."""
-    from .book import chapter_study
+    from .chapters import chapter_study
 
     return [(c, until or c.epochs) for c, until in chapter_study(name, profile).runs()]
 
@@ -225,7 +225,7 @@ def _measure_cpu(profile: str) -> tuple[float, int, float]:
 
 def plan(profile: str, chapters: list[str] | None = None, data_root: str | None = None) -> pd.DataFrame:
     """One row per distinct run the chapters train at ``profile``, with the chapters that need it and its cost."""
-    from .book import chapters as all_chapters
+    from .chapters import chapters as all_chapters
 
     from .data import dataset_identity
     from .records import record_path, recorded_epochs

@@ -8,7 +8,7 @@ Four places build a study, so a design is written here only:
 - the unit tests: a study with synthetic tables gives known evidence.
 
 The parameters' defaults live in each chapter's ``parameters`` cell only (papermill reads them there);
-``book.chapter_study(name, profile)`` builds a chapter's study from those defaults with the profile's small parameters
+``chapters.chapter_study(name, profile)`` builds a chapter's study from those defaults with the profile's small parameters
 on top. No field has a default here, so a parameter added to a chapter and not to its study (or the reverse) fails at
 once.
 
