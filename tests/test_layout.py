@@ -94,3 +94,17 @@ def test_the_checker_sees_relative_lazy_and_package_imports():
     assert "studies" in edges["chapters"]  # inside a function
     assert "analysis.topk" in edges["analysis.evolution"]  # from .topk import ...
     assert "stats" in edges["analysis.occlusion"]  # from ..stats import ..., inside a function
+
+
+def test_an_import_inside_a_function_says_why():
+    """Imports go at the top; one inside a function is there because it is heavy (torch, papermill) or optional, and
+    its line says so."""
+    silent = []
+    for path in sorted(ZFVIZ.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for fn in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                silent += [f"{path.relative_to(ZFVIZ)}:{n.lineno}" for n in ast.walk(fn)
+                           if isinstance(n, (ast.Import, ast.ImportFrom))
+                           and not any("#" in lines[i - 1] for i in range(n.lineno - 1, n.end_lineno + 1))]
+    assert not silent, f"imports inside functions without a reason comment: {silent}"

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from PIL import Image
+
+from .data import load_image
 
 FILES = {"dog_landmarks": "dog_landmarks.csv", "object_boxes": "object_boxes.csv"}
 BOX = ("y0", "x0", "y1", "x1")
@@ -48,10 +51,6 @@ def load_annotated(name: str, columns: list[str], resize: int, crop: int, roots:
                    ) -> tuple[torch.Tensor, pd.DataFrame]:
     """The annotated images whose files exist under ``roots`` ({dataset name in the annotation: its folder}): uint8
     images (n, 3, S, S) at ``resize`` and the annotation with ``columns`` mapped into the ``crop`` (``to_crop``)."""
-    from PIL import Image
-
-    from .data import load_image
-
     ann = read(name)
     paths = [Path(roots[d]) / f if d in roots else None for d, f in zip(ann.dataset, ann.file)]
     keep = [p is not None and p.is_file() for p in paths]

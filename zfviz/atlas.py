@@ -4,6 +4,7 @@ activation at every saved epoch). ``python -m zfviz atlas`` writes it from a cac
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -18,11 +19,13 @@ from tqdm import tqdm
 
 from .analysis.topk import TopProjections, project_top, top_activations
 from .checkpoint import atomic_write
-from .locks import staged
 from .data import class_name, crop_of
+from .deconv import Deconvnet
 from .experiment import Experiment
+from .layers import layer_name
+from .locks import staged
 from .plots import resized_patch, show_image, show_projection
-from .runs import final_accuracy
+from .runs import done_record, final_accuracy
 
 
 def _rgb(array: np.ndarray) -> torch.Tensor:
@@ -97,9 +100,6 @@ def build_model_atlas(model: torch.nn.Module, val, mean: torch.Tensor, crop: int
     >>> build_model_atlas(torchvision.models.vgg11(num_classes=10).eval(), val, val.images.float().mean(0), 224,
     ...                   "atlas", {"model": "torchvision:vgg11"})  # doctest: +SKIP
     """
-    from .deconv import Deconvnet
-    from .layers import layer_name
-
     valid = Deconvnet(model).conv_layers()
     names = valid if layers is None else [layer_name(model, x) if not isinstance(x, str) else x for x in layers]
     bad = [x for x in names if x not in valid]
@@ -169,8 +169,6 @@ PROVENANCE = "provenance.json"  # the network the atlas shows: tests check it is
 def provenance(exp: Experiment) -> dict:
     """What identifies the atlas's network: run name, model, profile, seed, epochs, and its weights (the final
     snapshot's SHA-256 and realization, from the run's DONE.json)."""
-    from .runs import done_record
-
     done = done_record(exp.run)
     return {"run": exp.run.name, "model": exp.config.model, "profile": exp.profile.name, "seed": exp.config.seed,
             "epochs": exp.epoch, "sha256": done.get("snapshot_sha256"), "realization": done.get("realization")}
@@ -178,7 +176,6 @@ def provenance(exp: Experiment) -> dict:
 
 def _write_pages(out: Path, maps: pd.DataFrame, epochs: list[int], k: int, n_images: int, run: str, command: str,
                  prov: dict, heading: str = "Feature atlas", conv_layers: list[str] | None = None) -> None:
-    import json
 
     shown = list(maps.layer.unique())
     conv_layers = conv_layers or shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,13 +13,37 @@ import time
 from pathlib import Path
 
 from . import provenance
-from .locks import staged
-from .paths import repo_root
 
 # the book's chapters and their parameters, re-exported: ``book.chapters()`` is what a reader of the book calls
-from .chapters import (NOTEBOOKS, PAPER_GEOMETRY_CHAPTERS, PAPER_SMOKE_PARAMETERS, REPO,  # noqa: F401
-                       SMALL_PARAMETERS, SMOKE_PARAMETERS, chapter_parameters, chapter_study, chapters,
-                       check_parameters, declared_parameters)
+from .chapters import (  # noqa: F401
+    NOTEBOOKS,
+    PAPER_GEOMETRY_CHAPTERS,
+    PAPER_SMOKE_PARAMETERS,
+    REPO,
+    SMALL_PARAMETERS,
+    SMOKE_PARAMETERS,
+    chapter_parameters,
+    chapter_study,
+    chapters,
+    check_parameters,
+    declared_parameters,
+)
+from .claims import (
+    COLUMNS,
+    CONFIRM_BUDGET_H,
+    CONFIRM_REGISTERED,
+    CONFIRMATORY,
+    MEANING,
+    REGISTRY,
+    RULE_STATUSES,
+    VERDICTS,
+    Evidence,
+    table,
+)
+from .locks import staged
+from .paths import cache_root, repo_root
+from .profiles import get_profile
+
 RESULTS = REPO / "book" / "results"  # executed notebooks the site renders (committed for the most faithful profile)
 BOOK_PROFILE = "cpu"  # the profile the published book (book/results, book/atlas) is executed at
 
@@ -57,8 +82,6 @@ class ChapterError(ValueError):
 
 def _keep_failed(partial: Path, name: str) -> Path | None:
     """Copy a failed chapter's partly executed notebook where it outlives the staging folder."""
-    from .paths import cache_root
-
     if not partial.exists():
         return None
     dest = cache_root() / "failed-chapters" / f"{name}.ipynb"
@@ -70,7 +93,7 @@ def _keep_failed(partial: Path, name: str) -> Path | None:
 def _hide_injected_parameters(path: Path) -> None:
     """Tag papermill's injected-parameters cell ``hide-cell``: the rendered book folds it away, as it folds the
     chapter's own parameters cell; nothing is deleted."""
-    import nbformat
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -82,8 +105,8 @@ def _hide_injected_parameters(path: Path) -> None:
 
 def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -> Path:
     """Run one jupytext notebook through papermill with ``parameters``; writes ``out_dir/<name>.ipynb`` atomically."""
-    import jupytext
-    import papermill as pm
+    import jupytext  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import papermill as pm  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
 
     _need_checkout()
     names = chapters()
@@ -161,7 +184,7 @@ def _ipc_kernel_manager(log: Path) -> type:
     kernel's sockets while a cell still runs, and the kernel's complaint about it (a ZMQError traceback) would
     otherwise land on the user's terminal after the clean "interrupted" line.
     """
-    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.manager import AsyncKernelManager  # only when a chapter executes
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kw) -> None:
@@ -185,7 +208,7 @@ def _ipc_kernel_manager(log: Path) -> type:
 
 def _stamp(path: Path, name: str, prov: dict) -> None:
     """Put the page's provenance in its metadata and a footer cell, and leave no path of this machine in it."""
-    import nbformat
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
 
     nb = nbformat.read(path, as_version=4)
     nb.metadata["zfviz"] = {"provenance": prov}
@@ -236,13 +259,12 @@ def execute_with_atlas(names: list[str], parameters: dict, progress: bool = True
     staging folder first, the chapters run (``execute_book``), and only when both succeed does the new atlas replace
     the old one. An interruption anywhere leaves the committed atlas and results as they were, and no staging
     folder behind (a killed build's staging folders are swept by the next one)."""
-    from .atlas import build_atlas
-    from .experiment import load_experiment
-    from .locks import staged
+    from .atlas import build_atlas  # heavy
+    from .experiment import load_experiment  # heavy
 
     profile = parameters["profile"]
     log(f"[zfviz book] the atlas of the {profile} ZF model (seed 0), staged until the chapters are done")
-    from .atlas import PROVENANCE
+    from .atlas import PROVENANCE  # heavy
 
     with staged(atlas, what="the atlas folder", markers=(PROVENANCE,)) as stage:
         exp = load_experiment("zf", profile, 0, data_root=parameters.get("data_root"), progress=progress)
@@ -276,7 +298,7 @@ NBVAL = REPO / "tests" / "nbval"  # smoke-profile reference notebooks that CI re
 
 def keep_checked_outputs(path: Path) -> None:
     """Drop every output except those of cells tagged ``nbval-check-output`` (the references stay small)."""
-    import nbformat
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -303,9 +325,8 @@ def make_nbval_references(names: list[str] | None = None, progress: bool = True)
 
 def collect_evidence(results: Path = RESULTS) -> list:
     """The evidence every executed chapter in ``results`` carries (``claims.show`` outputs), in book order."""
-    import nbformat
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
 
-    from .claims import Evidence
 
     found = []
     for name in chapters():
@@ -324,10 +345,9 @@ def collect_evidence(results: Path = RESULTS) -> list:
 def write_claims(results: Path = RESULTS) -> Path:
     """``results/claims.csv`` from the evidence of the executed chapters, decided by the registry. Rows of profiles
     whose chapters were not re-executed are kept from the existing file."""
-    import pandas as pd
+    import pandas as pd  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
 
-    from .checkpoint import atomic_write
-    from .claims import COLUMNS, table
+    from .checkpoint import atomic_write  # heavy
 
     new = table(collect_evidence(results))
     path = results / "claims.csv"
@@ -340,7 +360,6 @@ def write_claims(results: Path = RESULTS) -> Path:
 
 
 def _claim_order(claim: str) -> tuple:
-    import re
 
     m = re.fullmatch(r"C(\d+)([a-z]?)", claim)
     return (0, int(m.group(1)), m.group(2)) if m else (1, 0, claim)
@@ -350,13 +369,9 @@ def verdict_summary(results: Path = RESULTS) -> str:
     """The summary page: a tally, one sentence per verdict word, then one row per claim with the paper's figure or
     table, the statistic's unit, the registry's verdict per profile and its evidence, linked to the chapter; rendered
     from ``claims.csv``, nothing typed by hand."""
-    import nbformat
-    import pandas as pd
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import pandas as pd  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
 
-    from .claims import CONFIRM_BUDGET_H, CONFIRM_REGISTERED, CONFIRMATORY, MEANING, REGISTRY, VERDICTS
-    from .profiles import get_profile
-
-    from .claims import RULE_STATUSES
 
     status = pd.Series([c.rule_status for c in REGISTRY.values() if not c.parts]).value_counts()
     dated = "; ".join(f"{status.get(s, 0)} {s}" for s in RULE_STATUSES if status.get(s, 0))
@@ -441,7 +456,7 @@ def verdict_summary(results: Path = RESULTS) -> str:
 def paper_scale_box(claims_table: "pd.DataFrame") -> str:
     """"Reproduce at paper scale": what the gpu and imagenet profiles cost (from the planner's FLOPs), and which
     verdicts this scale leaves open with the scale each one's registry row names."""
-    from .plan import GPU_MFU
+    from .plan import GPU_MFU  # pandas and the planner: only for the summary's paper-scale box
 
     lines = ["## Reproduce at paper scale", "", "`python -m zfviz book --profile gpu --plan` prints what a profile "
              "trains, its FLOPs and disk, and the time on the machine it runs on; with no GPU it also gives the time "
@@ -455,8 +470,7 @@ def paper_scale_box(claims_table: "pd.DataFrame") -> str:
 
 def _profile_cost(profile: str) -> str:
     """One line: a profile's runs, FLOPs and assumed time on one GPU, from the planner."""
-    from .plan import _duration, gpu_rate, plan
-    from .profiles import get_profile
+    from .plan import _duration, gpu_rate, plan  # pandas and the planner: only for the summary's paper-scale box
 
     df = plan(profile, data_root=None)
     flops = float(df.train_flops.sum() + df.eval_flops.sum())
@@ -467,8 +481,6 @@ def _profile_cost(profile: str) -> str:
 
 def _open_verdicts(claims_table: "pd.DataFrame") -> list[str]:
     """A line per claim the book's profile leaves inconclusive or not testable, with what would settle it."""
-    from .claims import CONFIRMATORY, REGISTRY
-
     def settles(claim: str) -> str:
         need = REGISTRY[claim].scale_needed
         if need != "any":
@@ -491,7 +503,7 @@ def cite_block(cff: Path | None = None) -> str:
     >>> "@inproceedings{zeiler2014" in cite_block()
     True
     """
-    import yaml
+    import yaml  # only for the cite block
 
     c = yaml.safe_load((cff or REPO / "CITATION.cff").read_text())
     p = c["preferred-citation"]
@@ -510,7 +522,7 @@ def cite_block(cff: Path | None = None) -> str:
 
 def write_summary(results: Path = RESULTS) -> Path:
     """Write ``verdict_summary`` to ``results/summary.md`` (atomically)."""
-    from .checkpoint import atomic_write
+    from .checkpoint import atomic_write  # heavy
 
     text = verdict_summary(results)
     return atomic_write(results / "summary.md", lambda tmp: Path(tmp).write_text(text))

@@ -9,6 +9,7 @@ Below both ``plan`` and ``book``: the plan asks a chapter's study for its runs, 
 
 from __future__ import annotations
 
+import ast
 import tempfile
 from pathlib import Path
 
@@ -25,8 +26,8 @@ def chapters() -> list[str]:
 
 def declared_parameters(name: str) -> dict[str, str]:
     """The parameters a chapter declares in its ``parameters`` cell, with their default expressions."""
-    import jupytext
-    import papermill as pm
+    import jupytext  # heavy (jupytext, papermill): only when a chapter's parameters are read
+    import papermill as pm  # heavy (jupytext, papermill): only when a chapter's parameters are read
 
     nb = jupytext.read(NOTEBOOKS / f"{name}.py")
     with tempfile.TemporaryDirectory() as d:
@@ -47,8 +48,6 @@ def check_parameters(name: str, parameters: dict) -> None:
 def chapter_parameters(name: str, profile: str) -> dict:
     """A chapter's default parameters (its ``parameters`` cell) with the profile's small ones on top
     (``SMALL_PARAMETERS``)."""
-    import ast
-
     out = {k: ast.literal_eval(v) for k, v in declared_parameters(name).items()}
     return out | SMALL_PARAMETERS.get(profile, {}).get(name, {}) | {"profile": profile}
 

@@ -33,9 +33,11 @@ never engages, a source task that never saw the target's concepts, rows that nev
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
+
+from .stats import seeds_to_decide
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not testable at this scale", "not comparable", "not run")
 MEANING = {  # one sentence per verdict word, for the summary page
@@ -514,7 +516,7 @@ def composite_line(claim: str, evidence_list: list[Evidence]) -> str:
 
 def show(ev: Evidence) -> None:
     """Display the registry's verdict for ``ev`` in a chapter, carrying the evidence for the book's claims table."""
-    from IPython.display import Markdown, display
+    from IPython.display import Markdown, display  # IPython: only inside a notebook
 
     display(Markdown(verdict_line(ev)), metadata={"zfviz_evidence": ev.to_dict()})
 
@@ -584,8 +586,6 @@ class Confirmation:
     @property
     def seeds(self) -> int | None:
         """Fresh seeds that decide the claim at 80% power (None: the pilot sits on the threshold, or over 1000)."""
-        from .stats import seeds_to_decide
-
         return seeds_to_decide(*self.pilot, REGISTRY[self.claim].min_effect)
 
     @property
@@ -643,8 +643,6 @@ def confirm_seeds(claim: str, profile: str, given: list[int] | None = None, pilo
 def confirmatory(pilot: Evidence, fresh: Evidence | None, seeds: list[int]) -> Evidence:
     """The evidence that decides a claim with a registered confirmatory design: ``fresh`` (measured on ``seeds``,
     which the pilot did not use), carrying the pilot's result beside it; without a fresh run, the pilot itself."""
-    from dataclasses import replace
-
     side = f"{pilot.estimate:.4g} [{pilot.ci_low:.4g}, {pilot.ci_high:.4g}], {pilot.seeds} seeds"
     if fresh is None:
         return replace(pilot, note=f"{design_text(pilot.claim, pilot.profile, ran=False)} {pilot.note}".strip())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -24,15 +25,15 @@ from .profiles import PRECISIONS, PROFILES
 
 
 def _train(args: argparse.Namespace) -> int:
-    import torch.distributed as dist
+    import torch.distributed as dist  # heavy
 
-    from .runs import TrainConfig, final_accuracy, finished, run_dir
-    from .train import resolve_device, train
+    from .runs import TrainConfig, final_accuracy, finished, run_dir  # heavy
+    from .train import resolve_device, train  # heavy
 
     resolve_device(args.device)  # a bad device fails before any data is read
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        import torch
+        import torch  # heavy (torch, the book): only for the command that needs it, so --help answers at once
 
         dist.init_process_group("nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo")
     cfg = TrainConfig(model=args.model, profile=args.profile, dataset=args.dataset, epochs=args.epochs,
@@ -59,7 +60,7 @@ def _train(args: argparse.Namespace) -> int:
 def _default_profile(args: argparse.Namespace) -> str:
     if args.profile:
         return args.profile
-    import torch
+    import torch  # heavy (torch, the book): only for the command that needs it, so --help answers at once
 
     profile = "gpu" if torch.cuda.is_available() else "cpu"
     print(f"[zfviz] profile {profile} ({'CUDA found' if profile == 'gpu' else 'no CUDA GPU found'}); "
@@ -73,11 +74,11 @@ def _note(message: str) -> None:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from . import book
+    from . import book  # heavy (torch, the book): only for the command that needs it, so --help answers at once
 
     names = args.only or book.chapters()
     if args.plan:
-        from .plan import plan_table
+        from .plan import plan_table  # heavy
 
         print(plan_table(_default_profile(args), names, args.data_root, args.remeasure, _note))
         return 0
@@ -87,7 +88,7 @@ def _book(args: argparse.Namespace) -> int:
         return 0
     if not args.no_execute:
         params = {"profile": _default_profile(args)} | ({"data_root": args.data_root} if args.data_root else {})
-        from .plan import plan_table, train_planned
+        from .plan import plan_table, train_planned  # heavy
 
         print(plan_table(params["profile"], names, args.data_root, args.remeasure, _note), flush=True)  # what will be trained, and roughly how long
         if not args.no_train:
@@ -114,15 +115,13 @@ def _book(args: argparse.Namespace) -> int:
 
 def _atlas_external(args: argparse.Namespace) -> int:
     """The atlas of a researcher's own network (``--model torchvision:vgg16 --weights w.pt --dataset DIR``)."""
-    import hashlib
-
-    from .atlas import build_model_atlas
-    from .data import load_folder, pixel_mean
-    from .external import ImageNetNormalized, load_network
+    from .atlas import build_model_atlas  # heavy
+    from .data import load_folder, pixel_mean  # heavy
+    from .external import ImageNetNormalized, load_network  # heavy
 
     if not args.dataset:
         raise ValueError("--dataset DIR is needed with a model of your own (an ImageFolder: class folders, or val/)")
-    from .layers import trace
+    from .layers import trace  # heavy (torch, the book): only for the command that needs it, so --help answers at once
 
     net = load_network(args.model, args.weights, args.num_classes)  # a bad model or state dict fails before decoding
     trace(net, (args.crop, args.crop))  # as does a network the deconvnet does not define (residuals, branches)
@@ -163,9 +162,9 @@ def _trained_role(model: str) -> str:
 
 
 def _atlas(args: argparse.Namespace) -> int:
-    from .atlas import build_atlas
-    from .book import REPO
-    from .experiment import load_experiment
+    from .atlas import build_atlas  # heavy
+    from .book import REPO  # heavy (torch, the book): only for the command that needs it, so --help answers at once
+    from .experiment import load_experiment  # heavy
 
     # torchvision:<name> without --weights/--dataset is a run trained by zfviz's loop (`zfviz train --model
     # torchvision:alexnet`): its atlas gets the evolution row and the run's provenance, like the book's
@@ -183,7 +182,7 @@ def _atlas(args: argparse.Namespace) -> int:
     exp = load_experiment(args.model, profile, args.seed, data_root=args.data_root, progress=not args.no_progress,
                           **extra)
     book_run = args.model == "zf" and args.seed == 0 and not extra
-    from .book import BOOK_PROFILE
+    from .book import BOOK_PROFILE  # heavy
 
     home = REPO / "book" if profile == BOOK_PROFILE else REPO / "_build" / profile  # the published book's, or not
     out = Path(args.out) if args.out else home / ("atlas" if book_run else f"atlas-{_slug(args.model)}")
@@ -208,7 +207,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _record(args: argparse.Namespace) -> int:
-    from .records import record_run, record_runs
+    from .records import record_run, record_runs  # heavy
 
     if args.runs:
         written = [w for w in (record_run(r, args.records) for r in args.runs) if w is not None]

@@ -13,15 +13,16 @@ import os
 import re
 from pathlib import Path
 
+from .paths import records_root
 from .provenance import QUOTED
 
 _ABSOLUTE = re.compile(r'"(/(?:home|root|tmp|work|Users|mnt|private|var)/[^"]*)"')
 
 
 def _chapter_notes(results: Path) -> tuple[dict[str, list[dict]], list[str]]:
-    import nbformat
+    import nbformat  # heavy (nbformat, pandas): only when the book is checked
 
-    from .book import chapters
+    from .book import chapters  # the book's module at call time (a test points it at other chapters)
 
     notes, problems = {}, []
     for name in chapters():
@@ -47,7 +48,7 @@ def _record(records: Path, run: str, epoch: int) -> dict | None:
     folder = records / run
     if not folder.is_dir():
         return None
-    import pandas as pd
+    import pandas as pd  # heavy (nbformat, pandas): only when the book is checked
 
     try:
         weights = json.loads((folder / "weights.json").read_text())
@@ -63,8 +64,7 @@ def _record(records: Path, run: str, epoch: int) -> dict | None:
 def check_book(results: str | os.PathLike | None = None, atlas: str | os.PathLike | None = None,
                records: str | os.PathLike | None = None) -> list[str]:
     """The committed book's inconsistencies, one line each ([] when it is one artifact)."""
-    from .book import ATLAS, RESULTS
-    from .paths import records_root
+    from .book import ATLAS, RESULTS  # the book's module at call time (a test points it at other chapters)
 
     results, atlas = Path(results or RESULTS), Path(atlas or ATLAS)
     records = records_root(records)

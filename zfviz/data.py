@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +38,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from .datafiles import content_fingerprint, list_images, relative_to
-from .locks import exclusive
+from .locks import BusyError, exclusive
 from .params import check_int
 from .paths import cache_root, data_root
 
@@ -127,8 +128,6 @@ def class_folders(dataset: str | os.PathLike, root: str | os.PathLike | None = N
 
 def online(host: str = DOWNLOAD_HOST, timeout: float = 3.0) -> bool:
     """Whether ``host`` resolves and accepts a connection on 443 (so a download can be tried)."""
-    import socket
-
     try:
         with socket.create_connection((host, 443), timeout=timeout):
             return True
@@ -367,8 +366,6 @@ def _read_cache(out: Path, folder: Path | None = None, samples: list | None = No
 
 def _sweep_orphans(decoded: Path) -> None:
     """Remove the temporary folders of killed cache builds, of any key: a temp whose key's lock nobody holds is one."""
-    from .locks import BusyError
-
     for tmp in decoded.glob("*.tmp-*"):
         name = tmp.name.split(".tmp-")[0]
         try:

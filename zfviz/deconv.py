@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import layers as _layers
-from .models import eval_mode, to_model_device
+from .models import eval_mode, layer_names, to_model_device
 
 
 class Unpool(nn.Module):
@@ -85,8 +85,6 @@ class Deconvnet(nn.Module):
 
     def conv_layers(self) -> list[str]:
         """The conv layers this model has, bottom to top (those a projection can start from)."""
-        from .models import layer_names
-
         return [n for n in layer_names(self.model) if isinstance(self.model.get_submodule(n), nn.Conv2d)]
 
     @torch.no_grad()

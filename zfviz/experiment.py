@@ -14,10 +14,9 @@ import torch
 from .data import ImageSet
 from .models import ConvNet, build_model
 from .profiles import Profile, get_profile, px_at_crop
-from .runs import (TrainConfig, finished, load_data, load_run, run_dir, run_predictions, snapshot_epochs,
-                   snapshot_path)
-from .trained import ensure_trained
+from .runs import TrainConfig, finished, load_data, load_run, run_dir, run_predictions, snapshot_epochs, snapshot_path
 from .train import resolve_device
+from .trained import ensure_trained, run_metrics, split_trained
 
 
 @dataclass
@@ -182,8 +181,6 @@ def convergence_gap(models: list[str], profile: str, seed: int = 0, *, factor: i
     row per model with both runs' final 10-crop val top-1 (%) and the gap. ``train``: train the runs that are missing
     first; else nothing is trained and a model without both runs (finished or recorded) has NaN gap and an empty
     ``long_run`` (and NaN ``val10_top1`` too when its budget run is missing)."""
-    from .trained import run_metrics, split_trained
-
     rows = []
     for m in models:
         base = TrainConfig(model=m, profile=profile, seed=seed, dataset=dataset).resolved()

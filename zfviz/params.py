@@ -3,7 +3,10 @@ error each, naming the parameter."""
 
 from __future__ import annotations
 
+import ast
+import math
 import numbers
+from pathlib import Path
 
 
 def _is_int(v: object) -> bool:
@@ -39,8 +42,6 @@ def check_paired_seeds(name: str, value: object, seeds: list[int]) -> list[int]:
 
 def check_number(name: str, value: object, minimum: float | None = None, maximum: float | None = None) -> float:
     """``value`` if it is a finite real number within [minimum, maximum]; else a ValueError naming the parameter."""
-    import math
-
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be a finite number in [{minimum if minimum is not None else '-inf'}, "
@@ -61,8 +62,6 @@ def check_names(name: str, value: object, valid: list[str], *, minimum: int = 1)
 
 def check_files(name: str, value: object, root: str) -> list[str]:
     """``value`` if it lists files that exist *inside* the folder ``root``; else a ValueError."""
-    from pathlib import Path
-
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{name} must be a non-empty list of file paths relative to {root}, got {value!r}")
     base = Path(root).resolve()
@@ -79,8 +78,6 @@ def reject_unknown_parameters(namespace: dict) -> None:
     and the injected one are the last cells in the kernel's input history that precede this call; names assigned
     in the injected cell but not in the parameters cell are unknown. Outside papermill this does nothing.
     """
-    import ast
-
     history = namespace.get("In") or []
     injected = next((i for i in range(len(history) - 1, 0, -1) if history[i].lstrip().startswith("# Parameters")),
                     None)

@@ -17,6 +17,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .analysis.correspondence import mask_square
+from .analysis.invariance import PAPER_SWEEPS, transform
+from .analysis.occlusion import as_grid
 from .analysis.topk import TopProjections, cut
 from .data import crop_of
 from .profiles import at_crop
@@ -159,8 +162,6 @@ def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str],
                       crop: int) -> plt.Figure:
     """Fig. 5's layout: per transformation (rows), three example inputs, the two layers' distances and P(true) against
     the amount, one line per image. ``df`` holds ``invariance`` rows of the images in ``images`` (same order)."""
-    from .analysis.invariance import PAPER_SWEEPS, transform
-
     kinds = [("translate", "vertical shift (px at 224)"), ("scale", "scale factor"), ("rotate", "rotation (degrees)")]
     if df.empty:
         fig, ax = plt.subplots(figsize=(6, 1))
@@ -194,8 +195,6 @@ def invariance_figure(df: pd.DataFrame, images: torch.Tensor, layers: list[str],
 def masks_figure(x: torch.Tensor, mean: torch.Tensor, masks: dict[str, list[tuple[int, int]]], size: int,
                  shown: list[str]) -> plt.Figure:
     """Fig. 8's layout: each mean-subtracted image (rows) unmasked and with each of the ``shown`` masks."""
-    from .analysis.correspondence import mask_square
-
     mean_img = crop_of(mean.cpu(), x.shape[-1])
     cell = min(1.6, PAGE_IN / (len(shown) + 1))
     fig, axes = plt.subplots(len(x), len(shown) + 1, figsize=(cell * (len(shown) + 1), cell * len(x)), squeeze=False)
@@ -216,8 +215,6 @@ def occlusion_panels(image: np.ndarray, occ: pd.DataFrame, own_projection: torch
                      size: int) -> plt.Figure:
     """Fig. 7 panels: (a) image with one occluder, (b) total activity of the strongest layer-5 map, (c) that map
     projected on this image and on other images, (d) P(correct class), (e) most probable label, per position."""
-    from .analysis.occlusion import as_grid
-
     fig = plt.figure(figsize=(PAGE_IN, 5.4))
     grid = fig.add_gridspec(2, 6)
     axes = np.array([fig.add_subplot(grid[0, 0:2]), fig.add_subplot(grid[0, 2:4]), fig.add_subplot(grid[0, 4:6]),

@@ -36,7 +36,7 @@ def note_folder(folder: str | os.PathLike, epoch: int, source: str) -> None:
     """``note_run`` for a finished run directory or a record: reads its DONE.json or weights.json and its metrics."""
     if not os.environ.get(ENV):
         return
-    import pandas as pd
+    import pandas as pd  # heavy (pandas, torch via machine): noting a run read stays cheap
 
     folder = Path(folder)
     for name in ("DONE.json", "weights.json"):
@@ -70,7 +70,7 @@ def read_notes(path: str | os.PathLike) -> list[dict]:
 
 def page(runs: list[dict], profile: str) -> dict:
     """A page's provenance: commit, date, profile, the machine that executed it, and the runs it read."""
-    from .machine import signature, source_commit
+    from .machine import signature, source_commit  # heavy (pandas, torch via machine): noting a run read stays cheap
 
     return {"commit": source_commit(), "executed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "profile": profile, "machine": signature("cpu"), "runs": runs,

@@ -3,11 +3,15 @@ nbval."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pandas as pd
 
-from .claims import REGISTRY, VERDICTS as REGISTRY_VERDICTS, Evidence, decide, missing_text, verdict_of
+from .claims import REGISTRY, Evidence, decide, missing_text, verdict_of
+from .claims import VERDICTS as REGISTRY_VERDICTS
+from .paths import repo_root
 from .profiles import Profile, get_profile
 
 # The registry's vocabulary, and two older words chapters not yet moved onto the registry still print.
@@ -82,8 +86,8 @@ def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: 
 def show_box(evidence: list[Evidence], profile: str | Profile, context: str = "", **kwargs) -> None:
     """Store the chapter's verdict box for its first cell (``{glue:md} verdict_box``) and its closing for its last
     (``{glue:md} closing``: ``closing(evidence, profile, context)``), without showing either here."""
-    from IPython.display import Markdown
-    from myst_nb import glue
+    from IPython.display import Markdown  # notebook-only (IPython, myst_nb): only when a chapter shows its box
+    from myst_nb import glue  # notebook-only (IPython, myst_nb): only when a chapter shows its box
 
     glue(BOX, Markdown(verdict_box(evidence, profile, **kwargs)), display=False)
     glue(CLOSING, Markdown(closing(evidence, profile, context)), display=False)
@@ -126,11 +130,6 @@ def atlas_links(run: str, shown: dict[str, list[int]], atlas: "Path | None" = No
     >>> atlas_links("no-such-run", {"conv1": [3]})
     ''
     """
-    import json
-    from pathlib import Path
-
-    from .paths import repo_root
-
     folder = atlas or ((repo_root() or Path(__file__).resolve().parents[1]) / "book" / "atlas")
     try:
         drawn = json.loads((folder / "provenance.json").read_text()).get("run")

@@ -22,8 +22,7 @@ import pandas as pd
 import torch
 
 from . import checkpoint
-from .config import (KEY_VERSION, ResolvedConfig, TrainConfig,  # noqa: F401 (re-exported: what a run is)
-                     identity_diff, identity_key)
+from .config import KEY_VERSION, ResolvedConfig, TrainConfig, identity_diff, identity_key  # noqa: F401 (re-exported: what a run is)
 from .data import ImageSet, prepare_data
 from .datafiles import sha256_file
 from .evaluate import predict

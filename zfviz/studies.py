@@ -26,8 +26,6 @@ from typing import ClassVar
 
 from . import claims
 from .analysis.ablations import MAX_TAKEOFF_SHARE, part_evidence
-from .config import TrainConfig
-from .data import IMAGENETTE_CLASSES, class_name, heldout_split
 from .analysis.comparison import c1_evidence
 from .analysis.correspondence import c8_evidence
 from .analysis.evolution import c3_evidence
@@ -37,6 +35,8 @@ from .analysis.occlusion import c7_object_evidence, c7b_evidence
 from .analysis.probes import c9_evidence, c10_evidence
 from .analysis.sanity import s1_evidence
 from .analysis.topk import c11_evidence
+from .config import TrainConfig
+from .data import IMAGENETTE_CLASSES, class_name, heldout_split
 from .experiment import LONG_FACTOR, convergence_note
 from .mnist import companion_evidence
 from .models import INITS, VARIANTS, build_model, layer_names

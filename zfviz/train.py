@@ -33,13 +33,23 @@ from torch import nn
 from tqdm import tqdm
 
 from . import checkpoint, machine
+from .config import identity_diff
 from .data import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
 from .evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
 from .locks import RUN_MARKERS, exclusive, refuse_foreign, sweep_temporaries
 from .models import build_model, clip_feature_scale
-from .config import identity_diff
-from .runs import (ResolvedConfig, TrainConfig, finished, load_data, load_run, mark_finished, run_dir,
-                   snapshot_epochs, snapshot_path, snapshot_problem)
+from .runs import (
+    ResolvedConfig,
+    TrainConfig,
+    finished,
+    load_data,
+    load_run,
+    mark_finished,
+    run_dir,
+    snapshot_epochs,
+    snapshot_path,
+    snapshot_problem,
+)
 
 CHECKPOINT_SECONDS = 30.0  # the resumable checkpoint is written at least this often (and after every longer epoch)
 # clipped_per_step: conv filters feature scale clipping renormalized per step, averaged over the epoch (0: clipping

@@ -4,10 +4,9 @@ trained row (the measured reason a run can stay at chance)."""
 
 from __future__ import annotations
 
-from typing import Callable
-
 import os
 import zlib
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from ..data import center_crop
 from ..experiment import experiment_of
 from ..models import eval_mode, to_model_device
 from ..names import INITS
+from ..paper import TABLE3
 from ..params import check_int
 from ..runs import TrainConfig
 from ..stats import DRAWS, LEVEL
@@ -293,8 +293,6 @@ def ablation_table(final: pd.DataFrame, takeoff: pd.DataFrame, inits: list[str],
     seeds, from ``final``: run_metrics rows with val_err, train_err and epochs), the change against the replica (or
     ZF) in both, each row's epochs and seeds, the take-off epoch per seed under each init (``takeoff_epochs``) and
     whether the row is compared (the registered take-off rule). Rows not trained show "not run"."""
-    from ..paper import TABLE3
-
     def rng(v: pd.Series) -> str:
         return f"{v.min():.1f}-{v.max():.1f}" if len(v) else ""
 

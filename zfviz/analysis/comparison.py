@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import claims
 from ..evaluate import in_topk
 from ..experiment import Experiment
 from ..runs import run_predictions
@@ -57,8 +58,6 @@ def c1_evidence(probs: dict[str, torch.Tensor], labels: torch.Tensor, profile: s
                 chapter: str = "08_table2_imagenet"):
     """C1 from 10-crop probabilities {"AlexNet replica": (seeds, N, C), "ZF": (seeds, N, C)}: the error gap with
     its CI, and in the note the per-seed errors and how far the models are from converged (``convergence``)."""
-    from .. import claims
-
     est, lo, hi, n = error_gap(probs["AlexNet replica"], probs["ZF"], labels)
     per_seed = {m: ", ".join(f"{e:.1f}" for e in errors(p, labels).mean(1) * 100) for m, p in probs.items()}
     note = (f"Top-1 error per seed (%): AlexNet replica {per_seed['AlexNet replica']}; ZF {per_seed['ZF']}. Absolute "

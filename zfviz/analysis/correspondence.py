@@ -18,8 +18,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import annotations
+from .. import annotations, claims
+from ..layers import layer_name
 from ..models import eval_mode, readouts, to_model_device
+from ..stats import hierarchical_mean, sign_flip_pvalue
 
 
 def mask_square(image: torch.Tensor, center: tuple[int, int], size: int, fill: float = 0.0) -> torch.Tensor:
@@ -48,8 +50,6 @@ def correspondence(model: nn.Module, images: torch.Tensor, masks: dict[str, list
     ``images``: mean-subtracted (n, 3, H, W); ``masks[name][i]`` is the (y, x) centre for image i. Returns columns
     location, layer, i, j, distance; ``summarize`` turns it into Table 1's mean +- std.
     """
-    from ..layers import layer_name
-
     layers = tuple(layer_name(model, layer) for layer in layers)  # modules or dotted names
     rows = []
     images = to_model_device(model, images)
@@ -138,9 +138,6 @@ def c8_evidence(pairs: pd.DataFrame, control: pd.DataFrame, layers: list[str], p
                 chapter: str = "07_fig8_correspondence") -> tuple[pd.DataFrame, "claims.Evidence"]:
     """Table 1's gaps (random parts minus landmarks) per network and layer, with CIs over seeds and dogs and a
     sign-flip p-value, for the trained models (``pairs``) and an untrained control; and C8's evidence (conv5)."""
-    from .. import claims
-    from ..stats import hierarchical_mean, sign_flip_pvalue
-
     rows = []
     for net, p in (("trained", pairs), ("untrained (same architecture)", control)):
         for layer in layers:

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import claims
 from ..stats import BOOT, _pct
 from .topk import TopProjections, project_top, top_activations
 
@@ -123,8 +124,6 @@ def c3_evidence(overlap: pd.DataFrame, profile: str, epochs: int, dataset: str, 
                 convergence: str = ""):
     """C3 from ``top_overlap`` rows of several seeds (a ``seed`` column): ``settle_gap`` with the per-seed reach epochs,
     the budget and how far the models are from converged (``convergence``, e.g. ``convergence_note``) in the note."""
-    from .. import claims
-
     missing = [layer for layer in C3_LOW + C3_HIGH if layer not in set(overlap.layer)]
     if missing:  # a chapter run on a layer subset draws its figures; the claim it cannot compute is not run
         return claims.not_run("C3", profile, f"layers {', '.join(missing)} not computed (C3 compares "

@@ -21,8 +21,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import claims
 from ..data import center_crop
 from ..models import eval_mode, filter_rms, model_device, readouts
+from ..stats import group_difference, paired_difference, spread_note
 
 DEAD_BELOW = 0.01  # active on under 1% of positions (the pre-2026-11-30 criterion, still shown)
 SHIFTS = (1, 2, 3)  # px at the model's input
@@ -206,9 +208,6 @@ def c5_evidence(top3: dict[str, list[float]], over_radius: list[int], weight_gap
     clipped runs): where clipping never acted, the unclipped runs are the clipped ones and C5 is not testable, trained
     or not. The manipulation check of the unclipped models (filters over the radius at the end, ``C5_ENGAGED``) and
     the weight differences go in the note."""
-    from .. import claims
-    from ..stats import group_difference
-
     check = claims.REGISTRY["C5"]
     activity = f"Clipping renormalized {clipped_per_step:.3g} filters per training step of the clipped models. "
     if np.isfinite(clipped_per_step) and not check.check_passes(clipped_per_step):
@@ -231,9 +230,6 @@ def c5_evidence(top3: dict[str, list[float]], over_radius: list[int], weight_gap
 def c6a_evidence(filters: pd.DataFrame, profile: str, chapter: str = "05_fig6_architecture"):
     """C6a from ``conv1_filters`` of "AlexNet" and "ZF": share of structureless filters, AlexNet minus ZF, seeds
     paired by index, filters as items."""
-    from .. import claims
-    from ..stats import group_difference
-
     tab = {m: filters[filters.model == m].pivot(index="seed_index", columns="filter", values="structureless")
            .to_numpy(float) for m in ("AlexNet", "ZF")}
     est, lo, hi, n = group_difference(tab["AlexNet"], tab["ZF"])
@@ -244,9 +240,6 @@ def c6a_evidence(filters: pd.DataFrame, profile: str, chapter: str = "05_fig6_ar
 
 def c6b_evidence(shares: dict[str, np.ndarray], profile: str, chapter: str = "05_fig6_architecture"):
     """C6b from ``aliasing`` shares {"AlexNet": (seeds, images), "ZF": (seeds, images)} on the same images."""
-    from .. import claims
-    from ..stats import paired_difference, spread_note
-
     a, z = np.asarray(shares["AlexNet"]), np.asarray(shares["ZF"])
     est, lo, hi, n = paired_difference(a, z)
     return claims.evidence("C6b", est, (lo, hi), n, profile, seeds=n, chapter=chapter,

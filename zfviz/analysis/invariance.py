@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
+from .. import claims
 from ..models import eval_mode, model_device, readouts
 from ..profiles import PAPER_CROP
 from ..stats import group_difference, hierarchical_mean
@@ -127,8 +128,6 @@ def c4_evidence(stats: pd.DataFrame, profile: str, *, layers: tuple[str, str] = 
     """C4a-C4c's evidence from ``invariance_statistics`` computed on ``layers`` with ``symmetric`` as the symmetric
     class. A run on other layers leaves C4a not run (the claim is about layers 1 and 7); another symmetric class is
     computed and named in C4c's note."""
-    from .. import claims
-
     out = []
     for r in stats.itertuples():
         if r.part == "C4a" and tuple(layers) != REGISTERED_LAYERS:

@@ -10,10 +10,13 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import claims
+from ..data import center_crop
 from ..deconv import project_many, receptive_field
 from ..layers import layer_name, trace
 from ..models import eval_mode, readouts, to_model_device
 from ..params import check_int
+from ..stats import hierarchical_mean, sign_flip_pvalue, spread_note
 
 
 def occluder_positions(image_size: int, window: int, stride: int) -> list[int]:
@@ -136,8 +139,6 @@ def object_occlusion_models(experiments: list, seeds: list[int], raw: torch.Tens
                             boxes: torch.Tensor, size: int, stride: int) -> tuple[pd.DataFrame, torch.Tensor]:
     """``object_occlusion`` for each trained model (an ``Experiment``) on the images that every one of them classifies
     correctly: the rows (a ``seed`` column added) and that mask over ``raw`` (uint8 images, resized, uncropped)."""
-    from ..data import center_crop
-
     crops = [center_crop(raw.to(x.device), x.mean, x.crop) for x in experiments]
     correct = torch.stack([x.model(c).argmax(1).cpu() == labels for x, c in zip(experiments, crops)]).all(0)
     df = pd.concat([object_occlusion(x.model, c[correct], labels[correct], boxes[correct], size, stride).assign(seed=s)
@@ -149,8 +150,6 @@ def projection_occlusion_models(experiments: list, seeds: list[int], images: tor
                                 layer: str = "conv5", n_random: int = 4, seed: int = 0) -> pd.DataFrame:
     """``projection_occlusion`` for each trained model (an ``Experiment``) on the same uint8 ``images``, each centre-
     cropped and mean-subtracted for its model: the rows with a ``seed`` column."""
-    from ..data import center_crop
-
     return pd.concat([projection_occlusion(x.model, center_crop(images, x.mean.cpu(), x.crop), size, layer=layer,
                                            n_random=n_random, seed=seed).assign(seed=s)
                       for s, x in zip(seeds, experiments)], ignore_index=True)
@@ -159,9 +158,6 @@ def projection_occlusion_models(experiments: list, seeds: list[int], images: tor
 def c7_object_evidence(df: pd.DataFrame, profile: str, chapter: str = "06_fig7_occlusion") -> list:
     """C7a and C7c from ``object_occlusion`` results of several models (a ``seed`` column, the same images): a
     (seeds, images) table each, images without a ring holding both kinds of position dropped from C7a."""
-    from .. import claims
-    from ..stats import hierarchical_mean, spread_note
-
     out = []
     for cid, values in (("C7a", df.matched), ("C7c", df.worst_on - df.worst_chance)):
         table = df.assign(v=values).pivot(index="seed", columns="image", values="v").dropna(axis=1)
@@ -274,9 +270,6 @@ def projection_advantage(drops: pd.DataFrame, baselines: tuple[str, ...] = ("rf_
 def c7b_evidence(drops: pd.DataFrame, profile: str, chapter: str = "13_fig7_occlusion_statistic"):
     """C7b: the projection's square against the best baseline (``projection_advantage``), seeds x images, with the
     per-seed values and the sign-flip p-value in the note."""
-    from .. import claims
-    from ..stats import hierarchical_mean, sign_flip_pvalue, spread_note
-
     best, diff = projection_advantage(drops)
     est, lo, hi, n = hierarchical_mean(diff.to_numpy())
     return claims.evidence("C7b", est, (lo, hi), diff.shape[1], profile, seeds=n, chapter=chapter,

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.exceptions import ConvergenceWarning
 from scipy.stats import spearmanr
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
@@ -18,10 +18,11 @@ from sklearn.svm import LinearSVC
 from torch import nn
 from tqdm import tqdm
 
+from .. import claims
 from ..data import center_crop, few_shot_split
 from ..models import eval_mode, model_device, readouts
 from ..params import check_int
-from ..stats import hierarchical_mean, within
+from ..stats import hierarchical_mean, spread_note, within
 
 
 @torch.no_grad()
@@ -139,9 +140,6 @@ def c9_evidence(pretrained: pd.DataFrame, scratch: pd.DataFrame, profile: str,
     """C9 from ``heldout_transfer`` rows of several source seeds (``source_seed``) and from-scratch ``run_metrics``
     rows (columns k, split, accuracy, train_top1) on the same splits: pretrained minus scratch at the fewest images
     per class, (source seeds, splits), scratch paired by split."""
-    from .. import claims
-    from ..stats import hierarchical_mean, spread_note
-
     few = int(min(pretrained.k.min(), scratch.k.min()))
     pre, scr = pretrained[pretrained.k == few], scratch[scratch.k == few]
     diff = pre.pivot(index="source_seed", columns="split", values="accuracy") - scr.set_index("split").accuracy
@@ -174,8 +172,6 @@ def c10_evidence(results: pd.DataFrame, layers: list[str], k: int, profile: str,
     """C10 from ``layer_probes`` rows of several seeds: the depth trend (``depth_trend``) at ``k`` per class, with the
     source-task control and the held-out-class test (``heldout_table``) in the note, and the registered check (the
     share of target classes the source saw, ``class_coverage``) when both class lists are given."""
-    from .. import claims
-
     rho = depth_trend(results, layers, k)
     est, lo, hi, _ = trend_interval(rho)
     coverage = (class_coverage(source_classes, target_classes) if source_classes is not None

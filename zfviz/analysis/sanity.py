@@ -22,9 +22,11 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 from torch import nn
 
+from .. import claims
 from .. import layers as _layers
 from ..deconv import Deconvnet
 from ..models import eval_mode, init_stds, layer_names, readouts, to_model_device
+from ..stats import bootstrap_mean, hierarchical_mean, spread_note
 
 METHODS = ("deconvnet", "unit gradient", "saliency", "occlusion")
 
@@ -321,8 +323,6 @@ def stage_maps(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, st
 
 def similarity_summary(df: pd.DataFrame, metric: str = "spearman") -> pd.DataFrame:
     """Mean similarity per (stage, method) with its 95% bootstrap CI over images, in the cascade's order."""
-    from ..stats import bootstrap_mean
-
     rows = []
     for (stage, method), part in df.groupby(["stage", "method"], sort=False):
         m, lo, hi, n = bootstrap_mean(part[metric].to_numpy())
@@ -335,9 +335,6 @@ def s1_evidence(cascade: pd.DataFrame, switches: pd.DataFrame, profile: str, cha
     """S1a and S1b from ``cascading_randomization`` rows and ``unit_and_switches`` rows of several models (a ``seed``
     column, the same images). S1a: 1 - Spearman of the deconvnet map after every layer is randomized, (seeds, images).
     S1b: per image, the mean Spearman of "same unit, other switches" minus that of "other unit, same switches"."""
-    from .. import claims
-    from ..stats import hierarchical_mean, spread_note
-
     last = cascade[(cascade.method == "deconvnet") & (cascade.randomized == cascade.randomized.max())]
     a = 1 - last.pivot(index="seed", columns="image", values="spearman")
     per = switches.groupby(["seed", "image", "comparison"]).spearman.mean().unstack("comparison")

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from .. import claims
 from ..data import center_crop
 from ..deconv import Projection, project_many
 from ..layers import layer_name
@@ -188,8 +189,6 @@ def class_purity(table: pd.DataFrame, labels: torch.Tensor, *, chance_draws: int
 
 def c11_evidence(tables: list[pd.DataFrame], labels: torch.Tensor, profile: str, chapter: str = "02_fig2_top9"):
     """C11 from one ``top_activations`` table per seed: conv5 minus conv1 purity, with chance in the note."""
-    from .. import claims
-
     est, lo, hi, n = purity_gain(tables, labels)
     chance = class_purity(tables[0], labels).chance.iloc[0]
     k = int(tables[0].groupby(["layer", "channel"]).size().max())
