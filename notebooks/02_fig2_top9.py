@@ -43,7 +43,6 @@ k = 9  # top activations per map
 pick_seed = 0  # which random subset of maps
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
@@ -52,7 +51,7 @@ from zfviz import claims
 from zfviz.analysis.topk import class_purity, project_top, top_activations
 from zfviz.experiment import load_experiment
 from zfviz.plots import topk_figure
-from zfviz.report import atlas_links, show_box, structure, tidy
+from zfviz.report import atlas_links, show_box, show_sheet, structure, tidy
 from zfviz.studies import CONV, TopNine
 
 study = TopNine.from_namespace(globals())
@@ -62,7 +61,7 @@ exp, table = exps[0], tables[0]
 display(Markdown(f"Model `{exp.run.name}` after epoch {exp.epoch}; top-{k} over {len(exp.val)} validation images; "
                  f"maps per layer: " + ", ".join(f"{l} {table[table.layer == l].channel.nunique()}" for l in layers)))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "For a random subset of feature maps, the deconvnet projections of each map's 9 strongest validation activations (left, cut to their receptive fields) beside the image patches that caused them (right), one sheet per layer (the paper's Fig. 2)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Layer {sheet}: for a random subset of its feature maps, the deconvnet projections of each map's 9 strongest validation activations (left, cut to their receptive fields) beside the image patches that caused them (right) (the paper's Fig. 2)."}}
 rng = np.random.default_rng(pick_seed)
 figures, shown = {}, {}
 for layer in layers:
@@ -72,7 +71,7 @@ for layer in layers:
     tp = project_top(exp.model, exp.val.images, exp.mean, exp.crop, sub)
     figures[layer] = topk_figure(tp, exp.mean, layer, channels, k=k,
                                  title=f"{layer}: top-{k} projections (grey = 0) beside their image patches")
-    plt.show()
+    show_sheet(figures[layer], layer)
 display(Markdown(atlas_links(exp.run.name, shown)))
 
 # %% [markdown]

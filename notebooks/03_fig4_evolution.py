@@ -52,7 +52,7 @@ from zfviz.analysis.evolution import reach_epochs, strongest_by_epoch, top_overl
 from zfviz.experiment import load_experiments
 from zfviz.models import feature_shapes
 from zfviz.plots import evolution_figure, line_chart
-from zfviz.report import show_box, structure
+from zfviz.report import show_box, show_sheet, structure
 from zfviz.studies import Evolution
 
 study = Evolution.from_namespace(globals())
@@ -63,15 +63,14 @@ exp = exps[0]
 display(Markdown(f"Runs {', '.join(f'`{x.run.name}`' for x in exps)}; snapshots at epochs {sorted(snaps[0])}; "
                  f"{len(exp.val)} validation images."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The projection of each map's strongest validation activation after each saved epoch, one block per layer, seed 0 (the paper's Fig. 4)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Layer {sheet}: the projection of each shown map's strongest validation activation after each saved epoch, seed 0 (the paper's Fig. 4)."}}
 rng = np.random.default_rng(pick_seed)
 for layer in layers:
     n = feature_shapes(exp.model, exp.crop)[layer][0]
     channels = sorted(rng.choice(n, size=min(maps_per_layer, n), replace=False).tolist())
     by_epoch = strongest_by_epoch(snaps[0], tables[0], exp.val.images, exp.mean, exp.crop, layer, channels)
-    evolution_figure(by_epoch, layer, channels, title=f"{layer}: strongest validation activation per epoch (seed "
-                     f"{seeds[0]})")
-    plt.show()
+    show_sheet(evolution_figure(by_epoch, layer, channels, title=f"{layer}: strongest validation activation per "
+                                f"epoch (seed {seeds[0]})"), layer)
 
 # %% [markdown]
 # ## When does each layer settle?

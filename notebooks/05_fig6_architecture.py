@@ -70,7 +70,7 @@ from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing_shares, clippi
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.experiment import load_experiments
 from zfviz.plots import autocorrelation_histogram, filter_bank, topk_figure
-from zfviz.report import show_box, structure, tidy
+from zfviz.report import show_box, show_sheet, structure, tidy
 from zfviz.studies import Architecture
 
 study = Architecture.from_namespace(globals())
@@ -82,19 +82,22 @@ val = models["ZF"][0].val
 display(Markdown("; ".join(f"{m}: " + ", ".join(f"`{x.run.name}`" for x in xs) for m, xs in models.items())
                  + f"; {models['ZF'][0].epoch} epochs each."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Conv1 filters of ZF without feature scale clipping, of the AlexNet replica and of ZF, each bank on one scale around grey, seed 0 (the paper's Fig. 6 a-c)."}}
-for tag, name in [(t, m) for t, m in (("(a)", "ZF, no clipping"), ("(b)", "AlexNet"), ("(c)", "ZF")) if m in models]:
-    filter_bank(models[name][0].model.conv1.weight, common_scale=True, title=f"{tag} {name} conv1, seed {seeds[0]}")
-plt.show()
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Conv1 filters of {sheet}, the bank on one scale around grey, seed 0."}}
+panels = {"ZF, no clipping": ("(a)", "ZF without feature scale clipping"), "AlexNet": ("(b)", "the AlexNet replica"),
+          "ZF": ("(c)", "ZF")}
+for name, (tag, words) in [(m, v) for m, v in panels.items() if m in models]:
+    show_sheet(filter_bank(models[name][0].model.conv1.weight, common_scale=True,
+                           title=f"{tag} {name} conv1, seed {seeds[0]}"), f"{words} (the paper's Fig. 6{tag[1]})")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top activations of conv2 maps of the AlexNet replica and of ZF, projections beside patches (the paper's Fig. 6 d, e)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top activations of conv2 maps of {sheet}, projections beside patches."}}
 rng = np.random.default_rng(pick_seed)
-for tag, exp in (("(d) AlexNet", models["AlexNet"][0]), ("(e) ZF", models["ZF"][0])):
+for tag, words, exp in (("(d) AlexNet", "the AlexNet replica", models["AlexNet"][0]),
+                        ("(e) ZF", "ZF", models["ZF"][0])):
     t = top_activations(exp.model, val.images, exp.mean, exp.crop, ["conv2"], k=k, progress=False)
     channels = sorted(rng.choice(t.channel.nunique(), size=min(layer2_maps, t.channel.nunique()), replace=False))
     tp = project_top(exp.model, val.images, exp.mean, exp.crop, t[t.channel.isin(channels)])
-    topk_figure(tp, exp.mean, "conv2", list(channels), k=k, title=f"{tag} conv2: top-{k} projections and patches")
-    plt.show()
+    show_sheet(topk_figure(tp, exp.mean, "conv2", list(channels), k=k, title=f"{tag} conv2: top-{k} projections and "
+                           "patches"), f"{words} (the paper's Fig. 6{tag[1]})")
 
 # %% [markdown]
 # ## Dominant and structureless filters, aliasing

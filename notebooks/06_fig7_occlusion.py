@@ -72,7 +72,7 @@ from zfviz.experiment import load_experiments
 from zfviz.params import check_files
 from zfviz.plots import occlusion_panels, on_off_scatter, show_image
 from zfviz.profiles import get_profile
-from zfviz.report import show_box, structure, tidy
+from zfviz.report import show_box, show_sheet, structure, tidy
 from zfviz.studies import Occlusion
 
 study = Occlusion.from_namespace(globals())
@@ -117,7 +117,7 @@ display(Markdown(f"For comparison, the statistic before 2026-11-30, which did no
 # classifier look at the same place, as the paper's car example discusses; an example the model gets wrong shows in
 # the table's *classified as* column.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Three examples: (a) the image with one occluder, (b) total activity of the strongest conv5 map per occluder position, (c) that map projected on this image and on other images, (d) P(correct class) and (e) the most probable label per position (the paper's Fig. 7)."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Example {sheet}: (a) the image with one occluder, (b) total activity of the strongest conv5 map per occluder position, (c) that map projected on this image and on other images, (d) P(correct class) and (e) the most probable label per position (the paper's Fig. 7)."}}
 conv5 = top_activations(exp.model, exp.val.images, exp.mean, exp.crop, ["conv5"], k=others, progress=False)
 results = []
 for rel in examples:
@@ -126,10 +126,9 @@ for rel in examples:
     occ = occlusion(exp.model, x, label, size, max(1, step // 2))
     ch = occ.attrs["channel"]
     tp = project_top(exp.model, exp.val.images, exp.mean, exp.crop, conv5[conv5.channel == ch])
-    occlusion_panels(show_image(x.cpu(), crop_of(exp.mean, exp.crop).cpu()), occ,
-                     project(exp.model, x[None], "conv5", ch)[0].cpu(), list(tp.projection.pixels.cpu()), names,
-                     label, size)
-    plt.show()
+    show_sheet(occlusion_panels(show_image(x.cpu(), crop_of(exp.mean, exp.crop).cpu()), occ,
+                                project(exp.model, x[None], "conv5", ch)[0].cpu(), list(tp.projection.pixels.cpu()),
+                                names, label, size), f"{len(results) + 1} ({names[label]})")
     u, worst = occ.attrs["unoccluded"], occ.loc[occ.prob_true.idxmin()]
     results.append({"image": rel, "class": names[label], "classified as": names[u["pred"]],
                     "P(correct), unoccluded": u["prob_true"], "P(correct), worst position": worst.prob_true,

@@ -160,3 +160,42 @@ def test_no_items_give_no_estimate_and_no_warning():
     assert np.isnan([est, lo, hi]).all() and n == 3
     ev = claims.evidence("C7a", est, (lo, hi), 0, "smoke", seeds=n, chapter="06_fig7_occlusion")
     assert claims.decide(claims.REGISTRY["C7a"], ev) == "inconclusive"
+
+
+def _strip_x(svg: str) -> dict[str, float]:
+    """The strip's geometry: zero's and the threshold's x, the CI bar's ends and the estimate's x."""
+    import re
+
+    lines = re.findall(r'<line x1="([\d.]+)" y1="\d+" x2="([\d.]+)"', svg)
+    (zero, _), (thr, _), (lo, hi) = [(float(a), float(b)) for a, b in lines]
+    return {"zero": zero, "threshold": thr, "low": lo, "high": hi,
+            "estimate": float(re.search(r'cx="([\d.]+)"', svg).group(1))}
+
+
+def test_the_ci_strip_draws_the_interval_where_the_verdict_says_it_is():
+    from zfviz.report import ci_strip
+
+    c1 = REGISTRY["C1"]  # greater than 0.5
+    cleared = _strip_x(ci_strip(c1, 3.5, 2.5, 4.4, "reproduced"))
+    assert cleared["zero"] < cleared["threshold"] < cleared["low"] < cleared["estimate"] < cleared["high"]
+    straddles = _strip_x(ci_strip(c1, 0.5, -0.2, 1.3, "inconclusive"))
+    assert straddles["low"] < straddles["zero"] < straddles["threshold"] < straddles["high"]
+    below = _strip_x(ci_strip(c1, -1.0, -2.0, -0.5, "not reproduced"))
+    assert below["high"] < below["zero"] < below["threshold"]
+    assert ci_strip(c1, float("nan"), float("nan"), float("nan"), "not run") == ""
+    assert ci_strip(REGISTRY["C2"], 1.0, 0.0, 2.0, "reproduced") == ""  # a composite has no interval of its own
+    assert "#2e7d32" in ci_strip(c1, 3.5, 2.5, 4.4, "reproduced") and "#c62828" in ci_strip(c1, -1, -2, -0.5,
+                                                                                         "not reproduced")
+
+
+def test_the_verdict_box_shows_threshold_badge_strip_and_the_rules_date():
+    from zfviz.report import verdict_box
+
+    box = verdict_box([evidence("C1", 3.2, (2.2, 4.2), 3, "cpu", seeds=3),
+                       claims.not_run("C6a", "cpu", "no AlexNet runs")], "cpu")
+    c1 = REGISTRY["C1"]
+    row = next(line for line in box.splitlines() if line.startswith("| **C1**"))
+    assert c1.threshold_text() in row and 'zfviz-verdict zfviz-reproduced' in row and "<svg" in row
+    assert f"{c1.rule_fixed}, {c1.rule_status}" in row
+    not_run = next(line for line in box.splitlines() if line.startswith("| **C6a**"))
+    assert "<svg" not in not_run and "zfviz-not-run" in not_run

@@ -29,7 +29,7 @@ def complexity(fn: ast.AST) -> int:
 # Functions over the limit, each with a ceiling it may not pass (a ratchet: lower a ceiling when a function shrinks,
 # delete its entry when it reaches 15) and why it is allowed today:
 CEILINGS = {
-    "book.py:verdict_summary": 48,  # the summary page, section by section in one pass; next to split (a helper each)
+    "book.py:verdict_summary": 37,  # the summary page, section by section in one pass; next to split (a helper each)
     "datafiles.py:list_images": 27,  # one walk that classifies every skipped file (type, size, decode) for its message
     "consistency.py:check_book": 25,  # one check per kind of page inconsistency, each a short independent branch
     "claims.py:table": 21,  # claims.csv: a row per claim and profile, composites and not-run rows spelled out

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 from zfviz import book, plots  # noqa: E402
 from zfviz.analysis.topk import project_top, top_activations  # noqa: E402
@@ -125,3 +126,68 @@ def test_takeoff_curves_draw_no_empty_panel_for_an_init_without_runs():
     fig = plots.takeoff_curves(curves, ["transported", "paper"], 15)
     assert [ax.get_title() for ax in fig.axes] == ["transported init"]
     matplotlib.pyplot.close(fig)
+
+
+def test_each_sheet_of_a_multi_sheet_cell_gets_its_own_captioned_figure(tmp_path):
+    import nbformat
+
+    from zfviz import book
+    from zfviz.report import SHEET_KEY
+
+    png = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
+    cell = nbformat.v4.new_code_cell("for layer in layers: show_sheet(fig, layer)", metadata={
+        "tags": ["hide-input"], "mystnb": {"figure": {"caption": "Layer {sheet}: the top nine."}}})
+    cell.outputs = [nbformat.v4.new_output("display_data", data=png, metadata={SHEET_KEY: layer})
+                    for layer in ("conv1", "conv2", "conv5")]
+    cell.outputs.insert(1, nbformat.v4.new_output("stream", name="stdout", text="a note on conv1\n"))
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"), cell]), path)
+    assert book.split_sheets(path) == 2
+    cells = nbformat.read(path, as_version=4).cells[1:]
+    assert [c.metadata["mystnb"]["figure"]["caption"] for c in cells] == [
+        f"Layer {layer}: the top nine." for layer in ("conv1", "conv2", "conv5")]
+    assert cells[0].source and [len(c.outputs) for c in cells] == [2, 1, 1]  # the note stays with its sheet
+    assert all(c.source.startswith("# conv") and "remove-input" in c.metadata["tags"] for c in cells[1:])
+    assert book.split_sheets(path) == 0  # once split, nothing more to do
+
+
+@pytest.mark.parametrize("name", book.chapters())
+def test_a_sheet_caption_template_goes_with_show_sheet(name):
+    for cell in jupytext.read(book.NOTEBOOKS / f"{name}.py").cells:
+        caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption", "")
+        assert ("{sheet}" in caption) == ("show_sheet(" in cell.source), (name, caption[:60])
+
+
+def test_no_figure_title_is_printed_over_a_label(tiny):
+    """A sheet's title sits above its panels' own titles and labels, never on them (the reader review saw Fig. 2's
+    layer title over its first maps' labels)."""
+    for name, fig in _figures(tiny):
+        title = fig._suptitle
+        if title is None or not title.get_text():
+            plt.close(fig)
+            continue
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        box = title.get_window_extent(renderer)
+        texts = [t for ax in fig.axes for t in (ax.title, ax._left_title, ax._right_title, ax.xaxis.label,
+                                                 ax.yaxis.label) if t.get_text() and t.get_visible()]
+        hit = [t.get_text() for t in texts if box.overlaps(t.get_window_extent(renderer))]
+        plt.close(fig)
+        assert not hit, f"{name}: its title overlaps {hit[:3]}"
+
+
+def test_a_fig2_sheets_title_clears_its_first_maps_labels():
+    """Fig. 2's layer title over the labels of its first two maps at k = 9 (overlapping before 2026-12-07)."""
+    torch.manual_seed(0)
+    m = zfnet(10, width=0.125, input_size=64, init="kaiming").eval()
+    images = torch.randint(0, 255, (12, 3, 73, 73), dtype=torch.uint8)
+    mean = images.float().mean(0)
+    t = top_activations(m, images, mean, 64, ["conv1"], k=9, progress=False)
+    tp = project_top(m, images, mean, 64, t[t.channel.isin(range(8))])
+    fig = plots.topk_figure(tp, mean, "conv1", list(range(8)), k=9, title="conv1: top-9 projections beside patches")
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    box = fig._suptitle.get_window_extent(r)
+    labels = [ax._left_title for ax in fig.axes if ax._left_title.get_text()]
+    assert labels and not [t.get_text() for t in labels if box.overlaps(t.get_window_extent(r))]
+    plt.close(fig)

@@ -27,7 +27,7 @@ def test_chapter_has_parameters_and_a_checked_summary(name):
     assert len(checked) == 1 and "structure(" in checked[0].source
     assert "remove-cell" in checked[0].metadata["tags"]  # checked by nbval, not shown to readers
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "reject_unknown_parameters(globals())" in code  # a misspelled parameter is an error
+    assert ".from_namespace(globals())" in code  # its study: a misspelled parameter is an error
     assert "claims.show(" in code or "**Verdict" in code or "**Convergence" in code
 
 

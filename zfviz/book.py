@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -43,6 +44,7 @@ from .claims import (
 from .locks import staged
 from .paths import cache_root, repo_root
 from .profiles import get_profile
+from .report import SHEET_KEY, STRIP_LEGEND, ci_strip, verdict_badge
 
 RESULTS = REPO / "book" / "results"  # executed notebooks the site renders (committed for the most faithful profile)
 BOOK_PROFILE = "cpu"  # the profile the published book (book/results, book/atlas) is executed at
@@ -223,6 +225,50 @@ def _stamp(path: Path, name: str, prov: dict) -> None:
     nbformat.write(nb, path)
 
 
+def _sheet_groups(outputs: list) -> list[list]:
+    """A cell's outputs cut before each sheet after the first: text outputs stay with the sheet before them."""
+    groups: list[list] = [[]]
+    for o in outputs:
+        if SHEET_KEY in o.get("metadata", {}) and any(SHEET_KEY in p.get("metadata", {}) for p in groups[-1]):
+            groups.append([])
+        groups[-1].append(o)
+    return groups
+
+
+def split_sheets(path: Path) -> int:
+    """Give every sheet of a multi-sheet figure cell (outputs shown with ``report.show_sheet``) a cell, and so a
+    numbered figure, of its own in the executed notebook at ``path``: its caption is the cell's with ``{sheet}``
+    replaced by the sheet's name; the sheet's cell shows no code (its source, a comment, is removed from the page).
+    Returns how many cells were added."""
+    import nbformat  # heavy: only when a chapter's notebook is post-processed
+
+    nb = nbformat.read(path, as_version=4)
+    cells, added = [], 0
+    for cell in nb.cells:
+        outputs = cell.get("outputs", []) if cell.cell_type == "code" else []
+        if not any(SHEET_KEY in o.get("metadata", {}) for o in outputs):
+            cells.append(cell)
+            continue
+        groups = _sheet_groups(outputs)
+        template = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption", "{sheet}")
+        for i, group in enumerate(groups):
+            sheet = next((o.metadata[SHEET_KEY] for o in group if SHEET_KEY in o.get("metadata", {})), "")
+            # not empty: the book drops a code cell without source, outputs and all
+            part = cell if i == 0 else nbformat.v4.new_code_cell(f"# {sheet}: drawn by the cell above",
+                                                                 metadata=copy.deepcopy(dict(cell.metadata)))
+            if i:
+                tags = [t for t in part.metadata.get("tags", []) if t not in ("hide-input", "remove-input")]
+                part.metadata["tags"] = tags + ["remove-input"]
+                added += 1
+            part.outputs = group
+            part.metadata.setdefault("mystnb", {}).setdefault("figure", {})["caption"] = template.replace(
+                "{sheet}", sheet)
+            cells.append(part)
+    nb.cells = cells
+    nbformat.write(nb, path)
+    return added
+
+
 def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progress: bool = True,
                  log=print) -> Path:
     """Execute chapters into ``out`` as one unit: under a lock, into a staging copy of ``out`` that replaces it only
@@ -243,7 +289,7 @@ def execute_book(names: list[str], parameters: dict, out: Path = RESULTS, progre
                 left = f"; {_minutes(time.perf_counter() - t0)} so far, about {_minutes(per * (len(names) - i))} left"
             log(f"[zfviz book] chapter {i + 1} of {len(names)}: {name} "
                 f"({', '.join(f'{k}={v}' for k, v in params.items())}{left})")
-            execute(name, stage, params, progress=progress)
+            split_sheets(execute(name, stage, params, progress=progress))
         if Path(out) == RESULTS or Path(out).parent.parent == REPO / "_build":  # a whole book's folder
             write_claims(stage)
             write_summary(stage)
@@ -365,6 +411,23 @@ def _claim_order(claim: str) -> tuple:
     return (0, int(m.group(1)), m.group(2)) if m else (1, 0, claim)
 
 
+def _summary_cell(c, r) -> str:
+    """One claim's cell of the summary at one profile: the verdict badge, estimate [CI] and n (or what is missing),
+    the CI strip, the registered check's value and, for a confirmatory design, the pilot."""
+    import pandas as pd  # heavy: only for the summary
+
+    num = "" if pd.isna(r.estimate) else f"<br>{r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n = {r.n}"
+    if r.verdict == "not run" and isinstance(r.note, str) and r.note:
+        num = f"<br>{r.note}"  # what is missing; an estimate on too few seeds shows inside it as deciding nothing
+    check = (f"<br>check: {r.check_value:.3g}" if "check_value" in r and pd.notna(r.check_value) else "")
+    if "pilot" in r and isinstance(r.pilot, str) and r.pilot:  # a confirmatory run decided; its pilot beside it
+        check += f"<br>confirmatory; pilot: {r.pilot}"
+    elif r.claim in CONFIRMATORY and r.verdict != "not run":
+        check += "<br>pilot only (exploratory)"
+    strip = "" if pd.isna(r.estimate) else "<br>" + ci_strip(c, r.estimate, r.ci_low, r.ci_high, r.verdict)
+    return f"{verdict_badge(r.verdict)}{num}{strip}{check}"
+
+
 def verdict_summary(results: Path = RESULTS) -> str:
     """The summary page: a tally, one sentence per verdict word, then one row per claim with the paper's figure or
     table, the statistic's unit, the registry's verdict per profile and its evidence, linked to the chapter; rendered
@@ -410,27 +473,14 @@ def verdict_summary(results: Path = RESULTS) -> str:
         cells = []
         for p in profiles:
             r = df[(df.claim == cid) & (df.profile == p)]
-            if r.empty:
-                cells.append("")
-                continue
-            r = r.iloc[0]
-            num = "" if pd.isna(r.estimate) else f"<br>{r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n = {r.n}"
-            if r.verdict == "not run" and isinstance(r.note, str) and r.note:
-                num = f"<br>{r.note}"  # what is missing; an estimate on too few seeds shows inside it as deciding nothing
-            check = (f"<br>check: {r.check_value:.3g}" if "check_value" in r and pd.notna(r.check_value) else "")
-            if "pilot" in r and isinstance(r.pilot, str) and r.pilot:  # a confirmatory run decided; its pilot beside it
-                check += f"<br>confirmatory; pilot: {r.pilot}"
-            elif r.claim in CONFIRMATORY and r.verdict != "not run":
-                check += "<br>pilot only (exploratory)"
-            kind = r.verdict.replace(" ", "-")
-            cells.append(f'<span class="zfviz-verdict zfviz-{kind}">**{r.verdict}**</span>{num}{check}')
+            cells.append("" if r.empty else _summary_cell(c, r.iloc[0]))
         links = ", ".join(f"[{ch[:2]}]({ch}.ipynb)" for ch in c.chapters if (results / f"{ch}.ipynb").exists())
         indent = "&nbsp;&nbsp;&nbsp;" if not c.parts and any(cid in o.parts for o in REGISTRY.values()) else ""
         what = ("all of " + ", ".join(c.parts) if c.parts else f"{c.statistic} ({c.unit})").replace("|", "\\|")
         fixed = "" if c.parts else f"{c.rule_fixed}, {c.rule_status}"
         lines.append(f"| {indent}**{cid}** {c.title}{f' ({links})' if links else ''} | {c.where} ({c.paper_value}) | "
                      f"{what} | {c.threshold_text()} | " + " | ".join(cells) + f" | {fixed} |")
-    lines += ["", "</div>", "", "## The chapters", "", '<div class="zfviz-wide">', "",
+    lines += ["", "</div>", "", STRIP_LEGEND, "", "## The chapters", "", '<div class="zfviz-wide">', "",
               "| chapter | profile | parameters other than the chapter's defaults | evidence for the registry |",
               "|---|---|---|---|"]
     with_evidence = {e.chapter for e in collect_evidence(results)}
@@ -462,6 +512,7 @@ def paper_scale_box(claims_table: "pd.DataFrame") -> str:
              "trains, its FLOPs and disk, and the time on the machine it runs on; with no GPU it also gives the time "
              f"on one H100 at an assumed {GPU_MFU:.0%} of its peak in the profile's precision.", ""]
     lines += [_profile_cost(p) for p in ("gpu", "imagenet")]
+    lines += ["", _book_compute()]
     still = _open_verdicts(claims_table)
     if still:
         lines += ["", "Verdicts this scale leaves open, and the scale the registry says would settle them:", ""] + still
@@ -477,6 +528,25 @@ def _profile_cost(profile: str) -> str:
     rate, how = gpu_rate(get_profile(profile).precision)
     return (f"- `{profile}` ({get_profile(profile).scale()}): {len(df)} runs, {flops / 1e15:,.0f} PFLOP, "
             f"{_duration(flops / rate / 3600)} of compute on one GPU ({how}), plus data and start-up.")
+
+
+def _book_compute() -> str:
+    """What the published book's runs took to train, from the records of the runs its chapters read at
+    ``BOOK_PROFILE``, by realization and machine."""
+    from .plan import _duration, plan  # pandas and the planner: only for the summary's paper-scale box
+    from .records import training_spent  # torch (runs): only for the summary
+
+    # the committed records the published book rests on, wherever $ZFVIZ_RECORDS points for new runs
+    names = [r for r in plan(BOOK_PROFILE, data_root=None).get("run", []) if r]
+    spent = training_spent(names, REPO / "book" / "records")
+    if spent.empty:
+        return f"The `{BOOK_PROFILE}` runs the chapters read have no records here, so their compute is not known."
+    parts = [(f"{r.runs} runs of realization `{r.realization}` on {r.cpu}" if r.realization != "not recorded" else
+              f"{r.runs} runs recorded before records named their realization and machine")
+             + f": {_duration(r.hours)}" for r in spent.itertuples()]
+    return (f"**The compute this book took.** Training the `{BOOK_PROFILE}` runs its chapters read, summed from their "
+            f"records' epoch times (`book/records`; wall time with evaluation and pauses is longer): "
+            + "; ".join(parts) + f"; {_duration(float(spent.hours.sum()))} in all.")
 
 
 def _open_verdicts(claims_table: "pd.DataFrame") -> list[str]:

@@ -63,10 +63,10 @@ def chapter_runs(name: str, profile: str) -> list[tuple[TrainConfig, int]]:
 @lru_cache(maxsize=None)
 def _flops(model: str, width: float, size: int) -> tuple[float, float, int]:
     """(training FLOPs per image, forward FLOPs per image, parameters) of ``model`` at a geometry."""
-    import torch  # torch: a plan imports it only to count FLOPs or measure a rate
+    import torch  # torch: only when a plan is made, not when plan is imported
     from torch.utils.flop_counter import FlopCounterMode  # torch
 
-    from .models import build_model  # torch: a plan imports it only to count FLOPs or measure a rate
+    from .models import build_model  # torch: only when a plan is made, not when plan is imported
 
     with torch.device("meta"):  # shapes only: the same counts without allocating or initializing 230M weights
         net = build_model(model, 10, width=width, input_size=size, init="kaiming")
@@ -81,7 +81,7 @@ def _flops(model: str, width: float, size: int) -> tuple[float, float, int]:
 
 def run_cost(c: TrainConfig, epochs: int | None = None) -> dict:
     """Images, FLOPs and disk of one run (resolved config), trained to ``epochs`` (default: its budget)."""
-    from .runs import snapshot_epochs  # torch: a plan imports it only to count FLOPs or measure a rate
+    from .runs import snapshot_epochs  # torch: only when a plan is made, not when plan is imported
 
     c = c.resolved()
     p = c.spec
@@ -112,10 +112,10 @@ def fixed_batch_step(model: str, profile: str, batch: int | None = None, *, inpl
     """One SGD step of ``model`` at ``profile``'s geometry (channels-last, CPU) on a fixed random batch of ``batch``
     images (default: the profile's), as a callable: what the speed probes here and in ``benchmarks/`` time.
     ``inplace``: ReLUs in place, as the training loop runs them; ``precision``: as ``train_step``'s."""
-    import torch  # torch: a plan imports it only to count FLOPs or measure a rate
+    import torch  # torch: only when a plan is made, not when plan is imported
 
-    from .models import build_model  # torch: a plan imports it only to count FLOPs or measure a rate
-    from .train import train_step  # torch: a plan imports it only to count FLOPs or measure a rate
+    from .models import build_model  # torch: only when a plan is made, not when plan is imported
+    from .train import train_step  # torch: only when a plan is made, not when plan is imported
 
     p = get_profile(profile)
     torch.manual_seed(0)
@@ -143,9 +143,9 @@ RATE_CACHE = "plan-rate.json"  # under cache_root(): measured rates, keyed by ma
 def device_rate(profile: str, remeasure: bool = False, log: Callable[[str], object] | None = None) -> tuple[float, str]:
     """FLOP/s this machine's device reaches on these convnets: measured on CPU (once per machine signature and profile,
     then cached; ``remeasure`` measures again), assumed on CUDA (at the peak of the precision the profile trains in)."""
-    import torch  # torch: a plan imports it only to count FLOPs or measure a rate
+    import torch  # torch: only when a plan is made, not when plan is imported
 
-    from .machine import signature  # torch: a plan imports it only to count FLOPs or measure a rate
+    from .machine import signature  # torch: only when a plan is made, not when plan is imported
 
     if torch.cuda.is_available():
         return gpu_rate(get_profile(profile).precision, torch.cuda.get_device_name(0))
@@ -169,7 +169,7 @@ def device_rate(profile: str, remeasure: bool = False, log: Callable[[str], obje
     # A measurement beside other work reads low: it is shown but not cached, so the next plan on a quiet machine
     # measures again rather than repeating a number that was wrong for reasons that have passed.
     if busy < 0.25:
-        from .checkpoint import atomic_write  # torch: a plan imports it only to count FLOPs or measure a rate
+        from .checkpoint import atomic_write  # torch: only when a plan is made, not when plan is imported
 
         cached[key] = {"rate": rate, "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": n}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,9 +225,9 @@ def _measure_cpu(profile: str) -> tuple[float, int, float]:
 def plan(profile: str, chapters: list[str] | None = None, data_root: str | None = None) -> pd.DataFrame:
     """One row per distinct run the chapters train at ``profile``, with the chapters that need it and its cost."""
     from .chapters import chapters as all_chapters  # the studies import the models (torch): only when runs are listed
-    from .data import dataset_identity  # torch: a plan imports it only to count FLOPs or measure a rate
-    from .records import record_path, recorded_epochs  # torch: a plan imports it only to count FLOPs or measure a rate
-    from .runs import epochs_done, run_dir  # torch: a plan imports it only to count FLOPs or measure a rate
+    from .data import dataset_identity  # torch: only when a plan is made, not when plan is imported
+    from .records import record_path, recorded_epochs  # torch: only when a plan is made, not when plan is imported
+    from .runs import epochs_done, run_dir  # torch: only when a plan is made, not when plan is imported
 
     seen: dict[tuple, dict] = {}
     for name in chapters or all_chapters():
@@ -249,6 +249,7 @@ def plan(profile: str, chapters: list[str] | None = None, data_root: str | None 
     for row in seen.values():
         c = row["config"].resolved()
         data = data_of(c.dataset, c.splits())
+        row["run"] = c.run_name(data_root, data) if data is not None else ""
         if data is None:
             row["trained"] = False
             continue
@@ -291,7 +292,7 @@ def plan_table(profile: str, chapters: list[str] | None = None, data_root: str |
               "snapshots and checkpoints",
               f"device: {how}; what is left takes " + _duration(hours)
               + f" (with {RUN_OVERHEAD_S:g} s of set-up per run), and the chapters' analyses come on top"]
-    import torch  # torch: a plan imports it only to count FLOPs or measure a rate
+    import torch  # torch: only when a plan is made, not when plan is imported
 
     if not torch.cuda.is_available():  # the same work on one GPU, from FLOPs, so a plan made here shows both
         gpu, gpu_how = gpu_rate(get_profile(profile).precision)
@@ -311,7 +312,7 @@ def train_planned(profile: str, chapters: list[str] | None = None, *, data_root:
     """Train every run the chapters need at ``profile`` that is not trained yet, in the plan's order, with a progress
     bar whose ETA weighs each run by its FLOPs; returns how many runs were trained. The chapters then find them
     finished. An interruption leaves every run resumable: the same command continues where it stopped."""
-    from .train import train  # torch: a plan imports it only to count FLOPs or measure a rate
+    from .train import train  # torch: only when a plan is made, not when plan is imported
 
     df = plan(profile, chapters, data_root)
     todo = df[~df.trained] if len(df) else df

@@ -90,9 +90,10 @@ def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: li
     n = len(channels)
     grid_rows = int(math.ceil(n / cols))
     cell = cell or (PAGE_IN - cols * 0.3) / (cols * (2 * side + 0.25))
-    fig = plt.figure(figsize=(cols * (2 * side + 0.25) * cell + cols * 0.3, grid_rows * (side * cell + 0.3) + 0.4))
+    head = 0.4 + (0.3 if title else 0.0)  # inches above the grid: the first maps' labels, and the title above them
+    fig = plt.figure(figsize=(cols * (2 * side + 0.25) * cell + cols * 0.3, grid_rows * (side * cell + 0.3) + head))
     outer = fig.add_gridspec(grid_rows, cols, wspace=0.08, hspace=0.25, left=0.01, right=0.99, bottom=0.01,
-                             top=1 - 0.4 / fig.get_size_inches()[1])
+                             top=1 - head / fig.get_size_inches()[1])
     for ci, ch in enumerate(channels):
         inner = outer[ci // cols, ci % cols].subgridspec(side, 2 * side + 1, wspace=0.03, hspace=0.03,
                                                          width_ratios=[1] * side + [0.25] + [1] * side)
@@ -109,7 +110,7 @@ def topk_figure(tp: TopProjections, mean: torch.Tensor, layer: str, channels: li
                 ax.set_title(f"{layer} map {ch}: projections | patches", fontsize=MIN_PT, loc="left",
                              x=-1.25 * side)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1 - 0.08 / fig.get_size_inches()[1], va="top")
     fig.set_layout_engine("none")  # the grid above is laid out by hand
     return _fit(fig)
 

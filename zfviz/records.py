@@ -71,6 +71,31 @@ def record_weights(record: str | os.PathLike) -> dict:
     return out if isinstance(out, dict) else {}
 
 
+def training_spent(names: list[str], records_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The training time the runs ``names`` took, from their records' epoch times: one row per realization and CPU
+    (columns realization, cpu, runs, epochs, hours); runs without a record are left out. Wall time with pauses and
+    evaluation is longer.
+
+    >>> training_spent([], "/nonexistent").columns.tolist()
+    ['realization', 'cpu', 'runs', 'epochs', 'hours']
+    """
+    root = records_root(records_dir)
+    rows = []
+    for name in names:
+        try:
+            m = pd.read_csv(root / name / METRICS)
+        except (OSError, ValueError):
+            continue
+        w = record_weights(root / name)
+        cpus = sorted({x.get("cpu", "?") for x in w.get("machines", [])}) or ["not recorded"]
+        rows.append(dict(realization=w.get("realization", "not recorded"), cpu=", ".join(cpus), runs=1,
+                         epochs=len(m), hours=float(m.epoch_seconds.sum()) / 3600))
+    cols = ["realization", "cpu", "runs", "epochs", "hours"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    return pd.DataFrame(rows).groupby(["realization", "cpu"], as_index=False)[["runs", "epochs", "hours"]].sum()[cols]
+
+
 def _run_identity(run: Path) -> dict:
     """The identity a run directory was trained under (its checkpoint's, else its newest snapshot's)."""
     candidates = [run / "checkpoint.pt"] + sorted((run / "snapshots").glob("epoch_*.pt"), reverse=True)

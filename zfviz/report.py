@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .claims import REGISTRY, Evidence, decide, missing_text, verdict_of
+from .claims import REGISTRY, Claim, Evidence, decide, missing_text, verdict_of
 from .claims import VERDICTS as REGISTRY_VERDICTS
 from .paths import repo_root
 from .profiles import Profile, get_profile
@@ -40,6 +40,51 @@ BOX = "verdict_box"  # the glue key every chapter's box is stored under; the cha
 CLOSING = "closing"  # the glue key of the chapter's closing "What this shows", shown by its last markdown cell
 
 
+# The CI strip's colours, by verdict kind (the same hues as the verdict badges in _static/zfviz.css, darker for a line)
+STRIP_COLOURS = {"reproduced": "#2e7d32", "not reproduced": "#c62828", "inconclusive": "#b26a00",
+                 "not testable at this scale": "#3f4a6b", "not comparable": "#616161", "not run": "#616161"}
+
+
+def verdict_badge(verdict: str) -> str:
+    """The verdict as a coloured badge (HTML the book's CSS styles by kind).
+
+    >>> verdict_badge("not reproduced")
+    '<span class="zfviz-verdict zfviz-not-reproduced">**not reproduced**</span>'
+    """
+    return f'<span class="zfviz-verdict zfviz-{verdict.replace(" ", "-")}">**{verdict}**</span>'
+
+
+def ci_strip(claim: Claim, estimate: float, low: float, high: float, verdict: str, width: int = 150) -> str:
+    """A small inline SVG of one result: the 95% CI (bar) and the estimate (dot), coloured by ``verdict``, against
+    zero (solid grey) and the claim's threshold (dashed); "" where there is no finite interval.
+
+    >>> s = ci_strip(REGISTRY["C1"], 3.5, 2.5, 4.4, "reproduced")
+    >>> s.startswith("<svg") and "threshold 0.5" in s
+    True
+    """
+    if claim.parts or not all(math.isfinite(v) for v in (estimate, low, high)):
+        return ""
+    ends = [low, high, estimate, 0.0, claim.min_effect]
+    lo, hi = min(ends), max(ends)
+    pad = 0.08 * (hi - lo or 1.0)
+    lo, hi = lo - pad, hi + pad
+    x = lambda v: round(2 + (v - lo) / (hi - lo) * (width - 4), 1)  # noqa: E731
+    colour = STRIP_COLOURS.get(verdict, "#616161")
+    label = (f"estimate {estimate:.3g}, 95% CI [{low:.3g}, {high:.3g}] {claim.unit}; zero and the threshold "
+             f"{claim.min_effect:g} ({claim.threshold_text()})").replace('"', "'")
+    return (f'<svg class="zfviz-strip" width="{width}" height="16" viewBox="0 0 {width} 16" role="img" '
+            f'aria-label="{label}"><title>{label}</title>'
+            f'<line x1="{x(0)}" y1="1" x2="{x(0)}" y2="15" stroke="#9e9e9e" stroke-width="1"/>'
+            f'<line x1="{x(claim.min_effect)}" y1="1" x2="{x(claim.min_effect)}" y2="15" stroke="#444" '
+            f'stroke-width="1" stroke-dasharray="2,2"/>'
+            f'<line x1="{x(low)}" y1="8" x2="{x(high)}" y2="8" stroke="{colour}" stroke-width="3"/>'
+            f'<circle cx="{x(estimate)}" cy="8" r="3" fill="{colour}"/></svg>')
+
+
+STRIP_LEGEND = ("Each strip: the 95% CI (bar) and the estimate (dot), coloured by the verdict, against zero (solid "
+                "grey line) and the claim's threshold (dashed).")
+
+
 def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: str | None = None,
                 models: str = "", scale: str | None = None) -> str:
     """The MyST box a chapter opens with: each claim in the paper's words with its figure or table, the scale the
@@ -66,21 +111,40 @@ def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: 
                   "the verdicts below are what the registry's rule gives these meaningless numbers.", ""]
     lines += [f"**Scale.** {scale or p.scale()}" + (f"; {models}" if models else "") + ".", ""]
     if evidence:
-        lines += ["| claim | the paper | ours (95% CI) | n | verdict |", "|---|---|---|---|---|"]
+        lines += ["| claim | the paper | ours (95% CI) | n | verdict (threshold) |", "|---|---|---|---|---|"]
     for e, v in zip(evidence, verdicts):
         c = REGISTRY[e.claim]
         if v == "not run":
             ours = f"not run: {missing_text(c, e)}"
         elif math.isfinite(e.estimate):
-            ours = f"{e.estimate:.3g} [{e.ci_low:.3g}, {e.ci_high:.3g}] {c.unit}"
+            ours = (f"{e.estimate:.3g} [{e.ci_low:.3g}, {e.ci_high:.3g}] {c.unit}<br>"
+                    + ci_strip(c, e.estimate, e.ci_low, e.ci_high, v))
         else:
             ours = "no estimate"
-        lines.append(f"| **{c.id}** ({c.where}): {c.title} | {c.paper} | {ours} | {e.n} {c.n_unit} | **{v}** |")
+        lines.append(f"| **{c.id}** ({c.where}): {c.title}<br>*rule fixed {c.rule_fixed}, {c.rule_status}* | "
+                     f"{c.paper} | {ours} | {e.n} {c.n_unit} | {verdict_badge(v)}<br>{c.threshold_text()} |")
     if evidence:
-        lines += ["", "Rule: reproduced when the whole CI clears the claim's smallest meaningful effect, not "
-                  "reproduced when it lies on the other side, else inconclusive (details and thresholds in each "
-                  "verdict below)."]
+        lines += ["", "Rule: reproduced when the whole CI clears the claim's threshold (its smallest meaningful "
+                  "effect), not reproduced when it lies on the other side, else inconclusive. " + STRIP_LEGEND]
     return "\n".join(lines + ["```"])
+
+
+SHEET_KEY = "zfviz_sheet"  # an image output's metadata: which sheet of a multi-sheet figure cell it is
+
+
+def show_sheet(fig, sheet: str) -> None:
+    """Show one sheet of a figure cell that draws several (a layer, a model, an example) and close it. The book gives
+    each sheet a figure of its own: its caption is the cell's caption with ``{sheet}`` replaced by ``sheet``
+    (``book.split_sheets``), so each names its layer.
+
+    >>> import matplotlib.pyplot as plt
+    >>> show_sheet(plt.figure(), "conv1")  # doctest: +SKIP
+    """
+    import matplotlib.pyplot as plt  # heavy (matplotlib): only when a chapter draws
+    from IPython.display import display  # notebook-only
+
+    display(fig, metadata={SHEET_KEY: str(sheet)})
+    plt.close(fig)
 
 
 def show_box(evidence: list[Evidence], profile: str | Profile, context: str = "", **kwargs) -> None:
