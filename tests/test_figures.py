@@ -21,14 +21,19 @@ from zfviz.analysis.topk import project_top, top_activations  # noqa: E402
 from zfviz.models import zfnet  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def tiny():
+def _tiny_top(layer: str, k: int, channels: list[int]):
+    """A tiny untrained ZF on 12 random images: (model, images, mean, top-k projections of ``channels``)."""
     torch.manual_seed(0)
     m = zfnet(10, width=0.125, input_size=64, init="kaiming").eval()
     images = torch.randint(0, 255, (12, 3, 73, 73), dtype=torch.uint8)
     mean = images.float().mean(0)
-    t = top_activations(m, images, mean, 64, ["conv2"], k=4, progress=False)
-    return m, images, mean, project_top(m, images, mean, 64, t[t.channel.isin([0, 1, 2, 3])])
+    t = top_activations(m, images, mean, 64, [layer], k=k, progress=False)
+    return m, images, mean, project_top(m, images, mean, 64, t[t.channel.isin(channels)])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return _tiny_top("conv2", 4, [0, 1, 2, 3])
 
 
 def _figures(tiny):
@@ -178,12 +183,7 @@ def test_no_figure_title_is_printed_over_a_label(tiny):
 
 def test_a_fig2_sheets_title_clears_its_first_maps_labels():
     """Fig. 2's layer title over the labels of its first two maps at k = 9 (overlapping before 2026-12-07)."""
-    torch.manual_seed(0)
-    m = zfnet(10, width=0.125, input_size=64, init="kaiming").eval()
-    images = torch.randint(0, 255, (12, 3, 73, 73), dtype=torch.uint8)
-    mean = images.float().mean(0)
-    t = top_activations(m, images, mean, 64, ["conv1"], k=9, progress=False)
-    tp = project_top(m, images, mean, 64, t[t.channel.isin(range(8))])
+    _, _, mean, tp = _tiny_top("conv1", 9, list(range(8)))
     fig = plots.topk_figure(tp, mean, "conv1", list(range(8)), k=9, title="conv1: top-9 projections beside patches")
     fig.canvas.draw()
     r = fig.canvas.get_renderer()

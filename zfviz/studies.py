@@ -99,6 +99,24 @@ class Study:
         return convergence_note(self.profile, seed, **self.loads)
 
 
+class Confirms:
+    """A study with a registered confirmatory design (``claims.CONFIRMATORY``): its ``confirm_seeds`` resolved once
+    into fresh seeds (the registered design's unless the caller chose; never a pilot seed), which its runs include."""
+
+    confirms: ClassVar[str] = ""  # the claim whose confirmatory run the study trains
+
+    def _resolve_fresh(self, pilot: list[int]) -> None:
+        self._set("confirm_seeds", claims.confirm_seeds(self.confirms, self.profile, self.confirm_seeds, pilot=pilot))
+
+    @property
+    def fresh(self) -> list[int]:
+        """The confirmatory run's fresh seeds."""
+        return self.confirm_seeds
+
+    def runs(self) -> list[Run]:
+        return [(self.config(self.model, s), None) for s in self.seeds + self.fresh]
+
+
 @dataclass(frozen=True)
 class Training(Study):
     """Chapter 01: the models every later chapter reads, and one seed at twice the budget (how far from converged)."""
@@ -201,10 +219,11 @@ class Invariance(Study):
 
 
 @dataclass(frozen=True)
-class Architecture(Study):
+class Architecture(Confirms, Study):
     """Chapter 05 (Fig. 6, C5, C6): ZF against the AlexNet replica, and ZF without clipping."""
 
     chapter: ClassVar[str] = "05_fig6_architecture"
+    confirms: ClassVar[str] = "C6b"
     seeds: list[int]
     no_clip_seeds: list[int]
     confirm_seeds: list[int] | None
@@ -218,12 +237,7 @@ class Architecture(Study):
         for name in ("n_images", "k", "layer2_maps"):
             self._set(name, check_int(name, getattr(self, name)))
         check_int_list("seeds", self.seeds), check_paired_seeds("no_clip_seeds", self.no_clip_seeds, self.seeds)
-        self._set("confirm_seeds", claims.confirm_seeds("C6b", self.profile, self.confirm_seeds, pilot=self.seeds))
-
-    @property
-    def fresh(self) -> list[int]:
-        """C6b's confirmatory seeds (the registered design's unless the caller chose)."""
-        return self.confirm_seeds
+        self._resolve_fresh(self.seeds)
 
     def runs(self) -> list[Run]:
         return [(self.config(m, s), None) for m in ("zf", "alexnet") for s in self.seeds + self.fresh] + [
@@ -240,10 +254,11 @@ class Architecture(Study):
 
 
 @dataclass(frozen=True)
-class Occlusion(Study):
+class Occlusion(Confirms, Study):
     """Chapter 06 (Fig. 7, C7a, C7c): occluding the object against the rest of the image."""
 
     chapter: ClassVar[str] = "06_fig7_occlusion"
+    confirms: ClassVar[str] = "C7a"
     model: str
     seeds: list[int]
     confirm_seeds: list[int] | None
@@ -256,15 +271,7 @@ class Occlusion(Study):
     def check(self) -> None:
         for name in ("occluder", "stride", "others"):
             check_int(name, getattr(self, name))
-        self._set("confirm_seeds", claims.confirm_seeds("C7a", self.profile, self.confirm_seeds, pilot=self.seeds))
-
-    @property
-    def fresh(self) -> list[int]:
-        """C7a's confirmatory seeds."""
-        return self.confirm_seeds
-
-    def runs(self) -> list[Run]:
-        return [(self.config(self.model, s), None) for s in self.seeds + self.fresh]
+        self._resolve_fresh(self.seeds)
 
     def evidence(self, table, fresh_table=None) -> list[claims.Evidence]:
         """C7a and C7c from ``object_occlusion_models``; C7a from its confirmatory run (``fresh_table``) when there is
@@ -378,11 +385,12 @@ class Ablations(Study):
 
 
 @dataclass(frozen=True)
-class Transfer(Study):
+class Transfer(Confirms, Study):
     """Chapter 10 (Tables 4-6, C9): pretrained features with a new softmax against networks trained from scratch, on
     the target's few images and on classes the source never saw."""
 
     chapter: ClassVar[str] = "10_tables4_6_transfer"
+    confirms: ClassVar[str] = "C9"  # fresh sources with fresh few-shot draws (claims.FRESH_DRAW_OFFSET)
     model: str
     model_seeds: list[int]
     seed: int
@@ -404,16 +412,13 @@ class Transfer(Study):
         self._set("per_class", sorted(check_int_list("per_class", self.per_class, minimum=1)))
         self._set("heldout_per_class", sorted(check_int_list("heldout_per_class", self.heldout_per_class, minimum=1)))
         self.heldout_seeds == [] or check_int_list("heldout_seeds", self.heldout_seeds)  # []: C9 not run; 0: error
-        self._set("confirm_seeds", claims.confirm_seeds("C9", self.profile, self.confirm_seeds,
-                                                        pilot=self.heldout_seeds) if self.heldout_seeds else [])
+        if self.heldout_seeds:
+            self._resolve_fresh(self.heldout_seeds)
+        else:
+            self._set("confirm_seeds", [])
         p = get_profile(self.profile)
         self._set("scratch_steps", check_int("scratch_steps", p.scratch_steps if self.scratch_steps is None
                                              else self.scratch_steps))
-
-    @property
-    def fresh(self) -> list[int]:
-        """C9's confirmatory source seeds (with fresh few-shot draws: ``claims.FRESH_DRAW_OFFSET``)."""
-        return self.confirm_seeds
 
     def scratch_runs(self, classes: int = TARGET_CLASSES) -> list[TrainConfig]:
         """The from-scratch runs on the target's ``per_class`` images (``classes``: the target's class count)."""
@@ -523,10 +528,11 @@ class Companion(Study):
 
 
 @dataclass(frozen=True)
-class OcclusionStatistic(Study):
+class OcclusionStatistic(Confirms, Study):
     """Chapter 13 (Fig. 7 as a statistic, C7b): occluding where a unit's projection is strongest."""
 
     chapter: ClassVar[str] = "13_fig7_occlusion_statistic"
+    confirms: ClassVar[str] = "C7b"  # measured on the next n_images images
     model: str
     seeds: list[int]
     confirm_seeds: list[int] | None
@@ -544,15 +550,7 @@ class OcclusionStatistic(Study):
         check_names("layer", [self.layer], CONV)
         if self.occluder > PAPER_CROP:
             raise ValueError(f"occluder must be at most the paper's {PAPER_CROP} px crop, got {self.occluder}")
-        self._set("confirm_seeds", claims.confirm_seeds("C7b", self.profile, self.confirm_seeds, pilot=self.seeds))
-
-    @property
-    def fresh(self) -> list[int]:
-        """C7b's confirmatory seeds (measured on the next ``n_images`` images)."""
-        return self.confirm_seeds
-
-    def runs(self) -> list[Run]:
-        return [(self.config(self.model, s), None) for s in self.seeds + self.fresh]
+        self._resolve_fresh(self.seeds)
 
     def evidence(self, drops, fresh_drops=None) -> claims.Evidence:
         """C7b from ``projection_occlusion_models``'s drops: the confirmatory run's (``fresh_drops``, fresh models on
@@ -589,6 +587,6 @@ STUDIES: dict[str, type[Study]] = {s.chapter: s for s in (
     Transfer, Probes, Companion, OcclusionStatistic, Sanity)}
 
 
-__all__ = ["Study", "STUDIES", "MAX_TAKEOFF_SHARE", "CONV", "READOUTS",
+__all__ = ["Study", "Confirms", "STUDIES", "MAX_TAKEOFF_SHARE", "CONV", "READOUTS",
            "Training", "TopNine", "Evolution", "Invariance", "Architecture", "Occlusion", "Correspondence",
            "ImageNetTable", "Ablations", "Transfer", "Probes", "Companion", "OcclusionStatistic", "Sanity"]
