@@ -54,7 +54,7 @@ def verdict_badge(verdict: str) -> str:
     return f'<span class="zfviz-verdict zfviz-{verdict.replace(" ", "-")}">**{verdict}**</span>'
 
 
-def ci_strip(claim: Claim, estimate: float, low: float, high: float, verdict: str, width: int = 150) -> str:
+def ci_strip(claim: Claim, estimate: float, low: float, high: float, verdict: str, width: int = 110) -> str:
     """A small inline SVG of one result: the 95% CI (bar) and the estimate (dot), coloured by ``verdict``, against
     zero (solid grey) and the claim's threshold (dashed); "" where there is no finite interval.
 
