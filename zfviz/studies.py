@@ -39,14 +39,14 @@ from .config import TrainConfig
 from .data import IMAGENETTE_CLASSES, class_name, heldout_split
 from .experiment import LONG_FACTOR, convergence_note
 from .mnist import companion_evidence
-from .models import INITS, VARIANTS, build_model, layer_names
+from .models import CONV_LAYERS, FC_LAYERS, INITS, VARIANTS, build_model, layer_names
 from .paper import TABLE3
 from .params import check_int, check_int_list, check_names, check_paired_seeds, reject_unknown_parameters
 from .profiles import PAPER_CROP, get_profile
 from .runs import scratch_configs
 
-CONV = ["conv1", "conv2", "conv3", "conv4", "conv5"]
-READOUTS = CONV + ["fc6", "fc7"]  # the layers a feature readout (invariance, correspondence, probes) may name
+CONV = list(CONV_LAYERS)
+READOUTS = CONV + list(FC_LAYERS[:2])  # the layers a feature readout (invariance, correspondence, probes) may name
 
 Run = tuple[TrainConfig, "int | None"]  # a resolved config and the epoch it is trained to (None: its whole budget)
 
