@@ -25,7 +25,7 @@ import torch
 
 def _subset(images: int, size: int) -> Path:
     """An ImageFolder of ``images`` Imagenette val images (10 classes), the offline copy's."""
-    from zfviz.data import find_split
+    from zfviz.data.sets import find_split
 
     src = find_split("imagenette", "val")
     out = Path(tempfile.mkdtemp(prefix="atlas-bench-"))

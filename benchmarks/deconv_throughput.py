@@ -19,11 +19,10 @@ import torch
 from captum.attr import NeuronDeconvolution
 
 from zfviz.analysis.topk import project_top, top_activations
-from zfviz.data import center_crop
-from zfviz.models import build_model, readout_name, without_lrn
-from zfviz.profiles import get_profile
-from zfviz.data import pixel_mean
-from zfviz.runs import TrainConfig, load_data, load_trained
+from zfviz.core.profiles import get_profile
+from zfviz.data.sets import center_crop, pixel_mean
+from zfviz.model.models import build_model, readout_name, without_lrn
+from zfviz.runs.store import TrainConfig, load_data, load_trained
 
 
 def main() -> None:
@@ -44,7 +43,7 @@ def main() -> None:
     train, val = load_data(TrainConfig(profile=p.name))
     mean = pixel_mean(train.images)
     if ":" in args.model:
-        from zfviz.external import load_network
+        from zfviz.model.external import load_network
 
         model = load_network(args.model, num_classes=len(val.classes))
     elif args.checkpoint:

@@ -17,10 +17,10 @@ import time
 
 import torch
 
-from zfviz import data
-from zfviz.datafiles import _index_path
-from zfviz.profiles import get_profile
-from zfviz.runs import TrainConfig
+from zfviz.core.profiles import get_profile
+from zfviz.data import sets as data
+from zfviz.data.files import _index_path
+from zfviz.runs.store import TrainConfig
 
 
 def main() -> None:

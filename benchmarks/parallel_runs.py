@@ -20,8 +20,8 @@ import time
 def _worker(profile: str, model: str, threads: int, steps: int, barrier, out) -> None:
     import torch
 
-    from zfviz.plan import fixed_batch_step
-    from zfviz.profiles import get_profile
+    from zfviz.book.plan import fixed_batch_step
+    from zfviz.core.profiles import get_profile
 
     torch.set_num_threads(threads)
     batch = get_profile(profile).batch_size

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from zfviz.plan import device_rate, plan
-from zfviz.runs import run_dir
+from zfviz.book.plan import device_rate, plan
+from zfviz.runs.store import run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 

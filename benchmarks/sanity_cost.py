@@ -16,8 +16,8 @@ import time
 import torch
 
 from zfviz.analysis import sanity
-from zfviz.models import build_model
-from zfviz.profiles import get_profile
+from zfviz.core.profiles import get_profile
+from zfviz.model.models import build_model
 
 
 def main() -> None:

@@ -34,11 +34,11 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from zfviz.data import batch_indices, crop_flip, crop_params, find_split, pixel_mean
-from zfviz.models import build_model
-from zfviz.profiles import get_profile
-from zfviz.runs import TrainConfig, load_data
-from zfviz.train import train_step
+from zfviz.core.profiles import get_profile
+from zfviz.data.sets import batch_indices, crop_flip, crop_params, find_split, pixel_mean
+from zfviz.model.models import build_model
+from zfviz.runs.store import TrainConfig, load_data
+from zfviz.runs.train import train_step
 
 
 def _sync(dev: torch.device) -> None:
@@ -202,7 +202,7 @@ def step_comparison(args) -> None:
                 memory_format=layout)
             y = torch.randint(0, 10, (p.batch_size,), device=dev)
             if label.startswith("2026"):  # the old step did not format the batch on CPU
-                import zfviz.train as zt
+                import zfviz.runs.train as zt
                 old_fmt, zt.fmt = zt.fmt, (lambda t, d: t)
             try:
                 rates[label], _ = _timed(((x, y) for _ in range(args.warmup + args.batches)),
@@ -218,7 +218,7 @@ def few_shot_overhead(args) -> None:
     """Images/s of whole train() calls: one-step epochs (few-shot) against normal epochs, same images and batch."""
     import tempfile
 
-    from zfviz.train import train
+    from zfviz.runs.train import train
 
     p = get_profile(args.profile)
     k, batch = 1, 10

@@ -20,9 +20,9 @@ import time
 
 import torch
 
-from zfviz import machine
-from zfviz.plan import _flops, fixed_batch_step
-from zfviz.profiles import get_profile
+from zfviz.book.plan import _flops, fixed_batch_step
+from zfviz.core import machine
+from zfviz.core.profiles import get_profile
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 4096, reps: int = 5) -> float:

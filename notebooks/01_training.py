@@ -32,7 +32,7 @@
 # - *Augmentation*: random 224-equivalent crops with flips (more varied than the paper's 10 fixed crops); evaluation
 #   uses the paper's 10 crops.
 # - *Annealing*: a fixed rule stands in for the hand: lr / 10 after 60% and after 85% of any budget
-#   (`zfviz.profiles.ANNEAL_AT`), so every run ends annealed twice; the table below checks that validation is flat
+#   (`zfviz.core.profiles.ANNEAL_AT`), so every run ends annealed twice; the table below checks that validation is flat
 #   at the end of every seed. The cost: nothing beyond the budget; a longer budget would be a different run.
 # - *Init at reduced geometry*: at half width and 112 px, N(0, 1e-2) shrinks the signal 3-5x more per layer than
 #   in the paper's model and training sits at chance for about two epochs (the Table 3 chapter measures this for
@@ -42,7 +42,7 @@
 
 # %% tags=["parameters", "hide-cell"]
 profile = "cpu"  # smoke | cpu | gpu | imagenet
-models = ["zf", "alexnet"]  # any names in zfviz.models.VARIANTS
+models = ["zf", "alexnet"]  # any names in zfviz.model.models.VARIANTS
 seeds = [0, 1, 2]
 long_seed = 0  # the seed trained to twice the budget, to show how far the runs are from converged (None: skip)
 data_root = None  # None: $ZFVIZ_DATA, or ../shared/data beside the checkout
@@ -52,13 +52,13 @@ runs_dir = None  # None: $ZFVIZ_RUNS, or runs/ of the checkout (trained runs are
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
+from zfviz.book.plots import learning_curves
+from zfviz.core.profiles import anneal_epochs, get_profile
+from zfviz.evidence.report import show_box, structure, tidy
 from zfviz.experiment import LONG_FACTOR, convergence_gap
-from zfviz.profiles import anneal_epochs, get_profile
-from zfviz.plots import learning_curves
-from zfviz.report import show_box, structure, tidy
-from zfviz.runs import accuracy_summary, convergence
+from zfviz.runs.store import accuracy_summary, convergence
+from zfviz.runs.trained import run_curves
 from zfviz.studies import Training
-from zfviz.trained import run_curves
 
 study = Training.from_namespace(globals())
 p = get_profile(profile)

@@ -47,11 +47,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.topk import class_purity, project_top, top_activations
+from zfviz.book.plots import topk_figure
+from zfviz.evidence import claims
+from zfviz.evidence.report import atlas_links, show_box, show_sheet, structure, tidy
 from zfviz.experiment import load_experiment
-from zfviz.plots import topk_figure
-from zfviz.report import atlas_links, show_box, show_sheet, structure, tidy
 from zfviz.studies import CONV, TopNine
 
 study = TopNine.from_namespace(globals())

@@ -47,12 +47,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.evolution import reach_epochs, strongest_by_epoch, top_overlap, top_tables
+from zfviz.book.plots import evolution_figure, line_chart
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, show_sheet, structure
 from zfviz.experiment import load_experiments
-from zfviz.models import feature_shapes
-from zfviz.plots import evolution_figure, line_chart
-from zfviz.report import show_box, show_sheet, structure
+from zfviz.model.models import feature_shapes
 from zfviz.studies import Evolution
 
 study = Evolution.from_namespace(globals())

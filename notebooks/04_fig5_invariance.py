@@ -50,14 +50,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.invariance import PAPER_SWEEPS, invariance, invariance_statistics, prob_range
-from zfviz.data import class_folders, class_name
-from zfviz.params import check_names
-from zfviz.profiles import get_profile
+from zfviz.book.plots import invariance_figure
+from zfviz.core.params import check_names
+from zfviz.core.profiles import get_profile
+from zfviz.data.sets import class_folders, class_name
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, structure, tidy
 from zfviz.experiment import correct_images, load_experiments
-from zfviz.plots import invariance_figure
-from zfviz.report import show_box, structure, tidy
 from zfviz.studies import Invariance
 
 study = Invariance.from_namespace(globals())

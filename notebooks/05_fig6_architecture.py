@@ -38,7 +38,7 @@
 #   sampling's Nyquist frequency is what aliases. AlexNet minus ZF, paired over the same validation images; the
 #   untrained networks show what the architectures do before any learning. C6b's verdict comes from its
 #   confirmatory run (`confirm_seeds`: fresh ZF and AlexNet seeds, registered on 2026-12-07 in
-#   `zfviz.claims.CONFIRMATORY` before the run), with the pilot on `seeds` reported beside it.
+#   `zfviz.evidence.claims.CONFIRMATORY` before the run), with the pilot on `seeds` reported beside it.
 #
 # The filter banks share one scale per model (grey = 0), so a dominant filter stands out. Accuracy (claim C1) is
 # decided in the Table 2 chapter only.
@@ -63,14 +63,14 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.filters import (STRUCTURELESS_BELOW, aliasing_shares, clipping_activity, conv1_filters,
                                     filter_stats, filters_over_radius, max_weight_difference, top_energy_share,
                                     untrained_control)
 from zfviz.analysis.topk import project_top, top_activations
+from zfviz.book.plots import autocorrelation_histogram, filter_bank, topk_figure
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, show_sheet, structure, tidy
 from zfviz.experiment import load_experiments
-from zfviz.plots import autocorrelation_histogram, filter_bank, topk_figure
-from zfviz.report import show_box, show_sheet, structure, tidy
 from zfviz.studies import Architecture
 
 study = Architecture.from_namespace(globals())

@@ -62,17 +62,17 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.occlusion import object_occlusion_by_class, object_occlusion_models, occlusion
 from zfviz.analysis.topk import project_top, top_activations
-from zfviz.annotations import object_boxes
-from zfviz.data import center_crop, class_name, crop_of, find_split, load_image
-from zfviz.deconv import project
+from zfviz.book.plots import occlusion_panels, on_off_scatter, show_image
+from zfviz.core.params import check_files
+from zfviz.core.profiles import get_profile
+from zfviz.data.annotations import object_boxes
+from zfviz.data.sets import center_crop, class_name, crop_of, find_split, load_image
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, show_sheet, structure, tidy
 from zfviz.experiment import load_experiments
-from zfviz.params import check_files
-from zfviz.plots import occlusion_panels, on_off_scatter, show_image
-from zfviz.profiles import get_profile
-from zfviz.report import show_box, show_sheet, structure, tidy
+from zfviz.model.deconv import project
 from zfviz.studies import Occlusion
 
 study = Occlusion.from_namespace(globals())

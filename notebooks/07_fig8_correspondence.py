@@ -56,13 +56,13 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.correspondence import PARTS, centres_in_boxes, correspondence, dog_faces
-from zfviz.data import center_crop
+from zfviz.book.plots import masks_figure
+from zfviz.core.paths import data_root as find_data
+from zfviz.data.sets import center_crop
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, structure, tidy
 from zfviz.experiment import load_experiments
-from zfviz.paths import data_root as find_data
-from zfviz.plots import masks_figure
-from zfviz.report import show_box, structure, tidy
 from zfviz.studies import Correspondence
 
 study = Correspondence.from_namespace(globals())

@@ -41,12 +41,12 @@ dataset = None
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.comparison import error_table, errors, ten_crop_probs
+from zfviz.book.plots import seed_spread
+from zfviz.evidence import claims
+from zfviz.evidence.paper import TABLE2
+from zfviz.evidence.report import show_box, structure, tidy
 from zfviz.experiment import load_experiments
-from zfviz.paper import TABLE2
-from zfviz.plots import seed_spread
-from zfviz.report import show_box, structure, tidy
 from zfviz.studies import ImageNetTable
 
 study = ImageNetTable.from_namespace(globals())

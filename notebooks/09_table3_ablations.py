@@ -70,15 +70,15 @@ import pandas as pd
 from IPython.display import Markdown, display
 from torchvision.datasets.folder import find_classes
 
-from zfviz import claims
-from zfviz.analysis.ablations import (ablation_table, dead_unit_table, part_statistics, reader_tables,
-                                      run_dead_units, takeoff_epochs)
-from zfviz.data import find_split
-from zfviz.profiles import get_profile
-from zfviz.plots import takeoff_curves
-from zfviz.report import show_box, structure, tidy
+from zfviz.analysis.ablations import (ablation_table, dead_unit_table, part_statistics, reader_tables, run_dead_units,
+                                      takeoff_epochs)
+from zfviz.book.plots import takeoff_curves
+from zfviz.core.profiles import get_profile
+from zfviz.data.sets import find_split
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, structure, tidy
+from zfviz.runs.trained import run_curves, run_metrics, split_trained
 from zfviz.studies import Ablations
-from zfviz.trained import run_curves, run_metrics, split_trained
 
 study = Ablations.from_namespace(globals())
 p, epochs, rows, compare_seeds, inits, quarter = (get_profile(profile), study.epochs, study.rows, study.compare_seeds,

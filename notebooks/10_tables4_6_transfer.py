@@ -68,17 +68,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.probes import layer_features, probe
-from zfviz.data import load_split
-from zfviz.experiment import load_experiments
-from zfviz.paper import TRANSFER
-from zfviz.plots import transfer_chart
-from zfviz.profiles import get_profile
-from zfviz.report import show_box, structure, tidy
 from zfviz.analysis.transfer import heldout_comparison, transfer_table
+from zfviz.book.plots import transfer_chart
+from zfviz.core.profiles import get_profile
+from zfviz.data.sets import load_split
+from zfviz.evidence import claims
+from zfviz.evidence.paper import TRANSFER
+from zfviz.evidence.report import show_box, structure, tidy
+from zfviz.experiment import load_experiments
+from zfviz.runs.trained import run_metrics
 from zfviz.studies import Transfer
-from zfviz.trained import run_metrics
 
 study = Transfer.from_namespace(globals())
 per_class, heldout_per_class, fresh, steps = study.per_class, study.heldout_per_class, study.fresh, study.scratch_steps

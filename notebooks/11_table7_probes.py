@@ -49,14 +49,14 @@ import pandas as pd
 from IPython.display import Markdown, display
 from scipy.stats import spearmanr
 
-from zfviz import claims
 from zfviz.analysis.probes import heldout_table, layer_probes, probe_table, summarize
-from zfviz.data import heldout_split, load_split
+from zfviz.book.plots import curves_by_layer
+from zfviz.data.sets import heldout_split, load_split
+from zfviz.evidence import claims
+from zfviz.evidence.paper import TABLE7
+from zfviz.evidence.report import show_box, structure, tidy
 from zfviz.experiment import load_experiments
-from zfviz.paper import TABLE7
-from zfviz.plots import curves_by_layer
-from zfviz.report import show_box, structure, tidy
-from zfviz.runs import restrict_classes
+from zfviz.runs.store import restrict_classes
 from zfviz.studies import Probes
 
 study = Probes.from_namespace(globals())

@@ -56,15 +56,15 @@ stride = 16  # occlusion stride at 224 px
 import torch
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.agreement import method_agreement
 from zfviz.analysis.gradients import class_model_runs, companion_summary, live_channels, score_gains
-from zfviz.data import center_crop, class_folders, class_index, class_name, crop_of, per_class_subset
+from zfviz.book.plots import feature_maps_figure, line_chart, panel_grid, show_image, show_projection
+from zfviz.core.profiles import get_profile
+from zfviz.data.mnist import feature_maps, load_digits, small_cnn, train_small
+from zfviz.data.sets import center_crop, class_folders, class_index, class_name, crop_of, per_class_subset
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, structure, tidy
 from zfviz.experiment import first_correct, load_experiment
-from zfviz.mnist import feature_maps, load_digits, small_cnn, train_small
-from zfviz.plots import feature_maps_figure, line_chart, panel_grid, show_image, show_projection
-from zfviz.profiles import get_profile
-from zfviz.report import show_box, structure, tidy
 from zfviz.studies import Companion
 
 study = Companion.from_namespace(globals())

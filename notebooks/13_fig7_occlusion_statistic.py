@@ -52,11 +52,11 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from zfviz import claims
 from zfviz.analysis.occlusion import SQUARES, projection_occlusion_models
+from zfviz.book.plots import drop_scatter
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, structure, tidy
 from zfviz.experiment import load_experiments
-from zfviz.plots import drop_scatter
-from zfviz.report import show_box, structure, tidy
 from zfviz.studies import OcclusionStatistic
 
 study = OcclusionStatistic.from_namespace(globals())

@@ -53,14 +53,13 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from zfviz import claims
-from zfviz.analysis.sanity import (cascading_randomization, similarity_summary, stage_maps,
-                                   unit_and_switches)
+from zfviz.analysis.sanity import cascading_randomization, similarity_summary, stage_maps, unit_and_switches
 from zfviz.analysis.topk import class_purity, project_top, top_activations
-from zfviz.data import center_crop, crop_of
+from zfviz.book.plots import maps_grid, randomization_figure, topk_figure
+from zfviz.data.sets import center_crop, crop_of
+from zfviz.evidence import claims
+from zfviz.evidence.report import show_box, structure, tidy
 from zfviz.experiment import load_experiments
-from zfviz.plots import maps_grid, randomization_figure, topk_figure
-from zfviz.report import show_box, structure, tidy
 from zfviz.studies import Sanity
 
 study = Sanity.from_namespace(globals())

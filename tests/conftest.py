@@ -51,7 +51,7 @@ def imagenette_here():
     """Skip a test that needs the Imagenette data when none is found (unless CI requires it: then fail)."""
     import os
 
-    from zfviz.data import find_split
+    from zfviz.data.sets import find_split
 
     try:
         find_split("imagenette", "train")

@@ -4,10 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zfviz import claims
-from zfviz.analysis.ablations import (PARTS, comparable_rows, part_evidence, part_statistics, takeoff_epochs,
-                                      takeoff_label)
-from zfviz.paper import TABLE3
+from zfviz.analysis.ablations import (
+    PARTS,
+    comparable_rows,
+    part_evidence,
+    part_statistics,
+    takeoff_epochs,
+    takeoff_label,
+)
+from zfviz.evidence import claims
+from zfviz.evidence.paper import TABLE3
 
 
 def test_parts_name_only_table3_rows():

@@ -7,7 +7,7 @@ import torch
 from captum.attr import Saliency
 
 from zfviz.analysis.gradients import activation_maximization, class_model, class_model_runs, live_channels, saliency
-from zfviz.models import forward_to, zfnet
+from zfviz.model.models import forward_to, zfnet
 
 
 @pytest.fixture(scope="module")

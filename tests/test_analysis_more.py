@@ -7,14 +7,18 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from zfviz.analysis.correspondence import correspondence, mask_square, random_centres, sign_change_consistency, \
-    summarize
+from zfviz.analysis.correspondence import (
+    correspondence,
+    mask_square,
+    random_centres,
+    sign_change_consistency,
+    summarize,
+)
 from zfviz.analysis.invariance import invariance, transform
 from zfviz.analysis.probes import layer_features, probe, span_basis
-from zfviz.data import few_shot_split
 from zfviz.analysis.topk import readouts
-from zfviz.data import center_crop, pixel_mean
-from zfviz.models import zfnet
+from zfviz.data.sets import center_crop, few_shot_split, pixel_mean
+from zfviz.model.models import zfnet
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +241,7 @@ def test_layer_probes_rows_per_layer_classifier_k_and_split():
 
 
 def test_object_boxes_are_valid_and_map_into_the_crop(tmp_path):
-    from zfviz import annotations
+    from zfviz.data import annotations
 
     raw = annotations.read("object_boxes")
     assert len(raw) >= 100 and raw.file.is_unique
@@ -271,7 +275,7 @@ def test_heldout_table_gives_accuracy_per_layer_and_the_depth_trend_per_class_se
 
 def test_clipping_manipulation_check_counts_what_clipping_would_renormalize():
     from zfviz.analysis.filters import filters_over_radius, max_weight_difference
-    from zfviz.models import clip_feature_scale, zfnet
+    from zfviz.model.models import clip_feature_scale, zfnet
 
     torch.manual_seed(0)
     net = zfnet(10, width=0.125, input_size=64, init="kaiming")
@@ -292,7 +296,7 @@ def test_clipping_manipulation_check_counts_what_clipping_would_renormalize():
 
 def test_a_depth_trend_near_1_keeps_its_interval_within_the_range_of_a_correlation():
     from zfviz.analysis.probes import depth_trend, heldout_table
-    from zfviz.stats import hierarchical_mean
+    from zfviz.evidence.stats import hierarchical_mean
 
     layers = ["conv1", "conv2", "conv3", "fc7"]
     swap = {"conv2": 2, "conv3": 1}  # one split of seed 2 ranks conv2 above conv3: rho 0.8, every other rho 1

@@ -8,7 +8,7 @@ from captum.attr import Occlusion
 
 from zfviz.analysis.occlusion import as_grid, occlusion
 from zfviz.analysis.topk import readouts
-from zfviz.models import zfnet
+from zfviz.model.models import zfnet
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_bad_settings(model):
 
 def test_projection_occlusion_against_a_direct_computation(model):
     from zfviz.analysis.occlusion import projection_occlusion
-    from zfviz.deconv import project, receptive_field
+    from zfviz.model.deconv import project, receptive_field
 
     torch.manual_seed(3)
     images = torch.randn(3, 3, 64, 64, dtype=torch.float64)

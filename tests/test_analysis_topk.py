@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from zfviz.analysis.topk import cut, project_top, readouts, top_activations
-from zfviz.data import center_crop, pixel_mean
-from zfviz.deconv import project_many
-from zfviz.models import zfnet
+from zfviz.data.sets import center_crop, pixel_mean
+from zfviz.model.deconv import project_many
+from zfviz.model.models import zfnet
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_projections_in_image_batches_match_one_batch(monkeypatch):
     """project_top forwards only as many images at once as ACTIVATION_BUDGET allows (VGG16 at 224 px: a few); the rows,
     their order and their projections are the same as in one batch (to float rounding)."""
     import zfviz.analysis.topk as tk
-    from zfviz.models import zfnet
+    from zfviz.model.models import zfnet
 
     m = zfnet(10, width=0.125, input_size=64).eval()
     imgs = torch.randint(0, 255, (40, 3, 73, 73), dtype=torch.uint8)

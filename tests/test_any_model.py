@@ -11,9 +11,9 @@ from captum.attr import NeuronDeconvolution
 from torch import nn
 
 from zfviz.analysis.topk import top_activations
-from zfviz.deconv import project_many
-from zfviz.layers import NotPlain, layer_names, readout_index, trace
-from zfviz.models import readout_name, readouts
+from zfviz.model.deconv import project_many
+from zfviz.model.layers import NotPlain, layer_names, readout_index, trace
+from zfviz.model.models import readout_name, readouts
 
 MODELS = {"alexnet": (torchvision.models.alexnet, 96), "vgg11": (torchvision.models.vgg11, 64),
           "vgg16_bn": (torchvision.models.vgg16_bn, 64)}
@@ -119,6 +119,7 @@ def test_the_atlas_of_a_torchvision_network_from_the_command_line(tmp_path, caps
     import json
 
     from conftest import make_imagefolder
+
     from zfviz import cli
 
     data = make_imagefolder(tmp_path / "ds", {"val": 3}, size=72)

@@ -5,9 +5,9 @@ import re
 import pytest
 from PIL import Image
 
-from zfviz.atlas import build_atlas
+from zfviz.book.atlas import build_atlas
 from zfviz.experiment import load_experiment
-from zfviz.models import feature_shapes
+from zfviz.model.models import feature_shapes
 
 
 def test_atlas_covers_every_map(tiny_folder, tmp_path):
@@ -62,7 +62,7 @@ def test_atlas_of_a_zfviz_model_refuses_weights(capsys):
 def test_chapters_link_a_shown_map_to_its_atlas_sheet_only_for_the_atlas_run(tmp_path):
     import json
 
-    from zfviz.report import atlas_links
+    from zfviz.evidence.report import atlas_links
 
     (tmp_path / "provenance.json").write_text(json.dumps({"run": "zf-cpu-s0-abc"}))
     line = atlas_links("zf-cpu-s0-abc", {"conv1": [3], "conv5": [12, 40]}, atlas=tmp_path)

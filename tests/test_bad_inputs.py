@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import make_imagefolder
 from PIL import Image
 
-from conftest import make_imagefolder
-from zfviz import checkpoint, cli
-from zfviz.runs import TrainConfig, finished, load_trained, snapshot_path
-from zfviz.trained import ensure_trained
+from zfviz import cli
+from zfviz.core import checkpoint
+from zfviz.runs.store import TrainConfig, finished, load_trained, snapshot_path
+from zfviz.runs.trained import ensure_trained
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = dict(model="zf", profile="smoke", init="kaiming", lr=1e-3, batch_size=8, epochs=2)
@@ -125,7 +126,7 @@ def test_C30_train_and_val_class_folders_must_match(capsys, folder, tmp_path, mo
 
 
 def test_C19_16_bit_png_keeps_its_range(tmp_path):
-    from zfviz.data import load_image
+    from zfviz.data.sets import load_image
 
     ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
     Image.fromarray(ramp).save(tmp_path / "g16.png")
@@ -137,7 +138,7 @@ def test_C19_16_bit_png_keeps_its_range(tmp_path):
 
 
 def test_C18_odd_but_valid_images_decode(tmp_path):
-    from zfviz.data import load_image
+    from zfviz.data.sets import load_image
 
     rgba = Image.new("RGBA", (30, 20), (10, 200, 30, 128))
     rgba.save(tmp_path / "a.png")
@@ -166,7 +167,7 @@ def test_D07_a_gained_class_gives_a_new_run(folder):
 
 
 def test_D08_a_run_that_no_longer_matches_its_data_is_refused(done_run):
-    from zfviz.runs import run_predictions, load_data
+    from zfviz.runs.store import load_data, run_predictions
 
     cfg, run = done_run
     _, val = load_data(cfg, progress=False)
@@ -206,7 +207,7 @@ def test_K13_deleted_final_snapshot_is_rebuilt(done_run, tmp_path):
 
 
 def test_K08_kill_between_snapshot_and_metrics_repairs_itself(done_run, tmp_path):
-    from zfviz.trained import run_metrics
+    from zfviz.runs.trained import run_metrics
 
     cfg, run = done_run
     (run / "DONE.json").unlink()
@@ -226,8 +227,8 @@ def test_K04_K06_stale_temporaries_are_swept(done_run, tmp_path):
 
 
 def test_K14_K15_one_writer_per_run_directory(done_run, tmp_path):
-    from zfviz.locks import BusyError, exclusive
-    from zfviz.train import train
+    from zfviz.core.locks import BusyError, exclusive
+    from zfviz.runs.train import train
 
     cfg, run = done_run
     with exclusive(run / ".lock", wait=False, what="test"):
@@ -262,7 +263,7 @@ def test_C33_few_shot_summary_line_has_no_nan(capsys, folder, tmp_path):
 
 def test_train_command_fingerprints_the_data_once(capsys, folder, tmp_path, monkeypatch):
     """The run's directory name and its identity hash the same data: hashing every file twice was wasted work."""
-    from zfviz import data
+    from zfviz.data import sets as data
 
     calls = []
     real = data.dataset_identity
@@ -322,7 +323,7 @@ def test_L01_L02_not_a_checkpoint(obj, pattern, tmp_path):
 # ---- the decoded cache -------------------------------------------------------------------------------------------
 
 def _cache_dir(split):
-    from zfviz.paths import cache_root
+    from zfviz.core.paths import cache_root
 
     return next(p for p in (cache_root() / "decoded").iterdir() if p.is_dir() and f"-{split}-" in p.name
                 and not p.name.startswith("."))
@@ -330,7 +331,7 @@ def _cache_dir(split):
 
 @pytest.mark.parametrize("damage", ["D01", "D02", "D03"])
 def test_D01_D03_a_damaged_cache_is_rebuilt(damage, folder):
-    from zfviz.data import load_split
+    from zfviz.data.sets import load_split
 
     a = load_split(folder, "train", 32, progress=False)
     expected = a.images.clone()  # a copy: truncating a mapped file under a live mapping would crash this process
@@ -348,8 +349,8 @@ def test_D01_D03_a_damaged_cache_is_rebuilt(damage, folder):
 
 
 def test_D06_a_killed_decode_leaves_nothing_for_long(folder):
-    from zfviz.data import load_split
-    from zfviz.paths import cache_root
+    from zfviz.core.paths import cache_root
+    from zfviz.data.sets import load_split
 
     load_split(folder, "val", 32, progress=False)
     d = _cache_dir("val")
@@ -364,7 +365,7 @@ def test_D06_a_killed_decode_leaves_nothing_for_long(folder):
 # ---- the Python API ----------------------------------------------------------------------------------------------
 
 def _net():
-    from zfviz.models import build_model
+    from zfviz.model.models import build_model
 
     torch.manual_seed(0)
     return build_model("zf", 3, width=0.125, input_size=64)
@@ -372,22 +373,22 @@ def _net():
 
 X = torch.randn(4, 3, 64, 64)
 API_CASES = [
-    ("A01", lambda: __import__("zfviz.deconv").deconv.project(_net(), X, "conv6", 0), r"unknown layer 'conv6'"),
-    ("A02", lambda: __import__("zfviz.deconv").deconv.project(_net(), X, "conv5", -1), r"channel out of range"),
-    ("A04", lambda: __import__("zfviz.deconv").deconv.project(_net(), X, "conv5", True), r"channel must be an int"),
-    ("A05", lambda: __import__("zfviz.deconv").deconv.project(_net(), X, "conv1", 0, (100, 100)),
+    ("A01", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), X, "conv6", 0), r"unknown layer 'conv6'"),
+    ("A02", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), X, "conv5", -1), r"channel out of range"),
+    ("A04", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), X, "conv5", True), r"channel must be an int"),
+    ("A05", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), X, "conv1", 0, (100, 100)),
      r"outside the conv1 map"),
-    ("A07", lambda: __import__("zfviz.deconv").deconv.project_many(_net(), X, "conv1", [0], torch.tensor([0]), [0]),
+    ("A07", lambda: __import__("zfviz.model.deconv").model.deconv.project_many(_net(), X, "conv1", [0], torch.tensor([0]), [0]),
      r"positions must be \(y, x\) pairs"),
-    ("A08", lambda: __import__("zfviz.deconv").deconv.project(_net(), X.to(torch.uint8), "conv1", 0),
+    ("A08", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), X.to(torch.uint8), "conv1", 0),
      r"model's dtype torch.float32, got torch.uint8; use data.center_crop"),
-    ("A09", lambda: __import__("zfviz.deconv").deconv.project(_net(), X.double(), "conv1", 0),
+    ("A09", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), X.double(), "conv1", 0),
      r"model's dtype torch.float32, got torch.float64"),
-    ("A11", lambda: __import__("zfviz.deconv").deconv.project(_net(), X[0], "conv1", 0), r"\(N, 3, H, W\)"),
-    ("A12", lambda: __import__("zfviz.deconv").deconv.project(_net(), X[:, :1], "conv1", 0), r"\(N, 3, H, W\)"),
-    ("A14", lambda: __import__("zfviz.deconv").deconv.project(_net(), torch.randn(1, 3, 16, 16), "conv5", 0),
+    ("A11", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), X[0], "conv1", 0), r"\(N, 3, H, W\)"),
+    ("A12", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), X[:, :1], "conv1", 0), r"\(N, 3, H, W\)"),
+    ("A14", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), torch.randn(1, 3, 16, 16), "conv5", 0),
      r"images of 16x16 px are too small for this model up to conv5"),
-    ("A15", lambda: __import__("zfviz.deconv").deconv.project(_net(), torch.full((1, 3, 64, 64), float("nan")),
+    ("A15", lambda: __import__("zfviz.model.deconv").model.deconv.project(_net(), torch.full((1, 3, 64, 64), float("nan")),
                                                               "conv1", 0), r"NaN or infinite"),
     ("T02", lambda: __import__("zfviz.analysis.topk").analysis.topk.top_activations(
         _net(), torch.zeros(0, 3, 73, 73, dtype=torch.uint8), torch.zeros(3, 73, 73), 64, ["conv1"]),
@@ -425,7 +426,7 @@ def test_api_errors(case, call, pattern):
 # ---- chapters, book and atlas ------------------------------------------------------------------------------------
 
 def test_N12_misspelled_chapter_parameter_is_an_error(tmp_path):
-    from zfviz import book
+    from zfviz.book import execute as book
 
     with pytest.raises(ValueError, match=r"unknown parameter \['n_imags'\] for chapter 13_fig7_occlusion_statistic; "
                                          r"valid: profile"):
@@ -434,7 +435,7 @@ def test_N12_misspelled_chapter_parameter_is_an_error(tmp_path):
 
 
 def test_N12_inside_a_chapter_run_by_papermill():
-    from zfviz.params import reject_unknown_parameters
+    from zfviz.core.params import reject_unknown_parameters
 
     history = ["", "import x", "profile = 'cpu'\nn_images = 500", "# Parameters\nprofile = \"smoke\"\nn_imags = 10\n",
                "reject_unknown_parameters(globals())"]
@@ -447,14 +448,14 @@ def test_N12_inside_a_chapter_run_by_papermill():
                                            (["fc7"], r"unknown layers \['fc7'\]; valid: \['conv1'"),
                                            ([], r"at least 1")], ids=["N05", "N02", "empty"])
 def test_N02_N05_layer_lists(value, pattern):
-    from zfviz.params import check_names
+    from zfviz.core.params import check_names
 
     with pytest.raises(ValueError, match=pattern):
         check_names("layers", value, ["conv1", "conv2", "conv3", "conv4", "conv5"])
 
 
 def test_N17_example_paths_must_stay_inside_the_split(tmp_path):
-    from zfviz.params import check_files
+    from zfviz.core.params import check_files
 
     (tmp_path / "split" / "c").mkdir(parents=True)
     (tmp_path / "split" / "c" / "a.JPEG").write_bytes(b"x")
@@ -465,7 +466,7 @@ def test_N17_example_paths_must_stay_inside_the_split(tmp_path):
 
 
 def test_N03_N04_numbers(tmp_path):
-    from zfviz.params import check_int
+    from zfviz.core.params import check_int
 
     for bad in ("abc", -1, 1.5, True):
         with pytest.raises(ValueError, match=r"maps_per_layer must be a positive int"):
@@ -473,14 +474,14 @@ def test_N03_N04_numbers(tmp_path):
 
 
 def test_B01_unknown_chapter(tmp_path):
-    from zfviz import book
+    from zfviz.book import execute as book
 
     with pytest.raises(ValueError, match=r"unknown chapter 'bogus'; chapters: 01_training"):
         book.execute_book(["bogus"], {"profile": "smoke"}, tmp_path / "out")
 
 
 def test_B04_interrupted_atlas_leaves_the_old_one_whole(tmp_path, tiny_folder, monkeypatch):
-    from zfviz import atlas
+    from zfviz.book import atlas
     from zfviz.experiment import load_experiment
 
     exp = load_experiment("zf", "smoke", 0, dataset=str(tiny_folder), init="kaiming", lr=1e-3, batch_size=8,
@@ -505,8 +506,8 @@ def test_B04_interrupted_atlas_leaves_the_old_one_whole(tmp_path, tiny_folder, m
 
 
 def test_B_results_folder_has_one_writer(tmp_path):
-    from zfviz import book
-    from zfviz.locks import BusyError, exclusive
+    from zfviz.book import execute as book
+    from zfviz.core.locks import BusyError, exclusive
 
     out = tmp_path / "results"
     with exclusive(tmp_path / ".results.lock", wait=False, what="test"):
@@ -522,7 +523,7 @@ def test_cli_failure_never_prints_a_traceback(tmp_path):
 
 
 def test_data_root_default_is_found_from_any_directory(tmp_path, monkeypatch):
-    from zfviz.paths import data_root, repo_root, runs_root
+    from zfviz.core.paths import data_root, repo_root, runs_root
 
     monkeypatch.delenv("ZFVIZ_DATA", raising=False)
     monkeypatch.delenv("ZFVIZ_RUNS", raising=False)
@@ -534,7 +535,7 @@ def test_data_root_default_is_found_from_any_directory(tmp_path, monkeypatch):
 
 
 def test_offline_there_is_no_download_attempt(monkeypatch, tmp_path):
-    from zfviz import data
+    from zfviz.data import sets as data
 
     monkeypatch.setenv("ZFVIZ_DATA", str(tmp_path))
     monkeypatch.setattr(data, "online", lambda *a, **k: False)
@@ -554,7 +555,7 @@ def _replace_same_size(path: Path, other: Path) -> None:
 
 
 def test_NEW28_same_size_replaced_image_gives_a_new_run(folder):
-    from zfviz.data import dataset_identity
+    from zfviz.data.sets import dataset_identity
 
     before = dataset_identity(folder, ("train", "val"))
     target = folder / "train" / "a_red" / "train_000.jpg"
@@ -566,7 +567,7 @@ def test_NEW28_same_size_replaced_image_gives_a_new_run(folder):
 
 
 def test_NEW29_same_size_edit_with_restored_mtime_rebuilds_the_cache(folder):
-    from zfviz.data import load_split
+    from zfviz.data.sets import load_split
 
     a = load_split(folder, "train", 32, progress=False).images.clone()
     target = folder / "train" / "a_red" / "train_001.jpg"
@@ -582,7 +583,7 @@ def test_NEW29_same_size_edit_with_restored_mtime_rebuilds_the_cache(folder):
 
 
 def test_NEW30_a_cache_zeroed_in_place_is_detected_and_rebuilt(folder):
-    from zfviz import data
+    from zfviz.data import sets as data
 
     a = data.load_split(folder, "train", 32, progress=False).images.clone()
     d = _cache_dir("train")
@@ -629,7 +630,7 @@ def test_NEW27_another_runs_snapshot_is_not_this_runs_model(done_run, tmp_path):
 
 
 def test_NEW11_symlink_loops_count_each_file_once(folder):
-    from zfviz.datafiles import list_images
+    from zfviz.data.files import list_images
 
     n = len(list_images(folder / "train")[0])
     (folder / "train" / "a_red" / "loopdir").symlink_to("..")
@@ -640,7 +641,7 @@ def test_NEW11_symlink_loops_count_each_file_once(folder):
 
 
 def test_NEW11_a_file_reachable_from_two_classes_is_refused(folder):
-    from zfviz.datafiles import list_images
+    from zfviz.data.files import list_images
 
     (folder / "train" / "a_red" / "borrowed").symlink_to(folder / "train" / "b_green")
     with pytest.raises(ValueError, match=r"same file in class folders 'b_green' and 'a_red'.*one label"):
@@ -648,7 +649,7 @@ def test_NEW11_a_file_reachable_from_two_classes_is_refused(folder):
 
 
 def test_NEW10_a_fifo_named_like_an_image_is_skipped_not_read(folder):
-    from zfviz.data import load_split
+    from zfviz.data.sets import load_split
 
     n = len(load_split(folder, "train", 32, progress=False))
     os.mkfifo(folder / "train" / "a_red" / "zz_pipe.jpg")
@@ -675,8 +676,8 @@ def test_NEW09_a_decompression_bomb_names_the_file(folder, capsys):
 
 
 def test_NEW16_a_full_disk_during_the_decode_is_one_error_and_no_temp(folder, monkeypatch):
-    from zfviz.data import load_split
-    from zfviz.paths import cache_root
+    from zfviz.core.paths import cache_root
+    from zfviz.data.sets import load_split
 
     def full(fd, offset, length):
         raise OSError(28, "No space left on device")
@@ -688,8 +689,8 @@ def test_NEW16_a_full_disk_during_the_decode_is_one_error_and_no_temp(folder, mo
 
 
 def test_D06_an_orphan_of_another_key_is_swept(folder):
-    from zfviz.data import load_split
-    from zfviz.paths import cache_root
+    from zfviz.core.paths import cache_root
+    from zfviz.data.sets import load_split
 
     load_split(folder, "val", 32, progress=False)
     orphan = cache_root() / "decoded" / "old-data-val-32-0123456789abcdef.tmp-killed"
@@ -705,8 +706,8 @@ def test_K10_random_bytes_are_unreadable_not_dangerous(tmp_path):
 
 
 def test_A07_project_position_is_validated():
-    from zfviz.deconv import project
-    from zfviz.models import zfnet
+    from zfviz.model.deconv import project
+    from zfviz.model.models import zfnet
 
     m = zfnet(10, width=0.125, input_size=64, init="kaiming").eval()
     x = torch.randn(2, 3, 64, 64)
@@ -716,7 +717,7 @@ def test_A07_project_position_is_validated():
 
 
 def _train_subprocess(out: Path, folder: Path, signal_name: str | None, after_s: float) -> int:
-    code = ("import sys; from zfviz.runs import TrainConfig; from zfviz.train import train; "
+    code = ("import sys; from zfviz.runs.store import TrainConfig; from zfviz.runs.train import train; "
             f"train(TrainConfig(dataset={str(folder)!r}, model='zf', profile='smoke', init='kaiming', lr=1e-3, "
             f"batch_size=8, epochs=6), {str(out)!r}, progress=False)")
     p = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy())
@@ -764,7 +765,7 @@ def test_R13_pickled_code_names_the_right_cause(tmp_path):
 
 
 def test_R15_a_users_weights_file_gets_advice_for_a_user(tmp_path):
-    from zfviz.external import _state_dict
+    from zfviz.model.external import _state_dict
 
     torch.save({"model": _Evil(tmp_path / "PWNED")}, tmp_path / "w.pt")
     with pytest.raises(ValueError) as e:
@@ -775,7 +776,7 @@ def test_R15_a_users_weights_file_gets_advice_for_a_user(tmp_path):
 
 _SLEEPY_DRIVER = """
 import pathlib, sys
-import zfviz.book as book
+import zfviz.book.execute as book
 book.NOTEBOOKS = pathlib.Path(sys.argv[1])
 book.chapters = lambda: ["sleepy"]
 book.check_parameters = lambda *a: None
@@ -819,7 +820,7 @@ def test_K21b_a_dead_kernels_orphan_task_is_not_logged_but_other_orphans_are(cap
 
     from nbclient.exceptions import DeadKernelError
 
-    from zfviz import book
+    from zfviz.book import execute as book
 
     book._quiet_dead_kernel_logs()
 

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from zfviz import claims
-from zfviz.claims import REGISTRY, decide, evidence
+from zfviz.evidence import claims
+from zfviz.evidence.claims import REGISTRY, decide, evidence
 
 
 def test_registry_covers_the_papers_claims_with_reasons():
@@ -41,7 +41,7 @@ def test_one_trained_model_never_decides():
     assert "rests on 1 trained model(s) and the rule pools 3 seeds" in claims.verdict_line(ev)
     row = claims.table([ev]).set_index("claim").loc["S1a"]
     assert row.verdict == "not run" and "pools 3 seeds" in row.note and row.estimate == 0.45
-    from zfviz.report import verdict_box
+    from zfviz.evidence.report import verdict_box
 
     assert "not run: it rests on 1 trained model(s)" in verdict_box([ev], "cpu")  # the box says what is missing
     assert REGISTRY["companion"].min_seeds == 1
@@ -133,7 +133,7 @@ def test_verdict_line_names_the_rule_and_the_registry():
 def test_stats_cover_the_truth():
     import numpy as np
 
-    from zfviz.stats import bootstrap_mean, paired_difference, permutation_pvalue
+    from zfviz.evidence.stats import bootstrap_mean, paired_difference, permutation_pvalue
 
     rng = np.random.default_rng(0)
     m, lo, hi, n = bootstrap_mean(rng.normal(1.0, 1.0, 400))
@@ -151,8 +151,8 @@ def test_no_items_give_no_estimate_and_no_warning():
 
     import numpy as np
 
-    from zfviz import claims
-    from zfviz.stats import hierarchical_mean
+    from zfviz.evidence import claims
+    from zfviz.evidence.stats import hierarchical_mean
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -173,7 +173,7 @@ def _strip_x(svg: str) -> dict[str, float]:
 
 
 def test_the_ci_strip_draws_the_interval_where_the_verdict_says_it_is():
-    from zfviz.report import ci_strip
+    from zfviz.evidence.report import ci_strip
 
     c1 = REGISTRY["C1"]  # greater than 0.5
     cleared = _strip_x(ci_strip(c1, 3.5, 2.5, 4.4, "reproduced"))
@@ -189,7 +189,7 @@ def test_the_ci_strip_draws_the_interval_where_the_verdict_says_it_is():
 
 
 def test_the_verdict_box_shows_threshold_badge_strip_and_the_rules_date():
-    from zfviz.report import verdict_box
+    from zfviz.evidence.report import verdict_box
 
     box = verdict_box([evidence("C1", 3.2, (2.2, 4.2), 3, "cpu", seeds=3),
                        claims.not_run("C6a", "cpu", "no AlexNet runs")], "cpu")

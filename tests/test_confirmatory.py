@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from zfviz import claims
-from zfviz.stats import seeds_to_decide
+from zfviz.evidence import claims
+from zfviz.evidence.stats import seeds_to_decide
 
 
 def _t_ci_excludes(values: np.ndarray, threshold: float) -> np.ndarray:
@@ -82,7 +82,7 @@ def test_without_a_fresh_run_the_pilot_decides_and_says_why():
 
 
 def test_the_plan_trains_the_fresh_seeds():
-    from zfviz.plan import chapter_runs
+    from zfviz.book.plan import chapter_runs
 
     def seeds(chapter, **match):
         return sorted({c.seed for c, _ in chapter_runs(chapter, "cpu")

@@ -2,12 +2,20 @@
 
 import pytest
 import torch
+from conftest import make_imagefolder
 from torchvision.transforms.v2 import functional as TF
 
-from conftest import make_imagefolder
-from zfviz import data
-from zfviz.data import batch_indices, center_crop, find_split, load_split, per_class_subset, pixel_mean, \
-    random_crop_flip, ten_crop
+from zfviz.data import sets as data
+from zfviz.data.sets import (
+    batch_indices,
+    center_crop,
+    find_split,
+    load_split,
+    per_class_subset,
+    pixel_mean,
+    random_crop_flip,
+    ten_crop,
+)
 
 
 def _caches():
@@ -101,7 +109,7 @@ def test_per_class_subset():
 
 
 def test_class_index_by_name_or_wnid_and_a_clear_error():
-    from zfviz.data import class_index
+    from zfviz.data.sets import class_index
 
     wnids = ["n01440764", "n02102040"]
     assert class_index("n02102040", wnids) == 1 and class_index("English springer", wnids) == 1
@@ -112,7 +120,7 @@ def test_class_index_by_name_or_wnid_and_a_clear_error():
 def test_relative_to_slices_only_where_it_equals_relpath():
     import os
 
-    from zfviz.datafiles import relative_to
+    from zfviz.data.files import relative_to
 
     cases = [("/a/b/c.jpg", "/a"), ("/a/b/c.jpg", "/a/"), ("a/b.jpg", "a"), ("./a/b.jpg", "."), ("/a//b.jpg", "/a"),
              ("/a/./b.jpg", "/a"), ("/a/../b.jpg", "/a"), ("/ab/c.jpg", "/a"), ("/a/b.jpg", "a"), ("/a", "/a"),

@@ -6,9 +6,9 @@ import torch
 from captum.attr import NeuronDeconvolution
 from torch import nn
 
-from zfviz import deconv
-from zfviz.deconv import Deconvnet, project, project_many, receptive_field
-from zfviz.models import alexnet, readout_name, without_lrn, zfnet
+from zfviz.model import deconv
+from zfviz.model.deconv import Deconvnet, project, project_many, receptive_field
+from zfviz.model.models import alexnet, readout_name, without_lrn, zfnet
 
 
 def _rel(a, b):
@@ -112,8 +112,9 @@ def test_matches_independent_reference_with_lrn(layer, trained, images, trained_
 def trained_model(tmp_path_factory):
     """A ZF model trained a few epochs on the synthetic folder (weights far from their init)."""
     from conftest import make_imagefolder
-    from zfviz.runs import TrainConfig, load_trained
-    from zfviz.train import train
+
+    from zfviz.runs.store import TrainConfig, load_trained
+    from zfviz.runs.train import train
 
     root = make_imagefolder(tmp_path_factory.mktemp("deconv-data"), {"train": 16, "val": 4}, size=96)
     out = tmp_path_factory.mktemp("deconv-run")

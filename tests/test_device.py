@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from zfviz.analysis import agreement, correspondence, filters, gradients, invariance, occlusion, probes, sanity, topk
-from zfviz.deconv import project, project_many
-from zfviz.evaluate import evaluate, predict
-from zfviz.models import build_model, forward_to, readouts
+from zfviz.model.deconv import project, project_many
+from zfviz.model.models import build_model, forward_to, readouts
+from zfviz.runs.evaluate import evaluate, predict
 
 MISMATCH = re.compile(r"same device|expected device|on the meta device|device meta is not|different device|"
                       r"should be either on|Expected .* device", re.I)

@@ -17,7 +17,7 @@ MODULES = sorted(".".join(("zfviz",) + f.relative_to(ROOT).with_suffix("").parts
 
 
 def test_modules_with_examples_are_found():
-    assert {"zfviz", "zfviz.claims", "zfviz.experiment", "zfviz.analysis.occlusion"} <= set(MODULES)
+    assert {"zfviz", "zfviz.evidence.claims", "zfviz.experiment", "zfviz.analysis.occlusion"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

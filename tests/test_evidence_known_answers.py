@@ -12,8 +12,8 @@ import pytest
 import torch
 from scipy import stats as sps
 
-from zfviz import claims, stats
-from zfviz.claims import REGISTRY, decide
+from zfviz.evidence import claims, stats
+from zfviz.evidence.claims import REGISTRY, decide
 
 # ---- the rules, pinned: changing one is a registration, and must show here -----------------------------------------
 
@@ -278,8 +278,8 @@ def test_c2b_iut_rarely_calls_a_real_fc_effect_reproduced_and_covers_each_row():
 def test_c3_on_a_layer_subset_is_not_run_and_names_the_missing_layers():
     import pandas as pd
 
-    from zfviz import claims
     from zfviz.analysis.evolution import c3_evidence
+    from zfviz.evidence import claims
 
     overlap = pd.DataFrame([(s, layer, c, e, 1.0) for s in range(3) for layer in ("conv2", "conv4") for c in range(3)
                             for e in (1, 2, 5, 10, 20)], columns=["seed", "layer", "channel", "epoch", "overlap"])

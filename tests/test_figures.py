@@ -16,9 +16,10 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from zfviz import book, plots  # noqa: E402
 from zfviz.analysis.topk import project_top, top_activations  # noqa: E402
-from zfviz.models import zfnet  # noqa: E402
+from zfviz.book import execute as book  # noqa: E402
+from zfviz.book import plots
+from zfviz.model.models import zfnet  # noqa: E402
 
 
 def _tiny_top(layer: str, k: int, channels: list[int]):
@@ -136,8 +137,8 @@ def test_takeoff_curves_draw_no_empty_panel_for_an_init_without_runs():
 def test_each_sheet_of_a_multi_sheet_cell_gets_its_own_captioned_figure(tmp_path):
     import nbformat
 
-    from zfviz import book
-    from zfviz.report import SHEET_KEY
+    from zfviz.book import execute as book
+    from zfviz.evidence.report import SHEET_KEY
 
     png = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
     cell = nbformat.v4.new_code_cell("for layer in layers: show_sheet(fig, layer)", metadata={

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from zfviz.mnist import FASHION_FILES, companion_evidence, feature_maps, load_digits, predict_small, small_cnn, train_small
+from zfviz.data.mnist import (
+    FASHION_FILES,
+    companion_evidence,
+    feature_maps,
+    load_digits,
+    predict_small,
+    small_cnn,
+    train_small,
+)
 
 
 def _write_idx(path, array, magic):
@@ -42,7 +50,7 @@ def test_small_cnn_shapes():
 
 
 def test_mnist_5000_is_real_mnist_split_per_class():
-    from zfviz.mnist import load_digits
+    from zfviz.data.mnist import load_digits
 
     d = load_digits("mnist-5000")
     assert d.name.startswith("MNIST") and d.train_x.shape == (4000, 1, 28, 28) and d.test_x.shape == (1000, 1, 28, 28)
@@ -67,7 +75,7 @@ def test_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="MNIST is not cached"):
         load_digits("mnist", root=tmp_path, download=False)
     monkeypatch.setenv("ZFVIZ_FASHION_MNIST", str(tmp_path / "nowhere"))
-    monkeypatch.setattr("zfviz.mnist.FASHION_DIRS", ())
+    monkeypatch.setattr("zfviz.data.mnist.FASHION_DIRS", ())
     with pytest.raises(ValueError, match="dataset-fashion-mnist"):
         load_digits("fashion-mnist", root=tmp_path)
     with pytest.raises(ValueError, match="epochs must be a positive int"):
@@ -83,7 +91,7 @@ def test_feature_maps_are_both_conv_layers_after_relu():
 
 
 def test_companion_evidence_is_accuracy_minus_the_reference_and_fashion_is_not_comparable(fake_fashion, tmp_path):
-    from zfviz import claims
+    from zfviz.evidence import claims
 
     d = load_digits("fashion-mnist", root=tmp_path / "cache")
     model = small_cnn()

@@ -4,8 +4,17 @@ import pytest
 import torch
 from torch import nn
 
-from zfviz.models import VARIANTS, build_model, clip_feature_scale, feature_shapes, forward_to, layer_names, \
-    readout_name, alexnet, zfnet
+from zfviz.model.models import (
+    VARIANTS,
+    alexnet,
+    build_model,
+    clip_feature_scale,
+    feature_shapes,
+    forward_to,
+    layer_names,
+    readout_name,
+    zfnet,
+)
 
 
 def test_zf_matches_fig3_at_224():
@@ -113,7 +122,7 @@ def test_fused_lrn_backward_passes_gradcheck_and_matches_torch_in_float64(size, 
     """The hand-written backward, against finite differences and against autograd through nn.LocalResponseNorm.
     A large alpha makes the window's correction term large; at the paper's 1e-4 it is small, but float64 still sees
     it (halving it moves the gradient by about 1e-5)."""
-    from zfviz.models import LocalResponseNorm, _LRNFunction
+    from zfviz.model.models import LocalResponseNorm, _LRNFunction
 
     torch.manual_seed(0)
     x = (2 * torch.randn(2, 7, 3, 3, dtype=torch.float64)).requires_grad_()

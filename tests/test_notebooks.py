@@ -10,7 +10,7 @@ import jupytext
 import nbformat
 import pytest
 
-from zfviz import book
+from zfviz.book import execute as book
 
 
 def _code(cells):
@@ -46,7 +46,7 @@ def test_chapter_opens_with_the_registry_box_and_hides_its_parameters(name):
 def test_no_statistic_threshold_or_testability_rule_in_a_chapter(name):
     """Every claim's evidence comes from one library function; a chapter computes no statistic for a claim itself."""
     code = "\n".join(c.source for c in jupytext.read(book.NOTEBOOKS / f"{name}.py").cells if c.cell_type == "code")
-    assert "zfviz.stats" not in code, f"{name} imports zfviz.stats: compute the claim's statistic in the library"
+    assert "zfviz.evidence.stats" not in code, f"{name} imports zfviz.evidence.stats: compute the claim's statistic in the library"
     assert "claims.evidence(" not in code, f"{name} builds evidence itself: call the library's *_evidence function"
     assert "testable=" not in code, f"{name} sets a testability rule: it belongs with the claim, in the library"
 
@@ -142,7 +142,7 @@ def test_committed_claims_table_follows_the_registry():
 
     import pandas as pd
 
-    from zfviz import claims
+    from zfviz.evidence import claims
 
     df = pd.read_csv(book.RESULTS / "claims.csv")
     assert list(df.columns) == claims.COLUMNS
@@ -188,7 +188,7 @@ def test_papermill_sees_every_parameter_a_chapter_assigns():
 
     import jupytext
 
-    from zfviz.book import NOTEBOOKS, chapters, declared_parameters
+    from zfviz.book.execute import NOTEBOOKS, chapters, declared_parameters
 
     for name in chapters():
         nb = jupytext.read(NOTEBOOKS / f"{name}.py")
@@ -203,7 +203,7 @@ def test_papermill_sees_every_parameter_a_chapter_assigns():
 def test_a_layer_subset_draws_its_figures_and_leaves_the_claim_not_run(tmp_path, name, layers, claim):
     """A researcher asking for fewer layers gets those figures, and the claim that needs the others says why it is
     not run (it was refused before)."""
-    from zfviz import claims
+    from zfviz.evidence import claims
 
     path = book.execute(name, tmp_path, {"profile": "smoke", "seeds": [0], "layers": layers}, progress=False)
     evs = [e for e in book.collect_evidence(tmp_path) if e.claim == claim]

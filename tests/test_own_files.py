@@ -11,14 +11,14 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import make_imagefolder
 from PIL import Image
 
-from conftest import make_imagefolder
-from zfviz import datafiles
-from zfviz.data import load_image, load_split
-from zfviz.locks import staged
-from zfviz.runs import TrainConfig
-from zfviz.train import train
+from zfviz.core.locks import staged
+from zfviz.data import files as datafiles
+from zfviz.data.sets import load_image, load_split
+from zfviz.runs.store import TrainConfig
+from zfviz.runs.train import train
 
 
 @pytest.fixture
@@ -51,9 +51,9 @@ def test_R07_a_run_directory_keeps_files_that_only_look_like_temporaries(folder,
 
 
 def test_R08_the_atlas_never_replaces_a_users_folder(folder, tmp_path):
-    from zfviz.atlas import build_model_atlas
-    from zfviz.data import load_folder
-    from zfviz.models import build_model
+    from zfviz.book.atlas import build_model_atlas
+    from zfviz.data.sets import load_folder
+    from zfviz.model.models import build_model
 
     user = tmp_path / "useratlas"
     user.mkdir()
@@ -80,7 +80,7 @@ def test_R09_a_build_sweeps_its_own_staging_folders_only(tmp_path):
 
 
 def _cache(split: str):
-    from zfviz.paths import cache_root
+    from zfviz.core.paths import cache_root
 
     return next(p for p in (cache_root() / "decoded").iterdir() if f"-{split}-" in p.name and p.is_dir()
                 and not p.name.startswith("."))

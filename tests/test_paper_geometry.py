@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from zfviz import book
+from zfviz.book import execute as book
 
 
 @pytest.fixture(scope="module")

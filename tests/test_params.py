@@ -2,7 +2,7 @@
 
 import pytest
 
-from zfviz.params import check_int, check_int_list
+from zfviz.core.params import check_int, check_int_list
 
 
 def test_check_int():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zfviz import plan
-from zfviz.runs import TrainConfig
+from zfviz.book import plan
+from zfviz.runs.store import TrainConfig
 
 
 def test_chapter_runs_name_what_the_chapters_load():
@@ -37,27 +37,27 @@ def test_run_cost_counts_a_few_shot_run_on_its_images():
 def test_a_recorded_run_is_done_only_for_chapters_that_read_metrics_alone(monkeypatch):
     from pathlib import Path
 
-    import zfviz.data
-    import zfviz.records
+    import zfviz.data.sets
+    import zfviz.runs.records
 
-    monkeypatch.setattr(zfviz.data, "dataset_identity", lambda *a, **k: {})  # no data needed
+    monkeypatch.setattr(zfviz.data.sets, "dataset_identity", lambda *a, **k: {})  # no data needed
     monkeypatch.setattr(TrainConfig, "run_name", lambda self, root=None, data=None: "lost")  # runs/ is empty
-    monkeypatch.setattr(zfviz.records, "recorded_epochs", lambda r: 10**6 if Path(r).name == "lost" else 0)
+    monkeypatch.setattr(zfviz.runs.records, "recorded_epochs", lambda r: 10**6 if Path(r).name == "lost" else 0)
     alone = plan.plan("cpu", ["09_table3_ablations"])
     assert alone.trained.all()  # Table 3 reads metrics only: nothing to train
     both = plan.plan("cpu", ["01_training", "09_table3_ablations"])
     weights = both.chapters.str.contains("01")
     assert weights.any() and not both.trained[weights].any() and both.trained[~weights].all()
-    monkeypatch.setattr(zfviz.records, "recorded_epochs", lambda r: 0)
+    monkeypatch.setattr(zfviz.runs.records, "recorded_epochs", lambda r: 0)
     assert not plan.plan("cpu", ["09_table3_ablations"]).trained.any()
 
 
 def test_plan_hashes_each_dataset_once_and_names_runs_as_run_name_does(monkeypatch):
-    import zfviz.data
+    import zfviz.data.sets
 
     calls, names = [], []
     fake = {"classes": ["a", "b"], "files": "0" * 16}
-    monkeypatch.setattr(zfviz.data, "dataset_identity", lambda *a, **k: calls.append(a[:2]) or fake)
+    monkeypatch.setattr(zfviz.data.sets, "dataset_identity", lambda *a, **k: calls.append(a[:2]) or fake)
     real_name = TrainConfig.run_name
     monkeypatch.setattr(TrainConfig, "run_name", lambda self, root=None, data=None: names.append(
         (self, data)) or real_name(self, root, data))
@@ -72,7 +72,7 @@ def test_flops_counted_on_meta_weights_equal_a_built_models():
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from zfviz.models import build_model
+    from zfviz.model.models import build_model
 
     train_flops, fwd, params = plan._flops("alexnet-no-conv34-fc67", 0.25, 64)
     net = build_model("alexnet-no-conv34-fc67", 10, width=0.25, input_size=64, init="kaiming")
@@ -83,7 +83,7 @@ def test_flops_counted_on_meta_weights_equal_a_built_models():
 
 
 def test_the_cpu_rate_is_measured_once_per_machine_and_says_so(tmp_path, monkeypatch):
-    import zfviz.plan as plan_mod
+    import zfviz.book.plan as plan_mod
 
     monkeypatch.setenv("ZFVIZ_CACHE", str(tmp_path))
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
@@ -104,8 +104,8 @@ def test_the_cpu_rate_is_measured_once_per_machine_and_says_so(tmp_path, monkeyp
 def test_the_summary_gives_the_route_to_paper_scale():
     import pandas as pd
 
-    from zfviz import book
-    from zfviz.plan import plan
+    from zfviz.book import execute as book
+    from zfviz.book.plan import plan
 
     box = book.paper_scale_box(pd.read_csv(book.RESULTS / "claims.csv"))
     gpu = plan("gpu")

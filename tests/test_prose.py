@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from zfviz import book
+from zfviz.book import execute as book
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,10 +9,10 @@ import pytest
 
 from zfviz.cli import main
 from zfviz.experiment import convergence_gap
-from zfviz.records import IDENTITY, METRICS, record_path, record_run, record_runs, recorded_epochs
-from zfviz.runs import TrainConfig, run_dir
-from zfviz.trained import run_curves, run_metrics, split_trained
-from zfviz.train import train
+from zfviz.runs.records import IDENTITY, METRICS, record_path, record_run, record_runs, recorded_epochs
+from zfviz.runs.store import TrainConfig, run_dir
+from zfviz.runs.train import train
+from zfviz.runs.trained import run_curves, run_metrics, split_trained
 
 CFG = dict(model="zf", profile="smoke", init="kaiming", lr=1e-3, batch_size=8, seed=3)
 

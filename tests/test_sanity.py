@@ -4,11 +4,18 @@ ignores the weights fails the check."""
 import numpy as np
 import torch
 
-from zfviz import claims
-from zfviz.analysis.sanity import (cascade, cascading_randomization, randomize_layers, similarity_summary, spearman_maps,
-                                   ssim_maps, unit_and_switches)
-from zfviz.models import build_model
-from zfviz.stats import bootstrap_mean
+from zfviz.analysis.sanity import (
+    cascade,
+    cascading_randomization,
+    randomize_layers,
+    similarity_summary,
+    spearman_maps,
+    ssim_maps,
+    unit_and_switches,
+)
+from zfviz.evidence import claims
+from zfviz.evidence.stats import bootstrap_mean
+from zfviz.model.models import build_model
 
 
 def _model():
@@ -63,7 +70,7 @@ def test_a_method_that_ignores_the_weights_fails_the_check():
 
 def test_occlusion_cascade_equals_one_occlusion_per_stage():
     from zfviz.analysis.sanity import cascade, occlusion_cascade, occlusion_maps, randomize_layers
-    from zfviz.models import zfnet
+    from zfviz.model.models import zfnet
 
     torch.manual_seed(0)
     m = zfnet(10, width=0.25, input_size=64, init="transported").eval()

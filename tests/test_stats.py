@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from zfviz import stats
+from zfviz.evidence import stats
 
 SIMS = 1000
 BAND = (0.93, 0.97)  # intervals over items alone

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from zfviz import book, plan, studies
-from zfviz.data import IMAGENETTE_CLASSES, heldout_split
+from zfviz import studies
+from zfviz.book import execute as book
+from zfviz.book import plan
+from zfviz.data.sets import IMAGENETTE_CLASSES, heldout_split
 
 CHAPTERS = book.chapters()
 
@@ -83,7 +85,7 @@ def test_the_heldout_design_is_one_split_everywhere():
 
 
 def test_crop_scaling_is_one_function():
-    from zfviz.profiles import at_crop, px_at_crop
+    from zfviz.core.profiles import at_crop, px_at_crop
 
     assert px_at_crop(48, 112) == 24 and px_at_crop(48, 64) == 14 and px_at_crop(1, 16) == 1
     assert at_crop(16, 112) == 8.0
@@ -102,7 +104,7 @@ def _object_drops(effect: float, seeds: range) -> "pd.DataFrame":
 
 
 def test_a_study_with_synthetic_tables_gives_known_evidence_and_its_confirmatory_run_decides():
-    from zfviz.claims import REGISTRY, decide
+    from zfviz.evidence.claims import REGISTRY, decide
 
     occ = book.chapter_study("06_fig7_occlusion", "cpu")
     pilot, fresh = _object_drops(0.2, range(3)), _object_drops(-0.2, range(3, 7))
@@ -116,7 +118,7 @@ def test_a_study_with_synthetic_tables_gives_known_evidence_and_its_confirmatory
 
 
 def test_a_study_without_its_inputs_says_not_run():
-    from zfviz.claims import REGISTRY, decide
+    from zfviz.evidence.claims import REGISTRY, decide
 
     ev = book.chapter_study("10_tables4_6_transfer", "cpu", heldout_seeds=[]).evidence(None)
     assert ev.claim == "C9" and decide(REGISTRY["C9"], ev) == "not run" and "heldout_seeds is empty" in ev.missing

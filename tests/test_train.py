@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from zfviz import checkpoint
-from zfviz.runs import TrainConfig, epochs_done, load_trained
-from zfviz.trained import ensure_trained, run_curves
-from zfviz.train import train
+from zfviz.core import checkpoint
+from zfviz.runs.store import TrainConfig, epochs_done, load_trained
+from zfviz.runs.train import train
+from zfviz.runs.trained import ensure_trained, run_curves
 
 REPO = Path(__file__).resolve().parents[1]
 # Tiny but real: the smoke profile's model (width 1/8, 64 px) on the 3-class synthetic folder.
@@ -181,8 +181,9 @@ def test_atomic_write_leaves_no_temporary_and_normal_permissions(tmp_path):
 
 
 def test_run_identity_covers_config_geometry_schedule_and_data(tiny_folder, tmp_path, monkeypatch):
-    from zfviz import profiles
     from conftest import make_imagefolder
+
+    from zfviz.core import profiles
 
     base = TrainConfig(dataset=str(tiny_folder), **CFG)
     key = base.key()
@@ -204,8 +205,8 @@ def test_run_identity_covers_config_geometry_schedule_and_data(tiny_folder, tmp_
 
 
 def test_few_shot_run_trains_on_its_split_and_tests_once_at_the_end(tiny_folder, tmp_path):
-    from zfviz.data import few_shot_split, load_split
-    from zfviz.runs import load_data
+    from zfviz.data.sets import few_shot_split, load_split
+    from zfviz.runs.store import load_data
 
     cfg = TrainConfig(dataset=str(tiny_folder), epochs=3, train_per_class=2, split=1,
                       **{k: v for k, v in CFG.items() if k != "batch_size"}, batch_size=4)
@@ -222,9 +223,9 @@ def test_few_shot_run_trains_on_its_split_and_tests_once_at_the_end(tiny_folder,
 
 
 def test_predict_matches_evaluate_and_run_metrics_reads_the_epoch(tiny_folder, tmp_path):
-    from zfviz.evaluate import accuracy, evaluate, predict
-    from zfviz.runs import load_data, run_predictions
-    from zfviz.trained import run_metrics
+    from zfviz.runs.evaluate import accuracy, evaluate, predict
+    from zfviz.runs.store import load_data, run_predictions
+    from zfviz.runs.trained import run_metrics
 
     cfg = TrainConfig(dataset=str(tiny_folder), epochs=2, **CFG)
     runs = run_metrics([cfg], runs_dir=tmp_path)
@@ -253,8 +254,8 @@ def test_ten_crop_only_at_the_end_changes_no_weights(tiny_folder, tmp_path):
 
 @pytest.mark.parametrize("compiled", [False, True])
 def test_train_step_clips_and_returns_device_tensors_also_compiled(compiled):
-    from zfviz.models import zfnet
-    from zfviz.train import train_step
+    from zfviz.model.models import zfnet
+    from zfviz.runs.train import train_step
 
     torch.manual_seed(0)
     model = zfnet(3, width=0.125, input_size=64, init="kaiming")
@@ -268,7 +269,7 @@ def test_train_step_clips_and_returns_device_tensors_also_compiled(compiled):
 
 
 def test_few_shot_epochs_and_the_batch_scaled_lr():
-    from zfviz.runs import few_shot_epochs, scaled_lr
+    from zfviz.runs.store import few_shot_epochs, scaled_lr
 
     assert few_shot_epochs(400, 1, 10, 10) == 400  # one full batch per epoch
     assert few_shot_epochs(400, 10, 10, 32) == 134  # 3 full batches of 32 per epoch
@@ -278,8 +279,8 @@ def test_few_shot_epochs_and_the_batch_scaled_lr():
 
 
 def test_a_profile_that_drops_finished_checkpoints_keeps_the_run_finished(tiny_folder, tmp_path, monkeypatch):
-    from zfviz import profiles
-    from zfviz.runs import finished, snapshot_epochs
+    from zfviz.core import profiles
+    from zfviz.runs.store import finished, snapshot_epochs
 
     lean = profiles.PROFILES["smoke"].replace(keep_checkpoint=False, fig4_models=())
     monkeypatch.setitem(profiles.PROFILES, "smoke", lean)
@@ -298,8 +299,8 @@ def test_in_place_relus_train_the_same_weights_to_the_bit():
     weights are bitwise those of the default model, and the realization does not change."""
     from torch import nn
 
-    from zfviz.models import build_model
-    from zfviz.train import train_step
+    from zfviz.model.models import build_model
+    from zfviz.runs.train import train_step
 
     def weights(inplace: bool) -> dict:
         torch.manual_seed(0)

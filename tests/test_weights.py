@@ -8,11 +8,11 @@ import shutil
 import pytest
 import torch
 
-from zfviz import machine
+from zfviz.core import machine
 from zfviz.experiment import experiment_of, load_experiment
-from zfviz.records import WEIGHTS, record_run, record_weights
-from zfviz.runs import DONE, TrainConfig, done_record, load_run, run_dir, run_predictions, snapshot_path
-from zfviz.train import train
+from zfviz.runs.records import WEIGHTS, record_run, record_weights
+from zfviz.runs.store import DONE, TrainConfig, done_record, load_run, run_dir, run_predictions, snapshot_path
+from zfviz.runs.train import train
 
 CFG = dict(model="zf", profile="smoke", init="kaiming", lr=1e-3, batch_size=8, epochs=2)
 
@@ -129,7 +129,7 @@ def test_R10_predictions_are_cached_by_the_weights_not_by_the_run_name(runs):
     state = torch.load(snapshot_path(run, 2), weights_only=True)
     state["model"]["fc8.weight"] = torch.randn_like(state["model"]["fc8.weight"])
     torch.save(state, snapshot_path(run, 2))
-    from zfviz.datafiles import sha256_file
+    from zfviz.data.files import sha256_file
 
     new = sha256_file(snapshot_path(run, 2))
     done = done_record(run)

@@ -2,7 +2,7 @@
 commit, in priority order, each finished run recorded (with its weights' SHA-256) as soon as it ends.
 
 Why: a run's name fixes its distribution, not its weights; a retrain on another processor or thread count is another
-draw (``zfviz/machine.py``). The book must rest on one draw of every run it reads (issue "one book, one set of
+draw (``zfviz/core/machine.py``). The book must rest on one draw of every run it reads (issue "one book, one set of
 weights"), so this queue trains all of them here, including the runs whose older records came from another machine
 (Table 3's rows), and refuses to go on where another machine started the folder.
 
@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's zfviz, not another editable install
 
-from zfviz import machine  # noqa: E402
-from zfviz.paths import runs_root  # noqa: E402
-from zfviz.plan import metrics_only, plan  # noqa: E402
-from zfviz.records import record_path, record_run, record_weights  # noqa: E402
-from zfviz.runs import done_record, finished, run_dir  # noqa: E402
-from zfviz.train import train  # noqa: E402
+from zfviz.book.plan import metrics_only, plan  # noqa: E402
+from zfviz.core import machine  # noqa: E402
+from zfviz.core.paths import runs_root  # noqa: E402
+from zfviz.runs.records import record_path, record_run, record_weights  # noqa: E402
+from zfviz.runs.store import done_record, finished, run_dir  # noqa: E402
+from zfviz.runs.train import train  # noqa: E402
 
 REALIZATION = "REALIZATION.json"
 
@@ -55,7 +55,7 @@ def done_here(c, epochs: int, realization: str) -> bool:
     """Whether this realization of the run is finished (its run directory) or, for a take-off probe, far enough."""
     out = run_dir(c)
     if epochs < c.epochs:  # a probe: its first epochs only, recorded from this realization's run
-        from zfviz.runs import epochs_done
+        from zfviz.runs.store import epochs_done
 
         return epochs_done(out) >= epochs
     if finished(out, c.epochs):

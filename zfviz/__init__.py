@@ -5,7 +5,7 @@
 'zf'
 """
 
-from .profiles import PROFILES, get_profile
+from zfviz.core.profiles import PROFILES, get_profile
 
 __all__ = ["alexnet", "build_model", "zfnet", "PROFILES", "get_profile"]
 try:
@@ -19,7 +19,7 @@ except Exception:  # running from a source tree that was never installed
 def __getattr__(name: str):
     # the models import torch (seconds): only when asked for, so `python -m zfviz --help` answers at once
     if name in ("alexnet", "build_model", "zfnet"):
-        from . import models  # torch
+        from zfviz.model import models  # torch
 
         return getattr(models, name)
     raise AttributeError(f"module 'zfviz' has no attribute {name!r}")

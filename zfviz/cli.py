@@ -20,15 +20,15 @@ import os
 import sys
 from pathlib import Path
 
-from .names import INITS, VARIANTS
-from .profiles import PRECISIONS, PROFILES
+from zfviz.core.names import INITS, VARIANTS
+from zfviz.core.profiles import PRECISIONS, PROFILES
 
 
 def _train(args: argparse.Namespace) -> int:
     import torch.distributed as dist  # heavy
 
-    from .runs import TrainConfig, final_accuracy, finished, run_dir  # heavy
-    from .train import resolve_device, train  # heavy
+    from zfviz.runs.store import TrainConfig, final_accuracy, finished, run_dir  # heavy
+    from zfviz.runs.train import resolve_device, train  # heavy
 
     resolve_device(args.device)  # a bad device fails before any data is read
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -74,11 +74,13 @@ def _note(message: str) -> None:
 
 
 def _book(args: argparse.Namespace) -> int:
-    from . import book  # heavy (torch, the book): only for the command that needs it, so --help answers at once
+    from zfviz.book import (  # heavy (torch, the book): only for the command that needs it, so --help answers at once
+        execute as book,
+    )
 
     names = args.only or book.chapters()
     if args.plan:
-        from .plan import plan_table  # heavy
+        from zfviz.book.plan import plan_table  # heavy
 
         print(plan_table(_default_profile(args), names, args.data_root, args.remeasure, _note))
         return 0
@@ -88,7 +90,7 @@ def _book(args: argparse.Namespace) -> int:
         return 0
     if not args.no_execute:
         params = {"profile": _default_profile(args)} | ({"data_root": args.data_root} if args.data_root else {})
-        from .plan import plan_table, train_planned  # heavy
+        from zfviz.book.plan import plan_table, train_planned  # heavy
 
         print(plan_table(params["profile"], names, args.data_root, args.remeasure, _note), flush=True)  # what will be trained, and roughly how long
         if not args.no_train:
@@ -115,13 +117,15 @@ def _book(args: argparse.Namespace) -> int:
 
 def _atlas_external(args: argparse.Namespace) -> int:
     """The atlas of a researcher's own network (``--model torchvision:vgg16 --weights w.pt --dataset DIR``)."""
-    from .atlas import build_model_atlas  # heavy
-    from .data import load_folder, pixel_mean  # heavy
-    from .external import ImageNetNormalized, load_network  # heavy
+    from zfviz.book.atlas import build_model_atlas  # heavy
+    from zfviz.data.sets import load_folder, pixel_mean  # heavy
+    from zfviz.model.external import ImageNetNormalized, load_network  # heavy
 
     if not args.dataset:
         raise ValueError("--dataset DIR is needed with a model of your own (an ImageFolder: class folders, or val/)")
-    from .layers import trace  # heavy (torch, the book): only for the command that needs it, so --help answers at once
+    from zfviz.model.layers import (  # heavy (torch, the book): only for the command that needs it, so --help answers at once
+        trace,
+    )
 
     net = load_network(args.model, args.weights, args.num_classes)  # a bad model or state dict fails before decoding
     trace(net, (args.crop, args.crop))  # as does a network the deconvnet does not define (residuals, branches)
@@ -162,9 +166,11 @@ def _trained_role(model: str) -> str:
 
 
 def _atlas(args: argparse.Namespace) -> int:
-    from .atlas import build_atlas  # heavy
-    from .book import REPO  # heavy (torch, the book): only for the command that needs it, so --help answers at once
-    from .experiment import load_experiment  # heavy
+    from zfviz.book.atlas import build_atlas  # heavy
+    from zfviz.book.execute import (  # heavy (torch, the book): only for the command that needs it, so --help answers at once
+        REPO,
+    )
+    from zfviz.experiment import load_experiment  # heavy
 
     # torchvision:<name> without --weights/--dataset is a run trained by zfviz's loop (`zfviz train --model
     # torchvision:alexnet`): its atlas gets the evolution row and the run's provenance, like the book's
@@ -182,7 +188,7 @@ def _atlas(args: argparse.Namespace) -> int:
     exp = load_experiment(args.model, profile, args.seed, data_root=args.data_root, progress=not args.no_progress,
                           **extra)
     book_run = args.model == "zf" and args.seed == 0 and not extra
-    from .book import BOOK_PROFILE  # heavy
+    from zfviz.book.execute import BOOK_PROFILE  # heavy
 
     home = REPO / "book" if profile == BOOK_PROFILE else REPO / "_build" / profile  # the published book's, or not
     out = Path(args.out) if args.out else home / ("atlas" if book_run else f"atlas-{_slug(args.model)}")
@@ -207,7 +213,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _record(args: argparse.Namespace) -> int:
-    from .records import record_run, record_runs  # heavy
+    from zfviz.runs.records import record_run, record_runs  # heavy
 
     if args.runs:
         written = [w for w in (record_run(r, args.records) for r in args.runs) if w is not None]
@@ -224,14 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     fmt = _Formatter
     parser = argparse.ArgumentParser(prog="python -m zfviz", description=__doc__, formatter_class=fmt)
     sub = parser.add_subparsers(dest="command", required=True)
-    from .config import TrainConfig  # defaults come from the config, declared once (no torch: --help is instant)
+    from zfviz.runs.config import (  # defaults come from the config, declared once (no torch: --help is instant)
+        TrainConfig,
+    )
 
     d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     t = sub.add_parser("train", help="train a model (resumes from the run directory's checkpoint)", formatter_class=fmt,
                        description="Train one run, or resume it from its checkpoint; a finished run is not retrained.")
     t.add_argument("--model", default=d["model"], help="a zfviz architecture (" + ", ".join(VARIANTS)
                    + ") or torchvision:<name> (e.g. torchvision:alexnet, with torchvision's own init)")
-    t.add_argument("--profile", default=d["profile"], choices=list(PROFILES), help="scale (zfviz/profiles.py)")
+    t.add_argument("--profile", default=d["profile"], choices=list(PROFILES), help="scale (zfviz/core/profiles.py)")
     t.add_argument("--dataset", default=None,
                    help="imagenette, imagewoof, imagenet, or an ImageFolder root; default: the profile's")
     t.add_argument("--data-root", default=None, help="overrides $ZFVIZ_DATA")

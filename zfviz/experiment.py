@@ -11,12 +11,21 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .data import ImageSet
-from .models import ConvNet, build_model
-from .profiles import Profile, get_profile, px_at_crop
-from .runs import TrainConfig, finished, load_data, load_run, run_dir, run_predictions, snapshot_epochs, snapshot_path
-from .train import resolve_device
-from .trained import ensure_trained, run_metrics, split_trained
+from zfviz.core.profiles import Profile, get_profile, px_at_crop
+from zfviz.data.sets import ImageSet
+from zfviz.model.models import ConvNet, build_model
+from zfviz.runs.store import (
+    TrainConfig,
+    finished,
+    load_data,
+    load_run,
+    run_dir,
+    run_predictions,
+    snapshot_epochs,
+    snapshot_path,
+)
+from zfviz.runs.train import resolve_device
+from zfviz.runs.trained import ensure_trained, run_metrics, split_trained
 
 
 @dataclass

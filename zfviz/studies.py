@@ -24,26 +24,26 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from . import claims
-from .analysis.ablations import MAX_TAKEOFF_SHARE, part_evidence
-from .analysis.comparison import c1_evidence
-from .analysis.correspondence import c8_evidence
-from .analysis.evolution import c3_evidence
-from .analysis.filters import c5_evidence, c6a_evidence, c6b_evidence
-from .analysis.invariance import c4_evidence
-from .analysis.occlusion import c7_object_evidence, c7b_evidence
-from .analysis.probes import c9_evidence, c10_evidence
-from .analysis.sanity import s1_evidence
-from .analysis.topk import c11_evidence
-from .config import TrainConfig
-from .data import IMAGENETTE_CLASSES, class_name, heldout_split
-from .experiment import LONG_FACTOR, convergence_note
-from .mnist import companion_evidence
-from .models import CONV_LAYERS, FC_LAYERS, INITS, VARIANTS, build_model, layer_names
-from .paper import TABLE3
-from .params import check_int, check_int_list, check_names, check_paired_seeds, reject_unknown_parameters
-from .profiles import PAPER_CROP, get_profile
-from .runs import scratch_configs
+from zfviz.analysis.ablations import MAX_TAKEOFF_SHARE, part_evidence
+from zfviz.analysis.comparison import c1_evidence
+from zfviz.analysis.correspondence import c8_evidence
+from zfviz.analysis.evolution import c3_evidence
+from zfviz.analysis.filters import c5_evidence, c6a_evidence, c6b_evidence
+from zfviz.analysis.invariance import c4_evidence
+from zfviz.analysis.occlusion import c7_object_evidence, c7b_evidence
+from zfviz.analysis.probes import c9_evidence, c10_evidence
+from zfviz.analysis.sanity import s1_evidence
+from zfviz.analysis.topk import c11_evidence
+from zfviz.core.params import check_int, check_int_list, check_names, check_paired_seeds, reject_unknown_parameters
+from zfviz.core.profiles import PAPER_CROP, get_profile
+from zfviz.data.mnist import companion_evidence
+from zfviz.data.sets import IMAGENETTE_CLASSES, class_name, heldout_split
+from zfviz.evidence import claims
+from zfviz.evidence.paper import TABLE3
+from zfviz.experiment import LONG_FACTOR, convergence_note
+from zfviz.model.models import CONV_LAYERS, FC_LAYERS, INITS, VARIANTS, build_model, layer_names
+from zfviz.runs.config import TrainConfig
+from zfviz.runs.store import scratch_configs
 
 CONV = list(CONV_LAYERS)
 READOUTS = CONV + list(FC_LAYERS[:2])  # the layers a feature readout (invariance, correspondence, probes) may name

@@ -17,7 +17,7 @@ FILES = 8
 
 
 def main(results: Path, logs: Path, runs: Path, out: Path) -> None:
-    from zfviz import book
+    from zfviz.book import execute as book
 
     if any(results.glob("*.ipynb")):
         book.write_claims(results)

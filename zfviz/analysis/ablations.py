@@ -13,15 +13,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import claims
-from ..data import center_crop
-from ..experiment import experiment_of
-from ..models import eval_mode, to_model_device
-from ..names import INITS
-from ..paper import TABLE3
-from ..params import check_int
-from ..runs import TrainConfig
-from ..stats import DRAWS, LEVEL
+from zfviz.core.names import INITS
+from zfviz.core.params import check_int
+from zfviz.data.sets import center_crop
+from zfviz.evidence import claims
+from zfviz.evidence.paper import TABLE3
+from zfviz.evidence.stats import DRAWS, LEVEL
+from zfviz.experiment import experiment_of
+from zfviz.model.models import eval_mode, to_model_device
+from zfviz.runs.store import TrainConfig
 
 FC_ROWS = ("alexnet-fc2048", "alexnet-fc8192", "zf-fc2048", "zf-fc8192")
 

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 from torch import nn
 
-from ..deconv import project
-from ..models import to_model_device
-from .gradients import saliency
-from .occlusion import as_grid, box_sums, occlusion
+from zfviz.analysis.gradients import saliency
+from zfviz.analysis.occlusion import as_grid, box_sums, occlusion
+from zfviz.model.deconv import project
+from zfviz.model.models import to_model_device
 
 
 def _window_sums(energy: torch.Tensor, occ: pd.DataFrame, size: int) -> np.ndarray:

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import claims
-from ..evaluate import in_topk
-from ..experiment import Experiment
-from ..runs import run_predictions
-from ..stats import paired_difference
+from zfviz.evidence import claims
+from zfviz.evidence.stats import paired_difference
+from zfviz.experiment import Experiment
+from zfviz.runs.evaluate import in_topk
+from zfviz.runs.store import run_predictions
 
 
 def ten_crop_probs(exps: list[Experiment]) -> torch.Tensor:

@@ -18,10 +18,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import annotations, claims
-from ..layers import layer_name
-from ..models import eval_mode, readouts, to_model_device
-from ..stats import hierarchical_mean, sign_flip_pvalue
+from zfviz.data import annotations
+from zfviz.evidence import claims
+from zfviz.evidence.stats import hierarchical_mean, sign_flip_pvalue
+from zfviz.model.layers import layer_name
+from zfviz.model.models import eval_mode, readouts, to_model_device
 
 
 def mask_square(image: torch.Tensor, center: tuple[int, int], size: int, fill: float = 0.0) -> torch.Tensor:

@@ -13,9 +13,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import claims
-from ..stats import BOOT, _pct
-from .topk import TopProjections, project_top, top_activations
+from zfviz.analysis.topk import TopProjections, project_top, top_activations
+from zfviz.evidence import claims
+from zfviz.evidence.stats import BOOT, _pct
 
 
 def top_tables(models: dict[int, nn.Module], images: torch.Tensor, mean: torch.Tensor, crop: int,

@@ -21,10 +21,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import claims
-from ..data import center_crop
-from ..models import eval_mode, filter_rms, model_device, readouts
-from ..stats import group_difference, paired_difference, spread_note
+from zfviz.data.sets import center_crop
+from zfviz.evidence import claims
+from zfviz.evidence.stats import group_difference, paired_difference, spread_note
+from zfviz.model.models import eval_mode, filter_rms, model_device, readouts
 
 DEAD_BELOW = 0.01  # active on under 1% of positions (the pre-2026-11-30 criterion, still shown)
 SHIFTS = (1, 2, 3)  # px at the model's input

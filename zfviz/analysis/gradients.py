@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..models import eval_mode, forward_to, model_device, to_model_device
+from zfviz.model.models import eval_mode, forward_to, model_device, to_model_device
 
 
 def _check_steps(steps: int, step_size: float) -> None:

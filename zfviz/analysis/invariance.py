@@ -9,10 +9,10 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as TF
 
-from .. import claims
-from ..models import eval_mode, model_device, readouts
-from ..profiles import PAPER_CROP
-from ..stats import group_difference, hierarchical_mean
+from zfviz.core.profiles import PAPER_CROP
+from zfviz.evidence import claims
+from zfviz.evidence.stats import group_difference, hierarchical_mean
+from zfviz.model.models import eval_mode, model_device, readouts
 
 TRANSFORMS = ("translate", "scale", "rotate")
 # The paper's sweeps (Fig. 5): vertical shifts of -60..60 px at 224 px crops, scale 1..1.8, rotation 0..350 degrees.

@@ -10,13 +10,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .. import claims
-from ..data import center_crop
-from ..deconv import project_many, receptive_field
-from ..layers import layer_name, trace
-from ..models import eval_mode, readouts, to_model_device
-from ..params import check_int
-from ..stats import hierarchical_mean, sign_flip_pvalue, spread_note
+from zfviz.core.params import check_int
+from zfviz.data.sets import center_crop
+from zfviz.evidence import claims
+from zfviz.evidence.stats import hierarchical_mean, sign_flip_pvalue, spread_note
+from zfviz.model.deconv import project_many, receptive_field
+from zfviz.model.layers import layer_name, trace
+from zfviz.model.models import eval_mode, readouts, to_model_device
 
 
 def occluder_positions(image_size: int, window: int, stride: int) -> list[int]:
@@ -46,7 +46,7 @@ def occlusion(model: nn.Module, image: torch.Tensor, label: int, size: int, stri
     is strongest on the unoccluded image), with that map's channel in ``df.attrs["channel"]`` and the unoccluded
     values in ``df.attrs["unoccluded"]``.
 
-    >>> from zfviz.models import zfnet
+    >>> from zfviz.model.models import zfnet
     >>> m = zfnet(10, width=0.125, input_size=64).eval()
     >>> len(occlusion(m, torch.randn(3, 64, 64), 1, 16, 16))  # a 4 x 4 grid of positions
     16

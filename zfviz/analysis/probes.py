@@ -18,11 +18,11 @@ from sklearn.svm import LinearSVC
 from torch import nn
 from tqdm import tqdm
 
-from .. import claims
-from ..data import center_crop, few_shot_split
-from ..models import eval_mode, model_device, readouts
-from ..params import check_int
-from ..stats import hierarchical_mean, spread_note, within
+from zfviz.core.params import check_int
+from zfviz.data.sets import center_crop, few_shot_split
+from zfviz.evidence import claims
+from zfviz.evidence.stats import hierarchical_mean, spread_note, within
+from zfviz.model.models import eval_mode, model_device, readouts
 
 
 @torch.no_grad()

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from scipy.stats import spearmanr
 from torch import nn
 
-from .. import claims
-from .. import layers as _layers
-from ..deconv import Deconvnet
-from ..models import eval_mode, init_stds, layer_names, readouts, to_model_device
-from ..stats import bootstrap_mean, hierarchical_mean, spread_note
+from zfviz.evidence import claims
+from zfviz.evidence.stats import bootstrap_mean, hierarchical_mean, spread_note
+from zfviz.model import layers as _layers
+from zfviz.model.deconv import Deconvnet
+from zfviz.model.models import eval_mode, init_stds, layer_names, readouts, to_model_device
 
 METHODS = ("deconvnet", "unit gradient", "saliency", "occlusion")
 

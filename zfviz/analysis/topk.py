@@ -12,12 +12,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .. import claims
-from ..data import center_crop
-from ..deconv import Projection, project_many
-from ..layers import layer_name
-from ..models import eval_mode, model_device, readouts
-from ..stats import group_difference
+from zfviz.data.sets import center_crop
+from zfviz.evidence import claims
+from zfviz.evidence.stats import group_difference
+from zfviz.model.deconv import Projection, project_many
+from zfviz.model.layers import layer_name
+from zfviz.model.models import eval_mode, model_device, readouts
 
 # Host memory a top-k pass may give one batch's activations on CPU (on CUDA, more): a batch of 256 images through
 # VGG16 at 224 px holds 3.3 GB in its first conv's output alone, so the batch shrinks to what fits (issue 48).
@@ -30,7 +30,7 @@ def fitting_batch(model: nn.Module, x1: torch.Tensor, most: int) -> int:
     ``x1`` (1, 3, H, W) goes through ``model`` with a hook on every leaf module, and the sum of their outputs sets the
     per-image cost: an upper bound on what a forward pass that keeps every layer's readout holds at once.
 
-    >>> from zfviz.models import zfnet
+    >>> from zfviz.model.models import zfnet
     >>> fitting_batch(zfnet(10, width=0.125, input_size=64).eval(), torch.randn(1, 3, 64, 64), 256)
     256
     """
@@ -58,7 +58,7 @@ def top_activations(model: nn.Module, images: torch.Tensor, mean: torch.Tensor, 
     ``layers``: modules of ``model`` or their dotted names (zfviz's ``conv1`` ... ``conv5``; ``features.10`` of
     torchvision's AlexNet).
 
-    >>> from zfviz.models import zfnet
+    >>> from zfviz.model.models import zfnet
     >>> m = zfnet(10, width=0.125, input_size=64).eval()
     >>> imgs = torch.randint(0, 255, (6, 3, 73, 73), dtype=torch.uint8)
     >>> t = top_activations(m, imgs, imgs.float().mean(0), 64, [m.conv5], k=2, progress=False)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..data import heldout_split
-from ..experiment import load_experiments
-from ..runs import scratch_configs
-from ..trained import run_metrics
-from .probes import heldout_transfer, layer_features
+from zfviz.analysis.probes import heldout_transfer, layer_features
+from zfviz.data.sets import heldout_split
+from zfviz.experiment import load_experiments
+from zfviz.runs.store import scratch_configs
+from zfviz.runs.trained import run_metrics
 
 
 def heldout_comparison(model: str, profile: str, source_seeds: list[int], per_class: list[int], *, splits: int,

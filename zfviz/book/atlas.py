@@ -17,15 +17,15 @@ from PIL import Image
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from .analysis.topk import TopProjections, project_top, top_activations
-from .checkpoint import atomic_write
-from .data import class_name, crop_of
-from .deconv import Deconvnet
-from .experiment import Experiment
-from .layers import layer_name
-from .locks import staged
-from .plots import resized_patch, show_image, show_projection
-from .runs import done_record, final_accuracy
+from zfviz.analysis.topk import TopProjections, project_top, top_activations
+from zfviz.book.plots import resized_patch, show_image, show_projection
+from zfviz.core.checkpoint import atomic_write
+from zfviz.core.locks import staged
+from zfviz.data.sets import class_name, crop_of
+from zfviz.experiment import Experiment
+from zfviz.model.deconv import Deconvnet
+from zfviz.model.layers import layer_name
+from zfviz.runs.store import done_record, final_accuracy
 
 
 def _rgb(array: np.ndarray) -> torch.Tensor:

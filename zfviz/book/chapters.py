@@ -13,9 +13,9 @@ import ast
 import tempfile
 from pathlib import Path
 
-from .paths import repo_root
+from zfviz.core.paths import repo_root
 
-REPO = repo_root() or Path(__file__).resolve().parents[1]
+REPO = repo_root() or Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 
 
@@ -59,7 +59,7 @@ def chapter_study(name: str, profile: str, **overrides):
     >>> [c.seed for c, _ in chapter_study("03_fig4_evolution", "smoke").runs()]  # doctest: +SKIP
     [0]
     """
-    from .studies import STUDIES  # the models (torch) and the registry: only when a design is asked for
+    from zfviz.studies import STUDIES  # the models (torch) and the registry: only when a design is asked for
 
     if name not in STUDIES:
         raise ValueError(f"unknown chapter {name!r}; chapters: {', '.join(STUDIES)}")

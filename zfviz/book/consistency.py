@@ -13,8 +13,8 @@ import os
 import re
 from pathlib import Path
 
-from .paths import records_root
-from .provenance import QUOTED
+from zfviz.core.paths import records_root
+from zfviz.core.provenance import QUOTED
 
 _ABSOLUTE = re.compile(r'"(/(?:home|root|tmp|work|Users|mnt|private|var)/[^"]*)"')
 
@@ -22,7 +22,7 @@ _ABSOLUTE = re.compile(r'"(/(?:home|root|tmp|work|Users|mnt|private|var)/[^"]*)"
 def _chapter_notes(results: Path) -> tuple[dict[str, list[dict]], list[str]]:
     import nbformat  # heavy (nbformat, pandas): only when the book is checked
 
-    from .book import chapters  # the book's module at call time (a test points it at other chapters)
+    from zfviz.book.execute import chapters  # the book's module at call time (a test points it at other chapters)
 
     notes, problems = {}, []
     for name in chapters():
@@ -64,7 +64,7 @@ def _record(records: Path, run: str, epoch: int) -> dict | None:
 def check_book(results: str | os.PathLike | None = None, atlas: str | os.PathLike | None = None,
                records: str | os.PathLike | None = None) -> list[str]:
     """The committed book's inconsistencies, one line each ([] when it is one artifact)."""
-    from .book import ATLAS, RESULTS  # the book's module at call time (a test points it at other chapters)
+    from zfviz.book.execute import ATLAS, RESULTS  # the book's module at call time (a test points it at other chapters)
 
     results, atlas = Path(results or RESULTS), Path(atlas or ATLAS)
     records = records_root(records)

@@ -13,10 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import provenance
-
-# the book's chapters and their parameters, re-exported: ``book.chapters()`` is what a reader of the book calls
-from .chapters import (  # noqa: F401
+# the book's chapters and their parameters, re-exported: ``book.execute.chapters()`` is what a reader of the book calls
+from zfviz.book.chapters import (  # noqa: F401
     NOTEBOOKS,
     PAPER_GEOMETRY_CHAPTERS,
     PAPER_SMOKE_PARAMETERS,
@@ -29,7 +27,11 @@ from .chapters import (  # noqa: F401
     check_parameters,
     declared_parameters,
 )
-from .claims import (
+from zfviz.core import provenance
+from zfviz.core.locks import staged
+from zfviz.core.paths import cache_root, repo_root
+from zfviz.core.profiles import get_profile
+from zfviz.evidence.claims import (
     COLUMNS,
     CONFIRM_BUDGET_H,
     CONFIRM_REGISTERED,
@@ -41,10 +43,7 @@ from .claims import (
     Evidence,
     table,
 )
-from .locks import staged
-from .paths import cache_root, repo_root
-from .profiles import get_profile
-from .report import SHEET_KEY, STRIP_LEGEND, ci_strip, verdict_badge
+from zfviz.evidence.report import SHEET_KEY, STRIP_LEGEND, ci_strip, verdict_badge
 
 RESULTS = REPO / "book" / "results"  # executed notebooks the site renders (committed for the most faithful profile)
 BOOK_PROFILE = "cpu"  # the profile the published book (book/results, book/atlas) is executed at
@@ -95,7 +94,7 @@ def _keep_failed(partial: Path, name: str) -> Path | None:
 def _hide_injected_parameters(path: Path) -> None:
     """Tag papermill's injected-parameters cell ``hide-cell``: the rendered book folds it away, as it folds the
     chapter's own parameters cell; nothing is deleted."""
-    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -107,8 +106,8 @@ def _hide_injected_parameters(path: Path) -> None:
 
 def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -> Path:
     """Run one jupytext notebook through papermill with ``parameters``; writes ``out_dir/<name>.ipynb`` atomically."""
-    import jupytext  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
-    import papermill as pm  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import jupytext  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
+    import papermill as pm  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
 
     _need_checkout()
     names = chapters()
@@ -127,7 +126,7 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     log.unlink(missing_ok=True)
     saved = {k: os.environ.get(k) for k in ("MPLBACKEND", provenance.ENV)}
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures as PNG, whatever the caller set
-    os.environ[provenance.ENV] = str(notes)  # the kernel notes every run it reads (zfviz.provenance)
+    os.environ[provenance.ENV] = str(notes)  # the kernel notes every run it reads (zfviz.core.provenance)
     try:
         try:
             pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO), kernel_name="python3",
@@ -210,7 +209,7 @@ def _ipc_kernel_manager(log: Path) -> type:
 
 def _stamp(path: Path, name: str, prov: dict) -> None:
     """Put the page's provenance in its metadata and a footer cell, and leave no path of this machine in it."""
-    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
 
     nb = nbformat.read(path, as_version=4)
     nb.metadata["zfviz"] = {"provenance": prov}
@@ -305,12 +304,12 @@ def execute_with_atlas(names: list[str], parameters: dict, progress: bool = True
     staging folder first, the chapters run (``execute_book``), and only when both succeed does the new atlas replace
     the old one. An interruption anywhere leaves the committed atlas and results as they were, and no staging
     folder behind (a killed build's staging folders are swept by the next one)."""
-    from .atlas import build_atlas  # heavy
-    from .experiment import load_experiment  # heavy
+    from zfviz.book.atlas import build_atlas  # heavy
+    from zfviz.experiment import load_experiment  # heavy
 
     profile = parameters["profile"]
     log(f"[zfviz book] the atlas of the {profile} ZF model (seed 0), staged until the chapters are done")
-    from .atlas import PROVENANCE  # heavy
+    from zfviz.book.atlas import PROVENANCE  # heavy
 
     with staged(atlas, what="the atlas folder", markers=(PROVENANCE,)) as stage:
         exp = load_experiment("zf", profile, 0, data_root=parameters.get("data_root"), progress=progress)
@@ -344,7 +343,7 @@ NBVAL = REPO / "tests" / "nbval"  # smoke-profile reference notebooks that CI re
 
 def keep_checked_outputs(path: Path) -> None:
     """Drop every output except those of cells tagged ``nbval-check-output`` (the references stay small)."""
-    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
 
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -371,7 +370,7 @@ def make_nbval_references(names: list[str] | None = None, progress: bool = True)
 
 def collect_evidence(results: Path = RESULTS) -> list:
     """The evidence every executed chapter in ``results`` carries (``claims.show`` outputs), in book order."""
-    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
 
 
     found = []
@@ -391,9 +390,9 @@ def collect_evidence(results: Path = RESULTS) -> list:
 def write_claims(results: Path = RESULTS) -> Path:
     """``results/claims.csv`` from the evidence of the executed chapters, decided by the registry. Rows of profiles
     whose chapters were not re-executed are kept from the existing file."""
-    import pandas as pd  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import pandas as pd  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
 
-    from .checkpoint import atomic_write  # heavy
+    from zfviz.core.checkpoint import atomic_write  # heavy
 
     new = table(collect_evidence(results))
     path = results / "claims.csv"
@@ -432,14 +431,14 @@ def verdict_summary(results: Path = RESULTS) -> str:
     """The summary page: a tally, one sentence per verdict word, then one row per claim with the paper's figure or
     table, the statistic's unit, the registry's verdict per profile and its evidence, linked to the chapter; rendered
     from ``claims.csv``, nothing typed by hand."""
-    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
-    import pandas as pd  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book` stays light for the CLI
+    import nbformat  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
+    import pandas as pd  # heavy (papermill, nbformat, pandas, torch): `import zfviz.book.execute` stays light for the CLI
 
 
     status = pd.Series([c.rule_status for c in REGISTRY.values() if not c.parts]).value_counts()
     dated = "; ".join(f"{status.get(s, 0)} {s}" for s in RULE_STATUSES if status.get(s, 0))
     lines = ["# Results at a glance", "",
-             "Every verdict below comes from the claims registry (`zfviz/claims.py`): a statistic, its 95% CI and n, "
+             "Every verdict below comes from the claims registry (`zfviz/evidence/claims.py`): a statistic, its 95% CI and n, "
              "a threshold (the smallest effect that would support the paper), and a decision rule written before the "
              f"results it decides. Each rule is dated from git history ({dated}): the *rule fixed* column says which "
              "is which. The page is rendered from `book/results/claims.csv`, which `python -m zfviz book` writes "
@@ -506,7 +505,7 @@ def verdict_summary(results: Path = RESULTS) -> str:
 def paper_scale_box(claims_table: "pd.DataFrame") -> str:
     """"Reproduce at paper scale": what the gpu and imagenet profiles cost (from the planner's FLOPs), and which
     verdicts this scale leaves open with the scale each one's registry row names."""
-    from .plan import GPU_MFU  # pandas and the planner: only for the summary's paper-scale box
+    from zfviz.book.plan import GPU_MFU  # pandas and the planner: only for the summary's paper-scale box
 
     lines = ["## Reproduce at paper scale", "", "`python -m zfviz book --profile gpu --plan` prints what a profile "
              "trains, its FLOPs and disk, and the time on the machine it runs on; with no GPU it also gives the time "
@@ -521,7 +520,11 @@ def paper_scale_box(claims_table: "pd.DataFrame") -> str:
 
 def _profile_cost(profile: str) -> str:
     """One line: a profile's runs, FLOPs and assumed time on one GPU, from the planner."""
-    from .plan import _duration, gpu_rate, plan  # pandas and the planner: only for the summary's paper-scale box
+    from zfviz.book.plan import (  # pandas and the planner: only for the summary's paper-scale box
+        _duration,
+        gpu_rate,
+        plan,
+    )
 
     df = plan(profile, data_root=None)
     flops = float(df.train_flops.sum() + df.eval_flops.sum())
@@ -533,8 +536,8 @@ def _profile_cost(profile: str) -> str:
 def _book_compute() -> str:
     """What the published book's runs took to train, from the records of the runs its chapters read at
     ``BOOK_PROFILE``, by realization and machine."""
-    from .plan import _duration, plan  # pandas and the planner: only for the summary's paper-scale box
-    from .records import training_spent  # torch (runs): only for the summary
+    from zfviz.book.plan import _duration, plan  # pandas and the planner: only for the summary's paper-scale box
+    from zfviz.runs.records import training_spent  # torch (runs): only for the summary
 
     # the committed records the published book rests on, wherever $ZFVIZ_RECORDS points for new runs
     names = [r for r in plan(BOOK_PROFILE, data_root=None).get("run", []) if r]
@@ -592,7 +595,7 @@ def cite_block(cff: Path | None = None) -> str:
 
 def write_summary(results: Path = RESULTS) -> Path:
     """Write ``verdict_summary`` to ``results/summary.md`` (atomically)."""
-    from .checkpoint import atomic_write  # heavy
+    from zfviz.core.checkpoint import atomic_write  # heavy
 
     text = verdict_summary(results)
     return atomic_write(results / "summary.md", lambda tmp: Path(tmp).write_text(text))

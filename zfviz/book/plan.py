@@ -25,9 +25,9 @@ from typing import Callable
 import pandas as pd
 from tqdm import tqdm
 
-from .config import TrainConfig
-from .paths import cache_root, runs_root
-from .profiles import get_profile
+from zfviz.core.paths import cache_root, runs_root
+from zfviz.core.profiles import get_profile
+from zfviz.runs.config import TrainConfig
 
 # train, val images and classes per dataset (ImageNet-1k's ILSVRC-2012 counts for the imagenet profile's folder)
 IMAGES = {"imagenette": (9469, 3925, 10), "imagewoof": (0, 3929, 10), "imagenet": (1281167, 50000, 1000)}
@@ -46,7 +46,7 @@ REFERENCE_GPU = "H100"  # the GPU a plan made without one quotes
 def metrics_only() -> set[str]:
     """The chapters (by number) whose study reads only its runs' metrics (``Study.metrics_only``): a run only they
     need is done once it is recorded."""
-    from .studies import STUDIES  # the models (torch): only when a plan is made
+    from zfviz.studies import STUDIES  # the models (torch): only when a plan is made
 
     return {name[:2] for name, s in STUDIES.items() if s.metrics_only}
 
@@ -55,7 +55,7 @@ def chapter_runs(name: str, profile: str) -> list[tuple[TrainConfig, int]]:
     """The runs chapter ``name`` trains at ``profile``: (resolved config, epochs it is trained to) pairs, few-shot runs
     and take-off probes (trained through the first quarter of their budget only) included: its study's
     (``zfviz.studies``) ``runs()``, with its default parameters and the profile's small ones."""
-    from .chapters import chapter_study  # the studies import the models (torch): only when runs are listed
+    from zfviz.book.chapters import chapter_study  # the studies import the models (torch): only when runs are listed
 
     return [(c, until or c.epochs) for c, until in chapter_study(name, profile).runs()]
 
@@ -66,7 +66,7 @@ def _flops(model: str, width: float, size: int) -> tuple[float, float, int]:
     import torch  # torch: only when a plan is made, not when plan is imported
     from torch.utils.flop_counter import FlopCounterMode  # torch
 
-    from .models import build_model  # torch: only when a plan is made, not when plan is imported
+    from zfviz.model.models import build_model  # torch: only when a plan is made, not when plan is imported
 
     with torch.device("meta"):  # shapes only: the same counts without allocating or initializing 230M weights
         net = build_model(model, 10, width=width, input_size=size, init="kaiming")
@@ -81,7 +81,7 @@ def _flops(model: str, width: float, size: int) -> tuple[float, float, int]:
 
 def run_cost(c: TrainConfig, epochs: int | None = None) -> dict:
     """Images, FLOPs and disk of one run (resolved config), trained to ``epochs`` (default: its budget)."""
-    from .runs import snapshot_epochs  # torch: only when a plan is made, not when plan is imported
+    from zfviz.runs.store import snapshot_epochs  # torch: only when a plan is made, not when plan is imported
 
     c = c.resolved()
     p = c.spec
@@ -114,8 +114,8 @@ def fixed_batch_step(model: str, profile: str, batch: int | None = None, *, inpl
     ``inplace``: ReLUs in place, as the training loop runs them; ``precision``: as ``train_step``'s."""
     import torch  # torch: only when a plan is made, not when plan is imported
 
-    from .models import build_model  # torch: only when a plan is made, not when plan is imported
-    from .train import train_step  # torch: only when a plan is made, not when plan is imported
+    from zfviz.model.models import build_model  # torch: only when a plan is made, not when plan is imported
+    from zfviz.runs.train import train_step  # torch: only when a plan is made, not when plan is imported
 
     p = get_profile(profile)
     torch.manual_seed(0)
@@ -145,7 +145,7 @@ def device_rate(profile: str, remeasure: bool = False, log: Callable[[str], obje
     then cached; ``remeasure`` measures again), assumed on CUDA (at the peak of the precision the profile trains in)."""
     import torch  # torch: only when a plan is made, not when plan is imported
 
-    from .machine import signature  # torch: only when a plan is made, not when plan is imported
+    from zfviz.core.machine import signature  # torch: only when a plan is made, not when plan is imported
 
     if torch.cuda.is_available():
         return gpu_rate(get_profile(profile).precision, torch.cuda.get_device_name(0))
@@ -169,7 +169,7 @@ def device_rate(profile: str, remeasure: bool = False, log: Callable[[str], obje
     # A measurement beside other work reads low: it is shown but not cached, so the next plan on a quiet machine
     # measures again rather than repeating a number that was wrong for reasons that have passed.
     if busy < 0.25:
-        from .checkpoint import atomic_write  # torch: only when a plan is made, not when plan is imported
+        from zfviz.core.checkpoint import atomic_write  # torch: only when a plan is made, not when plan is imported
 
         cached[key] = {"rate": rate, "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": n}
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -224,10 +224,15 @@ def _measure_cpu(profile: str) -> tuple[float, int, float]:
 
 def plan(profile: str, chapters: list[str] | None = None, data_root: str | None = None) -> pd.DataFrame:
     """One row per distinct run the chapters train at ``profile``, with the chapters that need it and its cost."""
-    from .chapters import chapters as all_chapters  # the studies import the models (torch): only when runs are listed
-    from .data import dataset_identity  # torch: only when a plan is made, not when plan is imported
-    from .records import record_path, recorded_epochs  # torch: only when a plan is made, not when plan is imported
-    from .runs import epochs_done, run_dir  # torch: only when a plan is made, not when plan is imported
+    from zfviz.book.chapters import (  # the studies import the models (torch): only when runs are listed
+        chapters as all_chapters,
+    )
+    from zfviz.data.sets import dataset_identity  # torch: only when a plan is made, not when plan is imported
+    from zfviz.runs.records import (  # torch: only when a plan is made, not when plan is imported
+        record_path,
+        recorded_epochs,
+    )
+    from zfviz.runs.store import epochs_done, run_dir  # torch: only when a plan is made, not when plan is imported
 
     seen: dict[tuple, dict] = {}
     for name in chapters or all_chapters():
@@ -312,7 +317,7 @@ def train_planned(profile: str, chapters: list[str] | None = None, *, data_root:
     """Train every run the chapters need at ``profile`` that is not trained yet, in the plan's order, with a progress
     bar whose ETA weighs each run by its FLOPs; returns how many runs were trained. The chapters then find them
     finished. An interruption leaves every run resumable: the same command continues where it stopped."""
-    from .train import train  # torch: only when a plan is made, not when plan is imported
+    from zfviz.runs.train import train  # torch: only when a plan is made, not when plan is imported
 
     df = plan(profile, chapters, data_root)
     todo = df[~df.trained] if len(df) else df

@@ -17,12 +17,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .analysis.correspondence import mask_square
-from .analysis.invariance import PAPER_SWEEPS, transform
-from .analysis.occlusion import as_grid
-from .analysis.topk import TopProjections, cut
-from .data import crop_of
-from .profiles import at_crop
+from zfviz.analysis.correspondence import mask_square
+from zfviz.analysis.invariance import PAPER_SWEEPS, transform
+from zfviz.analysis.occlusion import as_grid
+from zfviz.analysis.topk import TopProjections, cut
+from zfviz.core.profiles import at_crop
+from zfviz.data.sets import crop_of
 
 PAGE_IN = 7.4  # the book's text column at 1366 px (about 740 px) in inches at DPI
 DPI = 100

@@ -71,7 +71,7 @@ def realization(signatures: list[dict]) -> str:
 def source_commit() -> str | None:
     """The git commit of the zfviz checkout this process runs from, with ``+dirty`` when zfviz's code differs from
     it (None for an installed package or without git)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()

@@ -19,7 +19,7 @@ DATA_ENV, CACHE_ENV, RUNS_ENV, RECORDS_ENV = "ZFVIZ_DATA", "ZFVIZ_CACHE", "ZFVIZ
 
 def repo_root() -> Path | None:
     """The source checkout zfviz runs from (an editable install), or None for an installed package."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     return root if (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir() else None
 
 

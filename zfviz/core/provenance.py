@@ -1,8 +1,8 @@
 """Which weights a page rests on: every run a chapter reads is noted as it is read (its weights' SHA-256, its
 realization, the quantities a chapter may quote from its metrics), and the executed notebook carries them with the
-commit, date, profile and machine that made it (``book.execute``), shown in a short footer.
+commit, date, profile and machine that made it (``book.execute.execute``), shown in a short footer.
 
-The note is a JSON line appended to the file ``$ZFVIZ_PROVENANCE`` names, set by ``book.execute`` for the chapter's
+The note is a JSON line appended to the file ``$ZFVIZ_PROVENANCE`` names, set by ``book.execute.execute`` for the chapter's
 kernel; outside a book execution nothing is written. ``tests/test_consistency.py`` reads the committed notes back:
 every chapter, the atlas and the records must agree on the weights of every run they name.
 """
@@ -70,7 +70,10 @@ def read_notes(path: str | os.PathLike) -> list[dict]:
 
 def page(runs: list[dict], profile: str) -> dict:
     """A page's provenance: commit, date, profile, the machine that executed it, and the runs it read."""
-    from .machine import signature, source_commit  # heavy (pandas, torch via machine): noting a run read stays cheap
+    from zfviz.core.machine import (  # heavy (pandas, torch via machine): noting a run read stays cheap
+        signature,
+        source_commit,
+    )
 
     return {"commit": source_commit(), "executed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "profile": profile, "machine": signature("cpu"), "runs": runs,

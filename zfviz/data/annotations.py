@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from .data import load_image
+from zfviz.data.sets import load_image
 
 FILES = {"dog_landmarks": "dog_landmarks.csv", "object_boxes": "object_boxes.csv"}
 BOX = ("y0", "x0", "y1", "x1")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from .paths import cache_root
+from zfviz.core.paths import cache_root
 
 DIGEST_INDEX_VERSION = 1
 RACY_NS = 2_000_000_000  # the coarsest timestamp granularity covered (FAT's 2 s; ext3, HFS+ and many NFS mounts: 1 s)
@@ -197,7 +197,7 @@ def file_digests(folder: str | os.PathLike, paths: list[str]) -> list[tuple[str,
 def _save_index(index_file: Path, files: dict, looked_ns: int) -> None:
     """Write the digest index atomically, with the time its stats were taken (``looked_ns``); a cache folder that
     cannot be written only costs a re-hash next time."""
-    from .checkpoint import atomic_write  # torch (checkpoint): listing files needs none
+    from zfviz.core.checkpoint import atomic_write  # torch (checkpoint): listing files needs none
 
     try:
         atomic_write(index_file, lambda tmp: Path(tmp).write_text(

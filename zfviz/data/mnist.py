@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from . import claims
-from .checkpoint import atomic_write
-from .data import batch_indices, cache_root, online
-from .params import check_int
-from .stats import bootstrap_mean
+from zfviz.core.checkpoint import atomic_write
+from zfviz.core.params import check_int
+from zfviz.data.sets import batch_indices, cache_root, online
+from zfviz.evidence import claims
+from zfviz.evidence.stats import bootstrap_mean
 
 FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)  # Debian's dataset-fashion-mnist
 FASHION_ENV = "ZFVIZ_FASHION_MNIST"

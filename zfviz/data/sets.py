@@ -37,10 +37,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
-from .datafiles import content_fingerprint, list_images, relative_to
-from .locks import BusyError, exclusive
-from .params import check_int
-from .paths import cache_root, data_root
+from zfviz.core.locks import BusyError, exclusive
+from zfviz.core.params import check_int
+from zfviz.core.paths import cache_root, data_root
+from zfviz.data.files import content_fingerprint, list_images, relative_to
 
 CACHE_VERSION = 2  # 2: meta.json checksummed and checked against the folder it describes; float images, EXIF
 KNOWN = {
@@ -205,7 +205,7 @@ def _list_folder(folder: Path) -> tuple[list[tuple[str, int]], list[str]]:
 
 def _cache_key(folder: Path, samples: list[tuple[str, int]], resize: int) -> str:
     """The decoded cache's key: the folder, the resize, and every file's path, label and content (not its size or
-    time: ``datafiles.file_digests``)."""
+    time: ``data.files.file_digests``)."""
     return content_fingerprint(folder, samples, prefix=f"v{CACHE_VERSION}:{resize}:{folder.resolve()}\n")
 
 

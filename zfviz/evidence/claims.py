@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 
-from .stats import seeds_to_decide
+from zfviz.evidence.stats import seeds_to_decide
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not testable at this scale", "not comparable", "not run")
 MEANING = {  # one sentence per verdict word, for the summary page

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .claims import REGISTRY, Claim, Evidence, decide, missing_text, verdict_of
-from .claims import VERDICTS as REGISTRY_VERDICTS
-from .paths import repo_root
-from .profiles import Profile, get_profile
+from zfviz.core.paths import repo_root
+from zfviz.core.profiles import Profile, get_profile
+from zfviz.evidence.claims import REGISTRY, Claim, Evidence, decide, missing_text, verdict_of
+from zfviz.evidence.claims import VERDICTS as REGISTRY_VERDICTS
 
 # The registry's vocabulary, and two older words chapters not yet moved onto the registry still print.
 VERDICTS = REGISTRY_VERDICTS + ("partly reproduced", "not measured")
@@ -91,7 +91,7 @@ def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: 
     result comes from, the paper's number beside ours, and the registry's verdict with its CI and n. At a profile
     whose numbers decide nothing (smoke), the box says so first.
 
-    >>> from zfviz.claims import evidence
+    >>> from zfviz.evidence.claims import evidence
     >>> box = verdict_box([evidence("C1", 3.2, (2.2, 4.2), 3, "cpu", seeds=3)], "cpu")
     >>> "reproduced" in box and "Table 2" in box
     True
@@ -135,7 +135,7 @@ SHEET_KEY = "zfviz_sheet"  # an image output's metadata: which sheet of a multi-
 def show_sheet(fig, sheet: str) -> None:
     """Show one sheet of a figure cell that draws several (a layer, a model, an example) and close it. The book gives
     each sheet a figure of its own: its caption is the cell's caption with ``{sheet}`` replaced by ``sheet``
-    (``book.split_sheets``), so each names its layer.
+    (``book.execute.split_sheets``), so each names its layer.
 
     >>> import matplotlib.pyplot as plt
     >>> show_sheet(plt.figure(), "conv1")  # doctest: +SKIP
@@ -162,7 +162,7 @@ def closing(evidence: list[Evidence], profile: str | Profile, context: str = "")
     threshold, and what stays open and what would settle it. ``context``: a sentence of the chapter's own values
     for a chapter that decides no claim.
 
-    >>> from zfviz.claims import evidence
+    >>> from zfviz.evidence.claims import evidence
     >>> closing([evidence("C1", 3.2, (2.2, 4.2), 3, "cpu", seeds=3)], "cpu")[:60]
     'At the cpu scale, C1 (ZF beats the AlexNet replica) is repro'
     """
@@ -194,7 +194,7 @@ def atlas_links(run: str, shown: dict[str, list[int]], atlas: "Path | None" = No
     >>> atlas_links("no-such-run", {"conv1": [3]})
     ''
     """
-    folder = atlas or ((repo_root() or Path(__file__).resolve().parents[1]) / "book" / "atlas")
+    folder = atlas or ((repo_root() or Path(__file__).resolve().parents[2]) / "book" / "atlas")
     try:
         drawn = json.loads((folder / "provenance.json").read_text()).get("run")
     except (OSError, ValueError):

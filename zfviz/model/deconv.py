@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import layers as _layers
-from .models import eval_mode, layer_names, to_model_device
+from zfviz.model import layers as _layers
+from zfviz.model.models import eval_mode, layer_names, to_model_device
 
 
 class Unpool(nn.Module):
@@ -178,7 +178,7 @@ def project_many(model: nn.Module, images: torch.Tensor, layer: str, channels: t
     layer's readout map (default: each channel's maximum in its image). Triples are projected ``chunk`` at a time.
     ``layer``: a conv module of ``model`` or its dotted name.
 
-    >>> from zfviz.models import zfnet
+    >>> from zfviz.model.models import zfnet
     >>> m = zfnet(10, width=0.125, input_size=64).eval()
     >>> project_many(m, torch.randn(2, 3, 64, 64), "conv5", [0, 3]).pixels.shape
     torch.Size([2, 3, 64, 64])
@@ -245,7 +245,7 @@ def project(model: nn.Module, images: torch.Tensor, layer: str, channel: int,
     ``position``: None projects each image's strongest activation of that channel; (y, x) or an (N, 2) tensor picks
     a place in the layer's readout map. ``project_many`` also returns receptive-field boxes and values.
 
-    >>> from zfviz.models import zfnet
+    >>> from zfviz.model.models import zfnet
     >>> m = zfnet(10, width=0.125, input_size=64).eval()
     >>> project(m, torch.randn(1, 3, 64, 64), m.conv3, 2, (1, 1)).shape
     torch.Size([1, 3, 64, 64])

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from . import layers as _layers
-from .external import load_network
-from .names import INITS, VARIANTS
+from zfviz.core.names import INITS, VARIANTS
+from zfviz.model import layers as _layers
+from zfviz.model.external import load_network
 
 CONV_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
 FC_LAYERS = ("fc6", "fc7", "fc8")

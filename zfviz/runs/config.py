@@ -11,9 +11,9 @@ import math
 import os
 from dataclasses import dataclass
 
-from .names import INITS, VARIANTS
-from .params import check_int
-from .profiles import PRECISIONS, Profile, anneal_epochs, get_profile
+from zfviz.core.names import INITS, VARIANTS
+from zfviz.core.params import check_int
+from zfviz.core.profiles import PRECISIONS, Profile, anneal_epochs, get_profile
 
 KEY_VERSION = 3  # 1: config minus epochs (before run identity included geometry and data); 2: file sizes, not content
 MAX_SEED = 2**31 - 1
@@ -36,7 +36,7 @@ class TrainConfig:
     init: str | None = None  # None: the profile's (models.INITS)
     seed: int = 0
     # Few-shot runs (Tables 4-6, trained from scratch): ``train_per_class`` images per class of the dataset's val
-    # split train, the rest are the test set; ``split`` picks the random split (``data.few_shot_split``). The test
+    # split train, the rest are the test set; ``split`` picks the random split (``data.sets.few_shot_split``). The test
     # set is evaluated once, after the last epoch.
     train_per_class: int | None = None
     split: int = 0
@@ -89,7 +89,7 @@ class TrainConfig:
                   and not (k == "precision" and v == "fp32")}
         if c.classes is not None:
             config["classes"] = list(c.classes)
-        from .data import KNOWN, dataset_identity  # torch: only when an identity is asked for
+        from zfviz.data.sets import KNOWN, dataset_identity  # torch: only when an identity is asked for
 
         if c.dataset not in KNOWN:  # a folder: the data identity below says what it holds, wherever it is
             config["dataset"] = "<folder>"

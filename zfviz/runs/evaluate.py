@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .data import batch_indices, center_crop, ten_crop
-from .models import eval_mode, model_device
+from zfviz.data.sets import batch_indices, center_crop, ten_crop
+from zfviz.model.models import eval_mode, model_device
 
 
 def autocast(device: torch.device, precision: str = "fp32"):

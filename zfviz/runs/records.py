@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import checkpoint
-from .config import TrainConfig, identity_key
-from .paths import records_root, runs_root
-from .runs import done_record, finished
+from zfviz.core import checkpoint
+from zfviz.runs.config import TrainConfig, identity_key
+from zfviz.core.paths import records_root, runs_root
+from zfviz.runs.store import done_record, finished
 
 IDENTITY = "identity.json"
 METRICS = "metrics.csv"
@@ -39,7 +39,7 @@ PROVENANCE_KEYS = ("snapshot_sha256", "snapshots", "machines", "realization", "p
 
 def record_path(cfg: TrainConfig, records_dir: str | os.PathLike | None = None,
                 root: str | os.PathLike | None = None, data: dict | None = None) -> Path:
-    """Where the record of ``cfg``'s run lives (``paths.records_root``); ``data`` as in ``runs.run_dir``."""
+    """Where the record of ``cfg``'s run lives (``paths.records_root``); ``data`` as in ``runs.store.run_dir``."""
     return records_root(records_dir) / cfg.resolved().run_name(root, data)
 
 

@@ -1,7 +1,7 @@
 """Runs: what identifies a trained model, where it lives, when it is finished, and reading it back.
 
 A run's identity is its resolved ``TrainConfig`` (every field, the epoch budget included), the profile's geometry and
-lr schedule, and the identity of its data (class list and file fingerprint, ``data.dataset_identity``). The run
+lr schedule, and the identity of its data (class list and file fingerprint, ``data.sets.dataset_identity``). The run
 directory ``<model>-<profile>-s<seed>-<hash>`` is named by a hash of it, so a changed dataset, profile or budget
 trains a new run instead of silently reusing an old one.
 
@@ -21,15 +21,21 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import checkpoint
-from .config import KEY_VERSION, ResolvedConfig, TrainConfig, identity_diff, identity_key  # noqa: F401 (re-exported: what a run is)
-from .data import ImageSet, prepare_data
-from .datafiles import sha256_file
-from .evaluate import predict
-from .models import ConvNet, model_from_arch
-from .params import check_int
-from .paths import runs_root
-from .provenance import note_folder
+from zfviz.core import checkpoint
+from zfviz.runs.config import (  # noqa: F401 (re-exported: what a run is)
+    KEY_VERSION,
+    ResolvedConfig,
+    TrainConfig,
+    identity_diff,
+    identity_key,
+)
+from zfviz.data.sets import ImageSet, prepare_data
+from zfviz.data.files import sha256_file
+from zfviz.runs.evaluate import predict
+from zfviz.model.models import ConvNet, model_from_arch
+from zfviz.core.params import check_int
+from zfviz.core.paths import runs_root
+from zfviz.core.provenance import note_folder
 
 SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
 

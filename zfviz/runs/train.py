@@ -32,13 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from . import checkpoint, machine
-from .config import identity_diff
-from .data import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
-from .evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
-from .locks import RUN_MARKERS, exclusive, refuse_foreign, sweep_temporaries
-from .models import build_model, clip_feature_scale
-from .runs import (
+from zfviz.core import checkpoint, machine
+from zfviz.runs.config import identity_diff
+from zfviz.data.sets import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
+from zfviz.runs.evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
+from zfviz.core.locks import RUN_MARKERS, exclusive, refuse_foreign, sweep_temporaries
+from zfviz.model.models import build_model, clip_feature_scale
+from zfviz.runs.store import (
     ResolvedConfig,
     TrainConfig,
     finished,
@@ -119,7 +119,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike | None = None, *, root: s
     is the same run, its numbers equal up to kernel rounding).
     ``data``: the data's identity when the caller has already fingerprinted it (as for ``run_dir``).
 
-    >>> from zfviz.runs import TrainConfig
+    >>> from zfviz.runs.store import TrainConfig
     >>> df = train(TrainConfig("zf", "smoke", seed=0), progress=False)  # doctest: +SKIP
     """
     cfg = cfg.resolved()

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .params import check_int
-from .provenance import note_folder
-from .records import record_path, recorded_epochs
-from .runs import DONE, TrainConfig, epochs_done, finished, run_dir
-from .train import train
+from zfviz.core.params import check_int
+from zfviz.core.provenance import note_folder
+from zfviz.runs.records import record_path, recorded_epochs
+from zfviz.runs.store import DONE, TrainConfig, epochs_done, finished, run_dir
+from zfviz.runs.train import train
 
 
 def ensure_trained(cfg: TrainConfig, runs_dir: str | os.PathLike | None = None, *,
