@@ -21,7 +21,8 @@ from captum.attr import NeuronDeconvolution
 from zfviz.analysis.topk import project_top, top_activations
 from zfviz.core.profiles import get_profile
 from zfviz.data.sets import center_crop, pixel_mean
-from zfviz.model.models import build_model, readout_name, without_lrn
+from zfviz.model.layers import readout_name
+from zfviz.model.models import build_model, without_lrn
 from zfviz.runs.store import TrainConfig, load_data, load_trained
 
 

@@ -12,8 +12,8 @@ from torch import nn
 
 from zfviz.analysis.topk import top_activations
 from zfviz.model.deconv import project_many
-from zfviz.model.layers import NotPlain, layer_names, readout_index, trace
-from zfviz.model.models import readout_name, readouts
+from zfviz.model.layers import NotPlain, layer_names, readout_index, readout_name, trace
+from zfviz.model.models import readouts
 
 MODELS = {"alexnet": (torchvision.models.alexnet, 96), "vgg11": (torchvision.models.vgg11, 64),
           "vgg16_bn": (torchvision.models.vgg16_bn, 64)}

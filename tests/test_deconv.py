@@ -8,7 +8,8 @@ from torch import nn
 
 from zfviz.model import deconv
 from zfviz.model.deconv import Deconvnet, project, project_many, receptive_field
-from zfviz.model.models import alexnet, readout_name, without_lrn, zfnet
+from zfviz.model.layers import readout_name
+from zfviz.model.models import alexnet, without_lrn, zfnet
 
 
 def _rel(a, b):

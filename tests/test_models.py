@@ -4,17 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from zfviz.model.models import (
-    VARIANTS,
-    alexnet,
-    build_model,
-    clip_feature_scale,
-    feature_shapes,
-    forward_to,
-    layer_names,
-    readout_name,
-    zfnet,
-)
+from zfviz.model.layers import layer_names, readout_name
+from zfviz.model.models import VARIANTS, alexnet, build_model, clip_feature_scale, feature_shapes, forward_to, zfnet
 
 
 def test_zf_matches_fig3_at_224():

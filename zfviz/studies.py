@@ -41,7 +41,8 @@ from zfviz.data.sets import IMAGENETTE_CLASSES, class_name, heldout_split
 from zfviz.evidence import claims
 from zfviz.evidence.paper import TABLE3
 from zfviz.experiment import LONG_FACTOR, convergence_note
-from zfviz.model.models import CONV_LAYERS, FC_LAYERS, INITS, VARIANTS, build_model, layer_names
+from zfviz.model.layers import layer_names
+from zfviz.model.models import CONV_LAYERS, FC_LAYERS, INITS, VARIANTS, build_model
 from zfviz.runs.config import TrainConfig
 from zfviz.runs.store import scratch_configs
 

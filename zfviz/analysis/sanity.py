@@ -26,7 +26,8 @@ from zfviz.evidence import claims
 from zfviz.evidence.stats import bootstrap_mean, hierarchical_mean, spread_note
 from zfviz.model import layers as _layers
 from zfviz.model.deconv import Deconvnet
-from zfviz.model.models import eval_mode, init_stds, layer_names, readouts, to_model_device
+from zfviz.model.layers import layer_names
+from zfviz.model.models import eval_mode, init_stds, readouts, to_model_device
 
 METHODS = ("deconvnet", "unit gradient", "saliency", "occlusion")
 

@@ -6,7 +6,7 @@ chosen layer and zero all others, then, layer by layer down to the pixels: **unp
 normalization is not inverted (the signal passes through it unchanged), as in the paper.
 
 The activation of a layer is read where the paper reads it: the rectified map, after max pooling where the layer
-pools (conv1, conv2, conv5), before contrast normalization; ``position`` indexes that map (``models.readout_name``).
+pools (conv1, conv2, conv5), before contrast normalization; ``position`` indexes that map (``layers.readout_name``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from zfviz.model import layers as _layers
-from zfviz.model.models import eval_mode, layer_names, to_model_device
+from zfviz.model.layers import layer_names
+from zfviz.model.models import eval_mode, to_model_device
 
 
 class Unpool(nn.Module):

@@ -157,6 +157,16 @@ class _Stop(Exception):
     pass
 
 
+def readout_name(model: nn.Module, layer: str | nn.Module, image_size: tuple[int, int] | None = None) -> str:
+    """The dotted name of the module whose output is ``layer``'s activation as the paper reads it (module docstring).
+
+    Conv layers: the rectified map, after max pooling where the layer pools, before contrast normalization.
+    Linear layers: after their ReLU (before dropout); the last one: the logits.
+    """
+    ops = trace(model, image_size)
+    return ops[readout_index(ops, model, layer)].name
+
+
 def run_to(model: nn.Module, x: torch.Tensor, stops: dict[int, str], ops: list[Op],
            on_op=None) -> dict[str, torch.Tensor]:
     """Run ``model`` on ``x`` with hooks: {label: output of ops[i]} for each i in ``stops``; the forward pass stops

@@ -350,28 +350,6 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-def layer_names(model: nn.Module) -> list[str]:
-    """The addressable layers of ``model``, bottom to top: zfviz's ``conv1`` ... ``fc8`` (those present, e.g. without
-    conv3/conv4 in an ablation), else every Conv2d and Linear module's dotted name (``layers.layer_names``)."""
-    if isinstance(model, ConvNet):
-        names = [n for n, _ in model.named_children()]
-        return [n for n in CONV_LAYERS + FC_LAYERS if n in names]
-    return _layers.layer_names(model)
-
-
-PREPOOL = _layers.PREPOOL
-
-
-def readout_name(model: nn.Module, layer: str | nn.Module, image_size: tuple[int, int] | None = None) -> str:
-    """The dotted name of the module whose output is ``layer``'s activation as the paper reads it (``layers``).
-
-    Conv layers: the rectified map, after max pooling where the layer pools, before contrast normalization.
-    Linear layers: after their ReLU (before dropout); the last one: the logits.
-    """
-    ops = _layers.trace(model, image_size)
-    return ops[_layers.readout_index(ops, model, layer)].name
-
-
 def walk(model: nn.Module, x: torch.Tensor, until: str | None = None) -> Iterator[tuple[str, nn.Module, torch.Tensor]]:
     """Run ``model`` module by module on ``x``, yielding (name, module, output) after each, up to ``until``.
 
@@ -385,7 +363,7 @@ def walk(model: nn.Module, x: torch.Tensor, until: str | None = None) -> Iterato
 
 
 def readouts(model: nn.Module, x: torch.Tensor, layers: list) -> dict:
-    """The readout activation of each of ``layers`` (modules of ``model`` or their names; see ``readout_name``) from
+    """The readout activation of each of ``layers`` (modules of ``model`` or their names; see ``layers.readout_name``) from
     one forward pass, keyed as given; the pass stops after the last one needed.
 
     ``x`` is moved to the model's device first (the device rule of every analysis function).
@@ -404,7 +382,7 @@ def readouts(model: nn.Module, x: torch.Tensor, layers: list) -> dict:
 
 
 def forward_to(model: nn.Module, x: torch.Tensor, layer) -> torch.Tensor:
-    """Run ``model`` on ``x`` up to ``layer``'s readout (see ``readout_name``) and return that activation."""
+    """Run ``model`` on ``x`` up to ``layer``'s readout (see ``layers.readout_name``) and return that activation."""
     return readouts(model, x, [layer])[layer]
 
 
