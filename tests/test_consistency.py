@@ -69,3 +69,26 @@ def test_a_page_without_provenance_or_with_a_machines_path_fails(one_book):
     nbformat.write(nb, results / "01_a.ipynb")
     problems = "\n".join(check_book(results, atlas, records))
     assert "01_a: no provenance" in problems and "01_a: carries paths of the machine" in problems
+
+
+def test_a_page_names_the_commit_its_execution_started_from(tmp_path, monkeypatch):
+    """An edit landed while a chapter runs must not be credited with that chapter's numbers: the footer names the
+    commit (and date) at the start, not at the end."""
+    import papermill
+
+    from zfviz.core import machine
+
+    ran = []
+    monkeypatch.setattr(machine, "source_commit", lambda: "bad-at-end" if ran else "c0ffee-at-start")
+
+    def fake_execute(src, out, **kw):  # the chapter runs; meanwhile the code moves on
+        ran.append(1)
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+        nbformat.write(nb, out)
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    name = book.chapters()[0]
+    out = book.execute(name, tmp_path, {"profile": "smoke"}, progress=False)
+    prov = nbformat.read(out, as_version=4).metadata["zfviz"]["provenance"]
+    assert prov["commit"] == "c0ffee-at-start"
+    assert "c0ffee-at-start"[:12] in nbformat.read(out, as_version=4).cells[-1].source

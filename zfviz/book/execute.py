@@ -122,6 +122,7 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
     jupytext.write(nb, src)
     notes = out_dir / f".{name}.provenance.jsonl"
     notes.unlink(missing_ok=True)
+    start = provenance.started()
     log = out_dir / f".{name}.kernel.log"
     log.unlink(missing_ok=True)
     saved = {k: os.environ.get(k) for k in ("MPLBACKEND", provenance.ENV)}
@@ -140,7 +141,7 @@ def execute(name: str, out_dir: Path, parameters: dict, progress: bool = True) -
                 shutil.copyfile(log, kept)
             raise RuntimeError(f"chapter {name}: {type(e).__name__}: {e} (the kernel's log: {kept})") from None
         _hide_injected_parameters(tmp)
-        _stamp(tmp, name, provenance.page(provenance.read_notes(notes), parameters.get("profile", "?")))
+        _stamp(tmp, name, provenance.page(provenance.read_notes(notes), parameters.get("profile", "?"), start))
         os.replace(tmp, out_dir / f"{name}.ipynb")
     finally:
         for k, v in saved.items():

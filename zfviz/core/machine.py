@@ -67,15 +67,15 @@ def realization(signatures: list[dict]) -> str:
     return hashlib.sha256(json.dumps(signatures, sort_keys=True).encode()).hexdigest()[:8]
 
 
-@functools.cache
 def source_commit() -> str | None:
-    """The git commit of the zfviz checkout this process runs from, with ``+dirty`` when zfviz's code differs from
-    it (None for an installed package or without git)."""
+    """The git commit of the zfviz checkout this process runs from, with ``+dirty`` when zfviz's code or the chapters
+    differ from it (None for an installed package or without git). Not cached: the code may change under a long
+    process, and a page or a record takes the commit when its work starts."""
     root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "zfviz"], capture_output=True,
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "zfviz", "notebooks"], capture_output=True,
                                text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

@@ -68,16 +68,21 @@ def read_notes(path: str | os.PathLike) -> list[dict]:
     return list(seen.values())
 
 
-def page(runs: list[dict], profile: str) -> dict:
-    """A page's provenance: commit, date, profile, the machine that executed it, and the runs it read."""
-    from zfviz.core.machine import (  # heavy (pandas, torch via machine): noting a run read stays cheap
-        signature,
-        source_commit,
-    )
+def started() -> dict:
+    """What a page's provenance takes when its execution starts: the commit (the code the kernel imports then) and the
+    date. Taken at the end instead, an edit made while a chapter runs would be credited with numbers it did not make."""
+    from zfviz.core.machine import source_commit  # heavy (pandas, torch via machine): noting a run read stays cheap
 
-    return {"commit": source_commit(), "executed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "profile": profile, "machine": signature("cpu"), "runs": runs,
-            "realizations": sorted({r["realization"] for r in runs if r.get("realization")})}
+    return {"commit": source_commit(), "executed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def page(runs: list[dict], profile: str, start: dict | None = None) -> dict:
+    """A page's provenance: commit and date at its start (``started()``; now if not given), profile, the machine that
+    executed it, and the runs it read."""
+    from zfviz.core.machine import signature  # heavy (pandas, torch via machine): noting a run read stays cheap
+
+    return (start or started()) | {"profile": profile, "machine": signature("cpu"), "runs": runs,
+                                   "realizations": sorted({r["realization"] for r in runs if r.get("realization")})}
 
 
 def footer(prov: dict) -> str:
@@ -92,4 +97,4 @@ def footer(prov: dict) -> str:
             f"{real}.</small>")
 
 
-__all__ = ["ENV", "QUOTED", "note_run", "note_folder", "read_notes", "page", "footer"]
+__all__ = ["ENV", "QUOTED", "note_run", "note_folder", "read_notes", "started", "page", "footer"]
