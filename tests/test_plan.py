@@ -109,6 +109,6 @@ def test_the_summary_gives_the_route_to_paper_scale():
 
     box = book.paper_scale_box(pd.read_csv(book.RESULTS / "claims.csv"))
     gpu = plan("gpu")
-    assert f"`gpu`" in box and f"{(gpu.train_flops.sum() + gpu.eval_flops.sum()) / 1e15:,.0f} PFLOP" in box
+    assert "`gpu`" in box and f"{(gpu.train_flops.sum() + gpu.eval_flops.sum()) / 1e15:,.0f} PFLOP" in box
     assert "`imagenet`" in box and "--profile gpu --plan" in box
     assert "## Reproduce at paper scale" in (book.RESULTS / "summary.md").read_text()

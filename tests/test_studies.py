@@ -7,6 +7,8 @@ import ast
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from zfviz import studies
@@ -94,10 +96,7 @@ def test_crop_scaling_is_one_function():
         assert "/ 224" not in code and "crop / 224" not in code, f"{path.name} scales by 224 itself"
 
 
-def _object_drops(effect: float, seeds: range) -> "pd.DataFrame":
-    import numpy as np
-    import pandas as pd
-
+def _object_drops(effect: float, seeds: range) -> pd.DataFrame:
     rng = np.random.default_rng(2)
     rows = [(s, i, effect + rng.normal(0, 0.01), 1.0, 0.4) for s in seeds for i in range(120)]
     return pd.DataFrame(rows, columns=["seed", "image", "matched", "worst_on", "worst_chance"])

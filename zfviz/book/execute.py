@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # the book's chapters and their parameters, re-exported: ``book.execute.chapters()`` is what a reader of the book calls
 from zfviz.book.chapters import (  # noqa: F401
@@ -44,6 +45,9 @@ from zfviz.evidence.claims import (
     table,
 )
 from zfviz.evidence.report import SHEET_KEY, STRIP_LEGEND, ci_strip, verdict_badge
+
+if TYPE_CHECKING:  # pandas is heavy: `import zfviz.book.execute` stays light for the CLI
+    import pandas as pd
 
 RESULTS = REPO / "book" / "results"  # executed notebooks the site renders (committed for the most faithful profile)
 BOOK_PROFILE = "cpu"  # the profile the published book (book/results, book/atlas) is executed at

@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 from zfviz.core import checkpoint
-from zfviz.runs.config import TrainConfig, identity_key
 from zfviz.core.paths import records_root, runs_root
+from zfviz.runs.config import TrainConfig, identity_key
 from zfviz.runs.store import done_record, finished
 
 IDENTITY = "identity.json"

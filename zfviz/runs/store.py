@@ -22,20 +22,14 @@ import pandas as pd
 import torch
 
 from zfviz.core import checkpoint
-from zfviz.runs.config import (  # noqa: F401 (re-exported: what a run is)
-    KEY_VERSION,
-    ResolvedConfig,
-    TrainConfig,
-    identity_diff,
-    identity_key,
-)
-from zfviz.data.sets import ImageSet, prepare_data
-from zfviz.data.files import sha256_file
-from zfviz.runs.evaluate import predict
-from zfviz.model.models import ConvNet, model_from_arch
 from zfviz.core.params import check_int
 from zfviz.core.paths import runs_root
 from zfviz.core.provenance import note_folder
+from zfviz.data.files import sha256_file
+from zfviz.data.sets import ImageSet, prepare_data
+from zfviz.model.models import ConvNet, model_from_arch
+from zfviz.runs.config import KEY_VERSION, ResolvedConfig, TrainConfig, identity_diff, identity_key  # noqa: F401 (re-exported: what a run is)
+from zfviz.runs.evaluate import predict
 
 SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
 

@@ -33,11 +33,11 @@ from torch import nn
 from tqdm import tqdm
 
 from zfviz.core import checkpoint, machine
-from zfviz.runs.config import identity_diff
-from zfviz.data.sets import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
-from zfviz.runs.evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
 from zfviz.core.locks import RUN_MARKERS, exclusive, refuse_foreign, sweep_temporaries
+from zfviz.data.sets import ImageSet, batch_indices, crop_flip, crop_params, pixel_mean
 from zfviz.model.models import build_model, clip_feature_scale
+from zfviz.runs.config import identity_diff
+from zfviz.runs.evaluate import all_reduce, autocast, dist_info, evaluate, fmt, topk_correct
 from zfviz.runs.store import (
     ResolvedConfig,
     TrainConfig,
