@@ -32,7 +32,7 @@ from zfviz.book.plan import metrics_only, plan  # noqa: E402
 from zfviz.core import machine  # noqa: E402
 from zfviz.core.paths import runs_root  # noqa: E402
 from zfviz.runs.records import record_path, record_run, record_weights  # noqa: E402
-from zfviz.runs.store import done_record, finished, run_dir  # noqa: E402
+from zfviz.runs.store import done_record, epochs_done, finished, run_dir  # noqa: E402
 from zfviz.runs.train import train  # noqa: E402
 
 REALIZATION = "REALIZATION.json"
@@ -55,8 +55,6 @@ def done_here(c, epochs: int, realization: str) -> bool:
     """Whether this realization of the run is finished (its run directory) or, for a take-off probe, far enough."""
     out = run_dir(c)
     if epochs < c.epochs:  # a probe: its first epochs only, recorded from this realization's run
-        from zfviz.runs.store import epochs_done
-
         return epochs_done(out) >= epochs
     if finished(out, c.epochs):
         return done_record(out).get("realization") == realization
@@ -86,7 +84,10 @@ def main() -> int:
                                       "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1))
     df = ordered(plan(args.profile))
     todo = [r for r in df.itertuples() if not done_here(r.config.resolved(), r.epochs, name)]
-    total = sum(r.cost for r in todo)
+    def to_train(r) -> float:  # the FLOPs of the epochs still to train: a run resumed from its checkpoint costs less
+        return r.cost * max(0, r.epochs - epochs_done(run_dir(r.config.resolved()))) / r.epochs
+
+    total = sum(to_train(r) for r in todo)
     print(f"{time.strftime('%T')} realization {name} ({here}, commit {machine.source_commit()}): {len(todo)} runs "
           f"to train, {total / 1e15:.2f} PFLOP", file=log)
     if args.dry_run:
@@ -98,10 +99,11 @@ def main() -> int:
         c = r.config.resolved()
         print(f"{time.strftime('%T')} start {k + 1}/{len(todo)} {r.run} s{c.seed} ({r.epochs} epochs; "
               f"chapters {r.chapters})", file=log)
+        cost = to_train(r)
         train(c, progress=False, wait=True, stop_after=r.epochs if r.epochs < c.epochs else None)
         out = run_dir(c)
         recorded = record_run(out) if finished(out, c.epochs) or r.epochs < c.epochs else None
-        flops_done += r.cost
+        flops_done += cost  # the rate counts only the epochs trained by this process, so the ETA holds after a resume
         rate = flops_done / max(1.0, time.time() - t0)
         left = (total - flops_done) / rate / 3600
         print(f"{time.strftime('%T')} end {r.run} s{c.seed}: {out.name}"
