@@ -92,3 +92,19 @@ def test_a_page_names_the_commit_its_execution_started_from(tmp_path, monkeypatc
     prov = nbformat.read(out, as_version=4).metadata["zfviz"]["provenance"]
     assert prov["commit"] == "c0ffee-at-start"
     assert "c0ffee-at-start"[:12] in nbformat.read(out, as_version=4).cells[-1].source
+
+
+def test_a_record_naming_another_realization_than_its_machines_make_is_named(one_book):
+    """The record of a run resumed on the same machine after a commit once named a realization of its own (the
+    commit was hashed in): the check recomputes the realization from the machines it records."""
+    from zfviz.core import machine
+
+    results, atlas, records, run = one_book
+    sig = {"device": "cpu", "cpu": "AMD EPYC", "isa": "AVX512", "threads": 2, "torch": "2.14"}
+    machines = [sig | {"commit": "a", "from_epoch": 1}, sig | {"commit": "b", "from_epoch": 5}]
+    made = machine.realization(machines)
+    assert made == machine.realization([sig])  # one machine, whatever the commits
+    path = records / run["run"] / "weights.json"
+    path.write_text(json.dumps({"snapshots": {"20": "a" * 64}, "realization": "8cbc7280", "machines": machines}))
+    problems = "\n".join(check_book(results, atlas, records))
+    assert f"its record names realization 8cbc7280, but the machines it records make {made}" in problems

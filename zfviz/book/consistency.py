@@ -50,6 +50,8 @@ def _record(records: Path, run: str, epoch: int) -> dict | None:
         return None
     import pandas as pd  # heavy (nbformat, pandas): only when the book is checked
 
+    from zfviz.core import machine  # heavy (torch): only when the book is checked
+
     try:
         weights = json.loads((folder / "weights.json").read_text())
     except (OSError, ValueError):
@@ -57,8 +59,10 @@ def _record(records: Path, run: str, epoch: int) -> dict | None:
     m = pd.read_csv(folder / "metrics.csv")
     row = m[m.epoch == epoch]
     quoted = {k: round(float(row[k].iloc[-1]), 4) for k in QUOTED if k in row and len(row) and row[k].notna().any()}
-    return {"sha256": (weights.get("snapshots") or {}).get(str(epoch)), "realization": weights.get("realization"),
-            **quoted}
+    named = weights.get("realization")
+    # the realization its machines make, not only the one it names: a record may not name another than its own
+    made = machine.realization(weights["machines"]) if weights.get("machines") else named
+    return {"sha256": (weights.get("snapshots") or {}).get(str(epoch)), "realization": made, "named": named, **quoted}
 
 
 def check_book(results: str | os.PathLike | None = None, atlas: str | os.PathLike | None = None,
@@ -83,6 +87,9 @@ def check_book(results: str | os.PathLike | None = None, atlas: str | os.PathLik
         rec = _record(records, run, epoch)
         if rec is not None:
             seen = seen + [("record", rec)]
+            if rec["named"] != rec["realization"]:
+                problems.append(f"{run}: its record names realization {rec['named']}, but the machines it records "
+                                f"make {rec['realization']}")
         hashes = {w: s.get("sha256") for w, s in seen if s.get("sha256")}
         if len(set(hashes.values())) > 1:
             problems.append(f"{run} epoch {epoch}: different weights in "

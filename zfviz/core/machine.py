@@ -62,9 +62,22 @@ def signature(device: str | torch.device = "cpu") -> dict:
 
 
 def realization(signatures: list[dict]) -> str:
-    """A short name for the machine (or machines, in order) a run was trained on: the first 8 hex digits of their
-    SHA-256. Runs with one realization name were trained with the same arithmetic."""
-    return hashlib.sha256(json.dumps(signatures, sort_keys=True).encode()).hexdigest()[:8]
+    """A short name for the machine (or machines, in order) a run was trained on: the first 8 hex digits of the
+    SHA-256 of their signatures. Runs with one realization name were trained with the same arithmetic.
+
+    The commit and the epoch a machine took over are recorded beside a signature but are not its arithmetic: they are
+    dropped, and a run resumed on the same machine (say after a commit) stays one machine, not two.
+
+    >>> sig = {"device": "cpu", "cpu": "AMD EPYC", "isa": "AVX512", "threads": 2, "torch": "2.14"}
+    >>> realization([sig]) == realization([sig | {"commit": "a", "from_epoch": 1}, sig | {"commit": "b", "from_epoch": 5}])
+    True
+    """
+    kept: list[dict] = []
+    for sig in signatures:
+        sig = {k: v for k, v in sig.items() if k not in ("commit", "from_epoch")}
+        if not kept or kept[-1] != sig:
+            kept.append(sig)
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def source_commit() -> str | None:

@@ -128,8 +128,8 @@ def record_run(run: str | os.PathLike, records_dir: str | os.PathLike | None = N
     out = records_root(records_dir) / run.name
     done = done_record(run) if finished(run, budget) else {}
     weights = {k: done[k] for k in PROVENANCE_KEYS if k in done}
-    same_weights = record_weights(out).get("snapshot_sha256") == weights.get("snapshot_sha256")
-    if len(metrics) == 0 or (recorded_epochs(out) >= int(metrics.epoch.max()) and same_weights):
+    same_provenance = all(record_weights(out).get(k) == weights.get(k) for k in PROVENANCE_KEYS)
+    if len(metrics) == 0 or (recorded_epochs(out) >= int(metrics.epoch.max()) and same_provenance):
         return None
     # a new folder filled, then renamed into place: a reader sees the old record or the new one, never half of one
     tmp = out.with_name(out.name + ".tmp")

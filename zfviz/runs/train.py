@@ -373,8 +373,7 @@ def _finish(out: Path, epochs: int, keep_checkpoint: bool = True) -> None:
         checkpoint.save(_snapshot(state), snap)
     _write_metrics(out, state["metrics"])
     machines = list(state.get("machines") or [])
-    mark_finished(out, epochs, {"machines": machines, "realization": machine.realization(
-        [{k: v for k, v in m.items() if k not in ("from_epoch", "commit")} for m in machines]),
+    mark_finished(out, epochs, {"machines": machines, "realization": machine.realization(machines),
         "precision": state["config"].get("precision") or "fp32",
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     if not keep_checkpoint:  # the profile's disk budget: a finished run keeps its snapshots only
