@@ -31,7 +31,6 @@ def complexity(fn: ast.AST) -> int:
 CEILINGS = {
     "book/execute.py:verdict_summary": 37,  # the summary page, section by section in one pass; next to split (a helper each)
     "data/files.py:list_images": 27,  # one walk that classifies every skipped file (type, size, decode) for its message
-    "book/consistency.py:check_book": 25,  # one check per kind of page inconsistency, each a short independent branch
     "evidence/claims.py:table": 21,  # claims.csv: a row per claim and profile, composites and not-run rows spelled out
     "model/external.py:load_network": 20,  # the accepted inputs (torchvision name, weights file, module) each validated
     "model/deconv.py:project_many": 18,  # the deconvnet's layer-by-layer reversal: branches are the layer kinds

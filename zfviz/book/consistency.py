@@ -65,6 +65,24 @@ def _record(records: Path, run: str, epoch: int) -> dict | None:
     return {"sha256": (weights.get("snapshots") or {}).get(str(epoch)), "realization": made, "named": named, **quoted}
 
 
+def _run_problems(run: str, epoch: int, seen: list[tuple[str, dict]]) -> list[str]:
+    """What the pages, the atlas and the record (``seen``: (who, what it says)) disagree on for one run's epoch."""
+    problems = []
+    hashes = {w: s.get("sha256") for w, s in seen if s.get("sha256")}
+    if len(set(hashes.values())) > 1:
+        problems.append(f"{run} epoch {epoch}: different weights in "
+                        + ", ".join(f"{w} ({h[:12]})" for w, h in hashes.items()))
+    # weights a page loaded must be named by their hash; a metrics-only read of an unfinished run (Table 3's
+    # take-off probes read the first epochs of a run still training) has none to name
+    if not hashes and any(w == "atlas" or s.get("source") == "weights" for w, s in seen):
+        problems.append(f"{run} epoch {epoch}: no weights' SHA-256 recorded ({', '.join(w for w, _ in seen)})")
+    for q in QUOTED:
+        values = {w: s[q] for w, s in seen if s.get(q) is not None}
+        if len(set(values.values())) > 1:
+            problems.append(f"{run} epoch {epoch}: {q} differs: " + ", ".join(f"{w} {v:g}" for w, v in values.items()))
+    return problems
+
+
 def check_book(results: str | os.PathLike | None = None, atlas: str | os.PathLike | None = None,
                records: str | os.PathLike | None = None) -> list[str]:
     """The committed book's inconsistencies, one line each ([] when it is one artifact)."""
@@ -85,25 +103,12 @@ def check_book(results: str | os.PathLike | None = None, atlas: str | os.PathLik
     realizations = set()
     for (run, epoch), seen in sorted(sources.items()):
         rec = _record(records, run, epoch)
-        if rec is not None:
-            seen = seen + [("record", rec)]
-            if rec["named"] != rec["realization"]:
-                problems.append(f"{run}: its record names realization {rec['named']}, but the machines it records "
-                                f"make {rec['realization']}")
-        hashes = {w: s.get("sha256") for w, s in seen if s.get("sha256")}
-        if len(set(hashes.values())) > 1:
-            problems.append(f"{run} epoch {epoch}: different weights in "
-                            + ", ".join(f"{w} ({h[:12]})" for w, h in hashes.items()))
-        # weights a page loaded must be named by their hash; a metrics-only read of an unfinished run (Table 3's
-        # take-off probes read the first epochs of a run still training) has none to name
-        if not hashes and any(w == "atlas" or s.get("source") == "weights" for w, s in seen):
-            problems.append(f"{run} epoch {epoch}: no weights' SHA-256 recorded ({', '.join(w for w, _ in seen)})")
+        seen = seen + ([("record", rec)] if rec is not None else [])
+        if rec is not None and rec["named"] != rec["realization"]:
+            problems.append(f"{run}: its record names realization {rec['named']}, but the machines it records make "
+                            f"{rec['realization']}")
+        problems += _run_problems(run, epoch, seen)
         realizations |= {s.get("realization") for _, s in seen if s.get("realization")}
-        for q in QUOTED:
-            values = {w: s[q] for w, s in seen if s.get(q) is not None}
-            if len(set(values.values())) > 1:
-                problems.append(f"{run} epoch {epoch}: {q} differs: "
-                                + ", ".join(f"{w} {v:g}" for w, v in values.items()))
     if len(realizations) > 1:
         problems.append(f"the book rests on {len(realizations)} realizations: {', '.join(sorted(realizations))}")
     return problems
