@@ -358,3 +358,14 @@ def test_a_censored_c3_configuration_never_gives_a_zero_width_interval():
             for c in range(3) for e in (1, 2, 5, 10, 20)]
     est, lo, hi, n = settle_gap(pd.DataFrame(rows), boot=200)
     assert est == 10 and hi - lo > 0 and (lo, hi) == (0.0, 15.0)
+
+
+@pytest.mark.parametrize("draw,seed,limits", [(3.0, 0.5, "the draws limit"), (0.5, 3.0, "the sources limit")])
+def test_c9_says_whether_the_few_shot_draws_or_the_sources_limit_its_interval(draw, seed, limits):
+    """The registered confirmatory design added sources only; if the draws spread more, sources cannot narrow it."""
+    from zfviz.analysis.probes import c9_evidence
+
+    pre = pd.DataFrame([{"k": 1, "split": sp, "source_seed": s, "accuracy": 30.0 + seed * s + draw * sp * (sp - 1.1)}
+                        for s in (0, 1, 2) for sp in (0, 1, 2)])
+    scratch = pd.DataFrame([{"k": 1, "split": sp, "accuracy": 20.0, "train_top1": 100.0} for sp in (0, 1, 2)])
+    assert limits in c9_evidence(pre, scratch, "cpu").note

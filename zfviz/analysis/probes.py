@@ -151,7 +151,19 @@ def c9_evidence(pretrained: pd.DataFrame, scratch: pd.DataFrame, profile: str,
     return claims.evidence("C9", est, (lo, hi), diff.shape[1], profile, seeds=n, chapter=chapter,
                            note=f"At {few} image(s) per class; pretrained {pre.accuracy.mean():.1f}%, "
                            f"from scratch {scr.accuracy.mean():.1f}% ({fits}); "
-                           f"{spread_note(diff.mean(1))}.")
+                           f"{spread_note(diff.mean(1))}; {_limited_by(diff)}.")
+
+
+def _limited_by(diff: pd.DataFrame) -> str:
+    """Per few-shot draw (split) beside per source seed: which of the two spreads more, and so what would narrow the
+    interval (a confirmatory design that adds only sources cannot narrow a draw-limited one)."""
+    by_draw, by_seed = diff.mean(0), diff.mean(1)
+    sd_draw, sd_seed = float(by_draw.std(ddof=1)), float(by_seed.std(ddof=1))
+    text = f"per few-shot draw (split): {', '.join(f'{x:.3g}' for x in by_draw)}"
+    if not (np.isfinite(sd_draw) and np.isfinite(sd_seed)):
+        return text
+    what = "the draws" if sd_draw > sd_seed else "the sources"
+    return f"{text}; sd over draws {sd_draw:.2g} against {sd_seed:.2g} over sources: {what} limit the interval"
 
 
 def class_coverage(source_classes: list[str], target_classes: list[str]) -> float:
