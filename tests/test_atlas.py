@@ -30,6 +30,9 @@ def test_atlas_covers_every_map(tiny_folder, tmp_path):
 
     prov = json.loads((tmp_path / "atlas" / "provenance.json").read_text())
     assert prov["run"] == exp.run.name and prov["epochs"] == exp.epoch and exp.run.name in index
+    # the index ends with the chapters' provenance footer: the commit at the build's start, the weights' hash
+    assert prov["sha256"] and f"weights {prov['sha256'][:12]}" in index.splitlines()[-1]
+    assert prov["machine"]["cpu"] in index and prov["executed_utc"][:10] in index
     with pytest.raises(ValueError, match="the atlas covers conv layers"):
         build_atlas(exp, tmp_path / "bad", layers=["fc7"], progress=False)
 

@@ -19,6 +19,8 @@ from tqdm import tqdm
 
 from zfviz.analysis.topk import TopProjections, project_top, top_activations
 from zfviz.book.plots import resized_patch, show_image, show_projection
+from zfviz.core import machine
+from zfviz.core import provenance as core_provenance
 from zfviz.core.checkpoint import atomic_write
 from zfviz.core.locks import staged
 from zfviz.data.sets import class_name, crop_of
@@ -168,10 +170,22 @@ PROVENANCE = "provenance.json"  # the network the atlas shows: tests check it is
 
 def provenance(exp: Experiment) -> dict:
     """What identifies the atlas's network: run name, model, profile, seed, epochs, and its weights (the final
-    snapshot's SHA-256 and realization, from the run's DONE.json)."""
+    snapshot's SHA-256 and realization, from the run's DONE.json); and what made the atlas: the commit and date when
+    its build starts (``core.provenance.started``) and the machine."""
     done = done_record(exp.run)
     return {"run": exp.run.name, "model": exp.config.model, "profile": exp.profile.name, "seed": exp.config.seed,
-            "epochs": exp.epoch, "sha256": done.get("snapshot_sha256"), "realization": done.get("realization")}
+            "epochs": exp.epoch, "sha256": done.get("snapshot_sha256"), "realization": done.get("realization"),
+            **core_provenance.started(), "machine": machine.signature("cpu")}
+
+
+def _footer(prov: dict) -> list[str]:
+    """The provenance footer a chapter ends with, for the atlas index (none for a network without a run)."""
+    if "commit" not in prov:
+        return []
+    page = {**prov, "runs": [{"run": prov["run"], "epoch": prov["epochs"], "source": "weights",
+                              "sha256": prov.get("sha256")}],
+            "realizations": [prov["realization"]] if prov.get("realization") else []}
+    return ["", core_provenance.footer(page)]
 
 
 def _write_pages(out: Path, maps: pd.DataFrame, epochs: list[int], k: int, n_images: int, run: str, command: str,
@@ -207,5 +221,6 @@ def _write_pages(out: Path, maps: pd.DataFrame, epochs: list[int], k: int, n_ima
             lines += [":::", ""]
         lines += ["::::", ""]
         atomic_write(out / f"{page}.md", lambda tmp, text="\n".join(lines): Path(tmp).write_text(text))
+    index += _footer(prov)
     atomic_write(out / "index.md", lambda tmp: Path(tmp).write_text("\n".join(index) + "\n"))
     atomic_write(out / PROVENANCE, lambda tmp: Path(tmp).write_text(json.dumps(prov, indent=1) + "\n"))
