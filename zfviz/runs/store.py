@@ -28,7 +28,9 @@ from zfviz.core.provenance import note_folder
 from zfviz.data.files import sha256_file
 from zfviz.data.sets import ImageSet, prepare_data
 from zfviz.model.models import ConvNet, model_from_arch
-from zfviz.runs.config import KEY_VERSION, ResolvedConfig, TrainConfig, identity_diff, identity_key  # noqa: F401 (re-exported: what a run is)
+
+# re-exported: what a run is
+from zfviz.runs.config import KEY_VERSION, ResolvedConfig, TrainConfig, identity_diff, identity_key  # noqa: F401
 from zfviz.runs.evaluate import predict
 
 SNAPSHOT_EPOCHS = (1, 2, 5, 10, 20, 30, 40, 64)  # Fig. 4
