@@ -199,3 +199,17 @@ def test_the_verdict_box_shows_threshold_badge_strip_and_the_rules_date():
     assert f"{c1.rule_fixed}, {c1.rule_status}" in row
     not_run = next(line for line in box.splitlines() if line.startswith("| **C6a**"))
     assert "<svg" not in not_run and "zfviz-not-run" in not_run
+
+
+def test_a_not_testable_verdict_shows_its_measured_check_beside_the_bound():
+    """The box and the summary say why a claim is not testable here: the registered check's value and its bound."""
+    from zfviz.book.execute import _summary_cell
+    from zfviz.evidence.report import verdict_box
+
+    ev = evidence("C10", -0.43, (-0.68, -0.19), 5, "cpu", seeds=3, check_value=0.0)
+    assert claims.decide(REGISTRY["C10"], ev) == "not testable at this scale"
+    row = next(line for line in verdict_box([ev], "cpu").splitlines() if line.startswith("| **C10**"))
+    assert "testability check 0 (needs at least 0.5)" in row
+    r = claims.table([ev]).set_index("claim", drop=False).loc["C10"]
+    assert "testability check 0 (needs at least 0.5)" in _summary_cell(REGISTRY["C10"], r)
+    assert "testability check" not in verdict_box([evidence("C1", 3.2, (2.2, 4.2), 3, "cpu", seeds=3)], "cpu")

@@ -423,7 +423,8 @@ def _summary_cell(c, r) -> str:
     num = "" if pd.isna(r.estimate) else f"<br>{r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n = {r.n}"
     if r.verdict == "not run" and isinstance(r.note, str) and r.note:
         num = f"<br>{r.note}"  # what is missing; an estimate on too few seeds shows inside it as deciding nothing
-    check = (f"<br>check: {r.check_value:.3g}" if "check_value" in r and pd.notna(r.check_value) else "")
+    line = c.check_line(float(r.check_value)) if "check_value" in r and pd.notna(r.check_value) else ""
+    check = f"<br>{line}" if line else ""
     if "pilot" in r and isinstance(r.pilot, str) and r.pilot:  # a confirmatory run decided; its pilot beside it
         check += f"<br>confirmatory; pilot: {r.pilot}"
     elif r.claim in CONFIRMATORY and r.verdict != "not run":

@@ -101,13 +101,22 @@ class Claim:
         return ((self.check_min is None or value >= self.check_min)
                 and (self.check_max is None or value <= self.check_max))
 
+    def check_line(self, value: float) -> str:
+        """The measured testability check beside its bound, e.g. "testability check 0 (needs at least 0.5)"; "" when
+        the claim has no check or it was not measured."""
+        if not self.check or not math.isfinite(value):
+            return ""
+        return f"testability check {value:.3g} (needs {self._bounds()})"
+
+    def _bounds(self) -> str:
+        return " and ".join(b for b in (f"at least {self.check_min:g}" if self.check_min is not None else "",
+                                        f"at most {self.check_max:g}" if self.check_max is not None else "") if b)
+
     def check_text(self) -> str:
         """The testability check in words, with its bounds ("" when the claim has none)."""
         if not self.check:
             return ""
-        bounds = " and ".join(b for b in (f"at least {self.check_min:g}" if self.check_min is not None else "",
-                                          f"at most {self.check_max:g}" if self.check_max is not None else "") if b)
-        return f"{self.check}: testable when {bounds}"
+        return f"{self.check}: testable when {self._bounds()}"
 
 
 @dataclass
