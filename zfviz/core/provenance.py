@@ -89,8 +89,11 @@ def footer(prov: dict) -> str:
     """The provenance as a short Markdown footer: 12 hex digits of each weights hash are enough on the page."""
     m = prov["machine"]
     commit = (prov.get("commit") or "an unknown commit")[:12]
-    runs = "; ".join(f"`{r['run']}` epoch {r['epoch']} ({r['source']}, weights {(r.get('sha256') or 'unrecorded')[:12]})"
-                     for r in prov["runs"]) or "none"
+    def read(r: dict) -> str:  # "weights 04c7172a368c" when the page loaded them, else what it read of which weights
+        sha = f"weights {(r.get('sha256') or 'unrecorded')[:12]}"
+        return sha if r["source"] == "weights" else f"{r['source']}, {sha}"
+
+    runs = "; ".join(f"`{r['run']}` epoch {r['epoch']} ({read(r)})" for r in prov["runs"]) or "none"
     real = ", ".join(prov["realizations"]) or "none recorded"
     return (f"<small>Executed {prov['executed_utc'][:10]} from commit `{commit}` at profile `{prov['profile']}` on "
             f"{m['cpu']} ({m['isa']}, {m['threads']} threads, torch {m['torch']}). Runs read: {runs}. Realization: "
