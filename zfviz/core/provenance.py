@@ -89,6 +89,7 @@ def footer(prov: dict) -> str:
     """The provenance as a short Markdown footer: 12 hex digits of each weights hash are enough on the page."""
     m = prov["machine"]
     commit = (prov.get("commit") or "an unknown commit")[:12]
+
     def read(r: dict) -> str:  # "weights 04c7172a368c" when the page loaded them, else what it read of which weights
         sha = f"weights {(r.get('sha256') or 'unrecorded')[:12]}"
         return sha if r["source"] == "weights" else f"{r['source']}, {sha}"
