@@ -423,7 +423,7 @@ def _summary_cell(c, r) -> str:
     num = "" if pd.isna(r.estimate) else f"<br>{r.estimate:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}], n = {r.n}"
     if r.verdict == "not run" and isinstance(r.note, str) and r.note:
         num = f"<br>{r.note}"  # what is missing; an estimate on too few seeds shows inside it as deciding nothing
-    line = c.check_line(float(r.check_value)) if "check_value" in r and pd.notna(r.check_value) else ""
+    line = c.check_line(float(r.check_value)) if "check_value" in r else ""  # "" for a claim unchecked or unmeasured
     check = f"<br>{line}" if line else ""
     if "pilot" in r and isinstance(r.pilot, str) and r.pilot:  # a confirmatory run decided; its pilot beside it
         check += f"<br>confirmatory; pilot: {r.pilot}"

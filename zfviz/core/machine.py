@@ -69,7 +69,8 @@ def realization(signatures: list[dict]) -> str:
     dropped, and a run resumed on the same machine (say after a commit) stays one machine, not two.
 
     >>> sig = {"device": "cpu", "cpu": "AMD EPYC", "isa": "AVX512", "threads": 2, "torch": "2.14"}
-    >>> realization([sig]) == realization([sig | {"commit": "a", "from_epoch": 1}, sig | {"commit": "b", "from_epoch": 5}])
+    >>> resumed = [sig | {"commit": "a", "from_epoch": 1}, sig | {"commit": "b", "from_epoch": 5}]
+    >>> realization([sig]) == realization(resumed)
     True
     """
     kept: list[dict] = []
@@ -88,8 +89,8 @@ def source_commit() -> str | None:
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "zfviz", "notebooks"], capture_output=True,
-                               text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "zfviz", "notebooks"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty else "")

@@ -121,8 +121,8 @@ def verdict_box(evidence: list[Evidence], profile: str | Profile, *, composite: 
                     + ci_strip(c, e.estimate, e.ci_low, e.ci_high, v))
         else:
             ours = "no estimate"
-        if c.check_line(e.check_value):  # a registered precondition of this scale, measured: shown passed or failed
-            ours += f"<br>{c.check_line(e.check_value)}"
+        if line := c.check_line(e.check_value):  # a registered precondition of this scale, measured: passed or failed
+            ours += f"<br>{line}"
         lines.append(f"| **{c.id}** ({c.where}): {c.title}<br>*rule fixed {c.rule_fixed}, {c.rule_status}* | "
                      f"{c.paper} | {ours} | {e.n} {c.n_unit} | {verdict_badge(v)}<br>{c.threshold_text()} |")
     if evidence:
